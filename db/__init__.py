@@ -1,0 +1,1 @@
+"""The leaderboard database: schema and migrations, storage, imports and exports."""

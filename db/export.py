@@ -1,0 +1,115 @@
+"""Export results in timm's column conventions, with provenance columns, losslessly.
+
+A file written here is named `leaderboard-<kind>...` and can be imported back
+(`invoke import-results`): the same rows, with the same identities, come back.
+"""
+import csv
+import io
+import json
+
+from db.parsing import ImportRefused, ParsedFile, csv_records, split_tag, to_number
+from db.schema import ACCURACY_COLUMNS, ENVIRONMENT_COLUMNS, THROUGHPUT_COLUMNS
+from db.store import environment_id
+
+ENV_FIELDS = [k for k in ENVIRONMENT_COLUMNS if k != "id"]
+ENV_PREFIX = "env_"
+
+# Our column → timm's name for it (throughput names take the bench as prefix).
+ACCURACY_TIMM_ORDER = ["model", "img_size", "top1", "top1_err", "top5", "top5_err", "param_count",
+                       "crop_pct", "interpolation", "top1_diff", "top5_diff", "rank_diff"]
+THROUGHPUT_TIMM_NAMES = {"img_size": "img_size", "samples_per_sec": "samples_per_sec",
+                         "step_time_ms": "step_time", "batch_size": "batch_size",
+                         "gmacs": "gmacs", "macts": "macts"}
+BENCHES = ("infer", "train")
+INTERNAL = {"id", "environment_id", "tag"}
+
+
+def export_columns(kind: str) -> list[str]:
+    if kind == "accuracy":
+        rest = [c for c in ACCURACY_COLUMNS if c not in ACCURACY_TIMM_ORDER and c not in INTERNAL]
+        return ACCURACY_TIMM_ORDER + rest + [ENV_PREFIX + f for f in ENV_FIELDS]
+    timm_cols = [f"{b}_{n}" for b in BENCHES for n in THROUGHPUT_TIMM_NAMES.values()]
+    rest = [c for c in THROUGHPUT_COLUMNS if c not in THROUGHPUT_TIMM_NAMES and c not in INTERNAL]
+    return ["model"] + timm_cols + [c for c in rest if c != "model"] + [ENV_PREFIX + f for f in ENV_FIELDS]
+
+
+def rows_with_environment(db, kind: str):
+    env_select = ", ".join(f"e.{f} AS {ENV_PREFIX}{f}" for f in ENV_FIELDS)
+    sql = (f"SELECT r.*, {env_select} FROM {kind} r "
+           f"LEFT JOIN environments e ON e.id = r.environment_id ORDER BY r.model, r.rowid")
+    return db.query(sql)
+
+
+def to_export_record(kind: str, row: dict) -> dict:
+    """One stored row in timm's conventions: tagged model names, bench-prefixed figures."""
+    record = {k: v for k, v in row.items() if k not in INTERNAL}
+    if kind == "accuracy":
+        record["model"] = f"{row['model']}.{row['tag']}" if row.get("tag") else row["model"]
+        return record
+    for ours, theirs in THROUGHPUT_TIMM_NAMES.items():
+        record[f"{row['bench']}_{theirs}"] = record.pop(ours)
+    return record
+
+
+def export_records(db, kind: str) -> list[dict]:
+    return [to_export_record(kind, row) for row in rows_with_environment(db, kind)]
+
+
+def write_export(records: list[dict], kind: str, fmt: str, stream) -> None:
+    if fmt == "json":
+        json.dump(records, stream, indent=1)
+        return
+    writer = csv.DictWriter(stream, fieldnames=export_columns(kind), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(records)
+
+
+# --- reading an export back ------------------------------------------------------------------
+
+def from_export_record(kind: str, record: dict) -> tuple[dict, dict | None]:
+    """(result row, environment or None) from one exported record (CSV cells are strings)."""
+    row, env = {}, {}
+    for key, value in record.items():
+        value = None if value == "" else value
+        if key.startswith(ENV_PREFIX):
+            env[key[len(ENV_PREFIX):]] = value
+        else:
+            row[key] = value
+    if kind == "accuracy":
+        row["model"], row["tag"] = split_tag(row["model"])
+    else:
+        bench = row["bench"]
+        for ours, theirs in THROUGHPUT_TIMM_NAMES.items():
+            row[ours] = row.pop(f"{bench}_{theirs}", None)
+    return row, (env if any(v is not None for v in env.values()) else None)
+
+
+def typed(kind: str, row: dict, where: str) -> dict:
+    columns = ACCURACY_COLUMNS if kind == "accuracy" else THROUGHPUT_COLUMNS
+    out = {}
+    for key, value in row.items():
+        cast = columns.get(key)
+        if cast in (int, float) and isinstance(value, str):
+            value = to_number(value, cast, f"{where}, column {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_export(name: str, text: str, kind: str, fmt: str):
+    """Parse a file written by write_export into the importer's ParsedFile."""
+    if fmt == "json":
+        try:
+            records = list(enumerate(json.loads(text), start=1))
+        except json.JSONDecodeError as e:
+            raise ImportRefused(f"{name}, line {e.lineno}: not valid JSON ({e.msg}).") from None
+    else:
+        records = list(csv_records(name, text, required=("model", "source")))
+    parsed = ParsedFile(kind)
+    for line, record in records:
+        row, env = from_export_record(kind, record)
+        env_typed = {**env, "device_count": int(env["device_count"])} if env and env.get("device_count") else env
+        if env_typed:
+            parsed.environments.append(env_typed)
+        parsed.rows.append({**typed(kind, row, f"{name}, line {line}"),
+                            "environment_id": environment_id(env_typed) if env_typed else None})
+    return parsed

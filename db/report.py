@@ -1,0 +1,58 @@
+"""Plain-text views of the database for the command line."""
+import csv
+import io
+import json
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """Left-aligned text table; numbers right-aligned."""
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+
+    def line(values, numeric_flags):
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric_flags)).rstrip()
+
+    numeric = [bool(rows) and all(isinstance(r.get(c), (int, float)) for r in rows if r.get(c) is not None)
+               for c in columns]
+    out = [line(columns, [False] * len(columns)), line(["-" * w for w in widths], [False] * len(columns))]
+    out += [line(row, numeric) for row in cells]
+    return "\n".join(out)
+
+
+def format_records(rows: list[dict], columns: list[str], fmt: str) -> str:
+    """rows as `table`, `json` or `csv`."""
+    if fmt == "json":
+        return json.dumps(rows, indent=1)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows)
+        return buffer.getvalue().rstrip("\n")
+    return format_table(rows, columns)
+
+
+def count_by(db, table: str, column: str) -> list[dict]:
+    return list(db.query(f"SELECT [{column}], count(*) AS rows FROM [{table}] GROUP BY [{column}] ORDER BY rows DESC"))
+
+
+def status_report(db, failures_shown: int = 20) -> str:
+    """What is stored: rows per source, the queue per status, and the latest failures."""
+    parts = [
+        f"Database: {db.conn.execute('PRAGMA database_list').fetchone()[2]}",
+        f"Models in catalogue: {db['models'].count}   environments: {db['environments'].count}",
+    ]
+    for kind in ("accuracy", "throughput"):
+        parts.append(f"\n{kind} results: {db[kind].count}")
+        if db[kind].count:
+            parts.append(format_table(count_by(db, kind, "source"), ["source", "rows"]))
+    parts.append(f"\njobs: {db['jobs'].count}")
+    if db["jobs"].count:
+        parts.append(format_table(count_by(db, "jobs", "status"), ["status", "rows"]))
+    failed = list(db.query(
+        "SELECT kind, model, attempts, error FROM jobs WHERE status = 'failed' "
+        "ORDER BY finished_at DESC LIMIT ?", [failures_shown]))
+    if failed:
+        parts.append("\nfailed jobs:\n" + format_table(failed, ["kind", "model", "attempts", "error"]))
+    return "\n".join(parts)

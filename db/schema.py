@@ -1,0 +1,152 @@
+"""The database schema, created and upgraded through sqlite-utils migrations.
+
+Never edit a migration that has shipped: add a new one, so an old database upgrades in place.
+"""
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer's lock before failing
+
+migrations = Migrations("leaderboard")
+
+ENVIRONMENT_COLUMNS = {
+    "id": str,            # hash of every other column: one row per distinct environment
+    "device": str,        # e.g. "NVIDIA GeForce RTX 4090" or "cpu: Intel(R) Core(TM) i7"
+    "device_type": str,   # cuda | cpu | mps ...
+    "device_count": int,
+    "torch": str,
+    "timm": str,
+    "cuda": str,
+    "cudnn": str,
+    "driver": str,
+    "python": str,
+    "host": str,
+    "platform": str,
+}
+
+MODEL_COLUMNS = {
+    "name": str,              # timm architecture name, no weight tag
+    "family": str,            # readable label of the timm module the model is registered in
+    "family_module": str,     # that module, e.g. "efficientnet"
+    "norm": str,              # primary canonical norm label
+    "norms": str,             # JSON list of every canonical norm label found
+    "params": int,
+    "gmacs": float,           # per sample at the default input size
+    "input_size": int,
+    "test_input_size": int,
+    "fixed_input_size": int,
+    "crop_pct": float,
+    "interpolation": str,
+    "pretrained_tags": str,   # JSON list
+    "has_weights": int,       # 1 when any tag has published weights
+    "timm_version": str,
+    "updated_at": str,
+}
+
+JOB_COLUMNS = {
+    "key": str,          # hash of everything that changes the job's result
+    "kind": str,         # accuracy | throughput
+    "model": str,
+    "spec": str,         # JSON of the job spec
+    "status": str,       # queued | running | done | failed | skipped
+    "attempts": int,
+    "sweep": str,
+    "created_at": str,
+    "started_at": str,
+    "finished_at": str,
+    "error": str,        # one line
+    "exit_code": int,
+    "output_tail": str,
+    "result_id": str,
+}
+
+# Columns shared by both result tables: where a number came from.
+PROVENANCE_COLUMNS = {
+    "id": str,              # hash of the row's identity (see db.store.row_id)
+    "source": str,          # "measured", or "<collection>:<file name>" for imports
+    "source_url": str,      # the file or URL an import was read from
+    "environment_id": str,
+    "job_key": str,
+    "created_at": str,
+}
+
+ACCURACY_COLUMNS = {
+    "model": str,           # architecture
+    "tag": str,             # pretrained weight tag, e.g. r160_in1k
+    "dataset": str,         # imagenet, imagenet-real, sketch, ...
+    "img_size": int,
+    "top1": float,          # percent
+    "top5": float,
+    "top1_err": float,
+    "top5_err": float,
+    "top1_diff": float,     # against ImageNet-1k, as published for other datasets
+    "top5_diff": float,
+    "rank_diff": int,
+    "param_count": float,   # millions
+    "crop_pct": float,
+    "interpolation": str,
+    "images": int,
+    "images_per_sec": float,
+    "wall_s": float,
+    "batch_size": int,
+    "precision": str,
+    "weights": str,         # hf-hub id or checkpoint path the weights came from
+    **PROVENANCE_COLUMNS,
+}
+
+THROUGHPUT_COLUMNS = {
+    "model": str,
+    "bench": str,               # infer | train
+    "compile_mode": str,        # eager | default | reduce-overhead | max-autotune
+    "precision": str,           # fp32 | amp | amp_bf16 | amp_fp16 | bf16 ...
+    "channels_last": int,
+    "fast_norm": int,
+    "img_size": int,
+    "batch_size": int,          # the batch actually used
+    "samples_per_sec": float,   # median over repeats
+    "samples_per_sec_min": float,
+    "samples_per_sec_max": float,
+    "step_time_ms": float,
+    "compile_s": float,         # first call, never part of throughput
+    "peak_mem_mb": float,
+    "gmacs": float,             # per sample
+    "macts": float,             # millions of activations per sample
+    "param_count": float,       # millions
+    "steps": int,
+    "repeats": int,
+    **PROVENANCE_COLUMNS,
+}
+
+
+@migrations()
+def m001_create_tables(db):
+    db["environments"].create(ENVIRONMENT_COLUMNS, pk="id")
+    db["models"].create(MODEL_COLUMNS, pk="name")
+    db["jobs"].create(JOB_COLUMNS, pk="key")
+    db["accuracy"].create(ACCURACY_COLUMNS, pk="id", foreign_keys=[("environment_id", "environments")])
+    db["throughput"].create(
+        THROUGHPUT_COLUMNS, pk="id", foreign_keys=[("environment_id", "environments")]
+    )
+
+
+@migrations()
+def m002_lookup_indexes(db):
+    # The site and the queue look rows up by model, source and status.
+    db["accuracy"].create_index(["model", "dataset", "img_size"])
+    db["accuracy"].create_index(["source"])
+    db["throughput"].create_index(["model", "bench", "compile_mode"])
+    db["throughput"].create_index(["source"])
+    db["jobs"].create_index(["status"])
+
+
+def open_db(path) -> sqlite_utils.Database:
+    """Open (creating or upgrading) the leaderboard database at `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.enable_wal()
+    migrations.apply(db)
+    return db
