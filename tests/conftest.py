@@ -1,0 +1,47 @@
+"""Shared fixtures: cheap databases, the shared data folder, and the real command line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+REFERENCE = ROOT / "db" / "reference"
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "leaderboard.db"
+
+
+@pytest.fixture
+def db(db_path):
+    from db.schema import open_db
+
+    return open_db(db_path)
+
+
+@pytest.fixture
+def timm_results():
+    """timm's published CSVs in ../shared (CI has them beside the checkout; a user's clone may not)."""
+    folder = SHARED / "timm-results"
+    if not folder.is_dir():
+        pytest.skip("../shared/timm-results is not beside this checkout")
+    return folder
+
+
+def invoke(*args, db_path=None, env=None, cwd=ROOT, timeout=600):
+    """Run `invoke ARGS...` as a user would; returns the CompletedProcess (text)."""
+    full_env = {**os.environ, **(env or {})}
+    if db_path is not None:
+        full_env["INVOKE_LEADERBOARD_DB"] = str(db_path)
+    command = [sys.executable, "-m", "invoke", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def run_invoke(db_path):
+    """`run_invoke("status")` runs the real CLI against this test's database."""
+    return lambda *args, **kw: invoke(*args, db_path=kw.pop("db_path", db_path), **kw)
