@@ -107,13 +107,15 @@ def norm_types(model: torch.nn.Module) -> list[str]:
 
 def count_gmacs(model: torch.nn.Module, input_size, device="cpu") -> float:
     """Multiply-accumulates (in billions) of one forward pass of one sample."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     x = torch.randn(1, *input_size, device=device)
     was_training = model.training
     model.eval()
-    # grad stays on: FlopCounterMode's module tracker fails on some models under no_grad
-    with FlopCounterMode(display=False) as counter:
+    # Grad stays on: FlopCounterMode's module tracker fails on some models under no_grad.
+    # The math attention backend runs as counted matmuls; fused CPU attention kernels are not counted.
+    with sdpa_kernel([SDPBackend.MATH]), FlopCounterMode(display=False) as counter:
         model(x)
     model.train(was_training)
     return counter.get_total_flops() / 2 / 1e9

@@ -1,0 +1,87 @@
+"""Schema, migrations, WAL, storing measured results with their environment."""
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+from db.schema import BUSY_TIMEOUT_MS, migrations, open_db
+from db.store import environment_id, save_environment, save_measured
+
+ENV = {"device": "cpu: Test CPU", "device_type": "cpu", "device_count": 1, "torch": "2.14.1",
+       "timm": "1.0.31", "python": "3.11.7", "host": "box"}
+
+
+def test_new_database_has_every_table_in_wal_mode_with_busy_timeout(db_path):
+    db = open_db(db_path)
+    assert {"models", "environments", "jobs", "accuracy", "throughput"} <= set(db.table_names())
+    assert db.journal_mode == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+    assert [m.name for m in migrations.applied(db)] == [m.name for m in migrations._migrations]
+
+
+def test_older_schema_upgrades_without_losing_rows(db_path):
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m002_lookup_indexes")
+    old["accuracy"].insert({"id": "a1", "model": "test_vit", "top1": 40.9, "source": "measured"})
+    old["jobs"].insert({"key": "k1", "kind": "accuracy", "status": "done"})
+    assert not any(ix.columns == ["source"] for ix in old["accuracy"].indexes)
+    old.close()
+
+    db = open_db(db_path)
+    assert next(db["accuracy"].rows)["top1"] == 40.9
+    assert db["jobs"].get("k1")["status"] == "done"
+    assert any(ix.columns == ["source"] for ix in db["accuracy"].indexes)
+    assert not migrations.pending(db)
+
+
+def test_opening_twice_applies_nothing_new(db_path):
+    open_db(db_path)["models"].insert({"name": "test_vit"})
+    db = open_db(db_path)
+    assert db["models"].count == 1
+    assert len(migrations.applied(db)) == len(migrations._migrations)
+
+
+def test_environment_is_stored_once_per_distinct_environment(db):
+    first = save_environment(db, ENV)
+    assert save_environment(db, dict(ENV)) == first
+    assert save_environment(db, {**ENV, "torch": "2.4.1"}) != first
+    assert db["environments"].count == 2
+    assert db["environments"].get(first)["host"] == "box"
+
+
+def measured(**overrides):
+    return {"kind": "throughput", "status": "done", "environment": ENV, "model": "test_vit", "bench": "infer",
+            "compile_mode": "eager", "precision": "fp32", "channels_last": 0, "fast_norm": 0, "img_size": 160,
+            "batch_size": 64, "samples_per_sec": 1000.0, **overrides}
+
+
+def test_measured_result_is_stored_with_source_environment_and_job_key(db):
+    row = save_measured(db, "throughput", measured(), job_key="job-1")
+    stored = db["throughput"].get(row["id"])
+    assert (stored["source"], stored["job_key"], stored["environment_id"]) == ("measured", "job-1", environment_id(ENV))
+    assert stored["created_at"]
+
+
+def test_measuring_the_same_setting_again_replaces_the_row(db):
+    save_measured(db, "throughput", measured(samples_per_sec=1000.0))
+    save_measured(db, "throughput", measured(samples_per_sec=1100.0))
+    save_measured(db, "throughput", measured(compile_mode="default", samples_per_sec=1500.0))
+    assert db["throughput"].count == 2
+    eager = next(db["throughput"].rows_where("compile_mode = 'eager'"))
+    assert eager["samples_per_sec"] == 1100.0
+
+
+def test_a_locked_database_is_a_one_line_error_naming_it(db_path, monkeypatch):
+    import invoke
+
+    import db.schema
+    import tasks
+
+    monkeypatch.setattr(db.schema, "BUSY_TIMEOUT_MS", 50)
+    blocker = sqlite3.connect(db_path)
+    blocker.execute("BEGIN EXCLUSIVE")  # another writer mid-transaction on a database not yet created
+    try:
+        with pytest.raises(invoke.Exit, match=f"Database {db_path} is locked by another process"):
+            tasks.open_database(invoke.Context(), str(db_path))
+    finally:
+        blocker.rollback()
