@@ -140,5 +140,79 @@ def export(c, kind="accuracy", format="csv", out=None, db=None):
     print(f"{len(records)} {kind} rows written to {out}", file=sys.stderr)
 
 
-ns = Collection(catalog, status, import_results, export)
+EVAL_ALL_HELP = {
+    "sweep": "Named sweep: default (the tiny-test-model campaign), smoke, or one under leaderboard.sweeps in invoke.yaml.",
+    "models": "Only these models (names or globs, repeatable), within the sweep's.",
+    "kind": "Only accuracy or only throughput jobs.",
+    "bench": "Only these throughput benches (infer, train; repeatable).",
+    "compile_mode": "Only these compile modes (eager, default, reduce-overhead, max-autotune; repeatable).",
+    "executor": "local (one process per job, one slot per GPU or one CPU slot) or ray.",
+    "ray_address": "Ray cluster address (default: RAY_ADDRESS, else a local Ray).",
+    "data_dir": "ImageNet-style validation folder for accuracy jobs (else leaderboard.data_dir).",
+    "device": "cuda or cpu (default: cuda when a GPU is visible).",
+    "force": "Run every planned job again, even finished ones.",
+    "retry_failed": "Run jobs that failed before again (their attempts are counted).",
+    "dry_run": "Print the plan (jobs per kind, already done) and run nothing.",
+    "no_site": "Do not rebuild the site afterwards.",
+    "timeout": "Seconds before a job's process group is killed (default: leaderboard.job_timeout).",
+    "db": DB_HELP,
+}
+
+
+@task(iterable=["models", "bench", "compile_mode"], help=EVAL_ALL_HELP)
+def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mode=None, executor=None,
+             ray_address=None, data_dir=None, device=None, force=False, retry_failed=False, dry_run=False,
+             no_site=False, timeout=None, db=None):
+    """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, rebuild the site."""
+    settings = c.config.leaderboard
+    executor = executor or settings.executor
+    check_choice("executor", executor, ("local", "ray"))
+    if kind is not None:
+        check_choice("kind", kind, ("accuracy", "throughput"))
+    from db.queue import enqueue
+    from jobs.campaign import plan_text, run_jobs
+    from jobs.progress import Progress
+    from jobs.runners import make_executor
+    from jobs.sweep import Narrowing, data_settings, detect_target, get_sweep, plan_jobs
+
+    data_dir = data_dir or settings.data_dir
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise Exit(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, or set leaderboard.data_dir in invoke.yaml.")
+    try:
+        target = detect_target(device)
+        sweep_config = get_sweep(sweep, settings.sweeps)
+        # started before planning, so the workers' torch import overlaps with ours
+        runner = None if dry_run else make_executor(executor, target, timeout or settings.job_timeout,
+                                                    ray_address or settings.ray_address)
+        jobs = plan_jobs(sweep_config, target, data_settings(data_dir),
+                         Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None))
+    except ValueError as e:
+        raise Exit(str(e))
+    database = open_database(c, db)
+    plan = enqueue(database, jobs, sweep, force=force, retry_failed=retry_failed, dry_run=dry_run)
+    print(f"Sweep {sweep!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
+    print(plan_text(jobs, plan))
+    if not data_dir:
+        print("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set leaderboard.data_dir in invoke.yaml.")
+    if dry_run or not plan.to_run:
+        return
+    summary = run_jobs(database, runner, plan.to_run, Progress(len(plan.to_run)))
+    print(summary.text())
+    if not no_site:
+        rebuild_site_if_built(c, database)
+    if summary.failed:
+        raise Exit(code=1)
+
+
+def rebuild_site_if_built(c, database) -> None:
+    site_dir = Path(c.config.leaderboard.site_dir)
+    if not (site_dir / "index.html").exists():
+        return
+    from render.build import build_site
+
+    build_site(database, site_dir)
+    print(f"Site rebuilt in {site_dir}/")
+
+
+ns = Collection(catalog, status, import_results, export, eval_all)
 ns.configure({"leaderboard": defaults()})

@@ -4,14 +4,19 @@ Invoke layers these under `invoke.yaml` (section `leaderboard:`), `INVOKE_LEADER
 environment variables and command-line flags; a key must be declared here for Invoke to read
 its environment variable.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass
 class Settings:
     db: str = "db/leaderboard.db"   # the SQLite database (created and upgraded on first use)
     data_dir: str | None = None     # ImageNet-style validation folder; None skips accuracy jobs
+    checkpoint_dir: str | None = None  # offline weights: <model>.safetensors|.pth per model; None: the hub
     site_dir: str = "site"          # where `invoke build` writes the static site
+    executor: str = "local"         # eval-all: local (this machine's slots) or ray
+    ray_address: str | None = None  # Ray cluster address; None: RAY_ADDRESS, else a local Ray
+    job_timeout: float = 1800.0     # seconds before a job's whole process group is killed
+    sweeps: dict = field(default_factory=dict)  # named sweeps added to the built-in default and smoke
 
 
 def defaults() -> dict:

@@ -1,0 +1,91 @@
+"""The job queue in the `jobs` table. Only the invoke process writes it.
+
+Every state change is its own transaction, and a finished job's result row is written in the
+same transaction as its `done` status: killing the sweep at any moment loses no finished result,
+and the next run picks up what is left (`running` jobs were interrupted and run again).
+"""
+import json
+from dataclasses import dataclass
+
+from db.store import now_iso, save_measured
+
+TAIL_CHARS = 4000  # of a crashed job's output, kept for the error report
+
+
+@dataclass
+class QueuePlan:
+    """What `enqueue` decided for the planned jobs."""
+    to_run: list          # jobs (jobs.sweep.Job) to run now, in plan order
+    done: int = 0         # already finished (skipped)
+    failed: int = 0       # failed before and not retried (pass --retry-failed)
+    resumed: int = 0      # left `running` by an interrupted sweep: run again
+
+
+def jobs_with_keys(db, columns: str, keys: list[str], where: str = "1") -> list[dict]:
+    rows = []
+    for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+        chunk = keys[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows += db.query(f"SELECT {columns} FROM jobs WHERE {where} AND key IN ({marks})", chunk)
+    return rows
+
+
+def existing_status(db, keys: list[str]) -> dict:
+    return {r["key"]: r["status"] for r in jobs_with_keys(db, "key, status", keys)}
+
+
+def decide(status: str | None, force: bool, retry_failed: bool) -> str:
+    """run | done | failed, for a planned job whose stored status is `status`."""
+    if status is None or force or status in ("queued", "running"):
+        return "run"
+    if status == "failed":
+        return "run" if retry_failed else "failed"
+    return "done"  # done, or skipped
+
+
+def enqueue(db, jobs, sweep: str, force=False, retry_failed=False, dry_run=False) -> QueuePlan:
+    """Put the planned jobs in the queue (idempotent) and say which of them run now."""
+    status = existing_status(db, [j.key for j in jobs])
+    plan = QueuePlan(to_run=[])
+    for job in jobs:
+        decision = decide(status.get(job.key), force, retry_failed)
+        if decision == "run":
+            plan.to_run.append(job)
+            plan.resumed += status.get(job.key) == "running"
+        else:
+            setattr(plan, decision, getattr(plan, decision) + 1)
+    if not dry_run:
+        with db.atomic():
+            db["jobs"].upsert_all(
+                [{"key": j.key, "kind": j.kind, "model": j.model, "spec": json.dumps(j.spec, sort_keys=True),
+                  "sweep": sweep, "status": "queued", "created_at": now_iso()} for j in plan.to_run],
+                pk="key")
+    return plan
+
+
+def mark_running(db, key: str) -> None:
+    with db.atomic():
+        db.execute("UPDATE jobs SET status = 'running', attempts = coalesce(attempts, 0) + 1, "
+                   "started_at = ?, finished_at = NULL WHERE key = ?", [now_iso(), key])
+
+
+def finish(db, key: str, fields: dict) -> None:
+    db["jobs"].update(key, {**fields, "finished_at": now_iso()})
+
+
+def record_result(db, job, result: dict) -> str:
+    """Store a job function's result dict and the job's final status; return that status."""
+    status = result.get("status", "failed")
+    with db.atomic():
+        if status == "done":
+            row = save_measured(db, job.kind, result, job_key=job.key)
+            finish(db, job.key, {"status": "done", "error": None, "result_id": row["id"], "exit_code": 0})
+        else:
+            finish(db, job.key, {"status": status, "error": result.get("error") or "failed without a message",
+                                 "exit_code": result.get("exit_code"),
+                                 "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None})
+    return status
+
+
+def failures(db, keys: list[str]) -> list[dict]:
+    return jobs_with_keys(db, "kind, model, spec, error", keys, where="status = 'failed'")

@@ -1,0 +1,169 @@
+"""Run jobs in isolated processes: one slot per GPU (one on CPU), one fresh process per job.
+
+Children are forked from a multiprocessing forkserver that has already imported torch and timm
+(without touching CUDA), so a job does not pay the import. Each child gets its slot's
+CUDA_VISIBLE_DEVICES, its own process group (a timeout kills compile workers too) and a log
+file; a segfault, CUDA error or OOM kills only that child and becomes a failed result.
+"""
+import faulthandler
+import importlib
+import json
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.forkserver
+import os
+import signal
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+JOB_FUNCTIONS = {
+    "throughput": "jobs.throughput:run_throughput",
+    "accuracy": "jobs.accuracy:run_accuracy",
+}
+PRELOAD = ["torch", "timm", "jobs.environment"]
+TAIL_CHARS = 4000
+
+
+@dataclass
+class Slot:
+    name: str                                   # shown in progress: "gpu0", "cpu"
+    env: dict = field(default_factory=dict)     # environment overrides for the job's process
+
+
+def local_slots(device_type: str, gpu_count: int) -> list[Slot]:
+    """One slot per visible GPU, keeping the parent's own CUDA_VISIBLE_DEVICES numbering."""
+    if device_type != "cuda":
+        return [Slot("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [i.strip() for i in visible.split(",")] if visible else [str(i) for i in range(gpu_count)]
+    return [Slot(f"gpu{i}", {"CUDA_VISIBLE_DEVICES": ids[i]}) for i in range(min(gpu_count, len(ids)))]
+
+
+def resolve(function_path: str):
+    module, name = function_path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def failed_result(error: str, **extra) -> dict:
+    return {"status": "failed", "error": error, **extra}
+
+
+# --- in the child ----------------------------------------------------------------------------
+
+def child_main(function_path: str, spec: dict, env: dict, result_path: str, log_path: str) -> None:
+    os.setsid()  # its own process group: a timeout kills everything the job started
+    os.environ.update(env)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    faulthandler.enable()  # a segfault leaves its stack in the log
+    result = resolve(function_path)(spec)
+    tmp = result_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, default=str)
+    os.replace(tmp, result_path)
+
+
+# --- in the parent ---------------------------------------------------------------------------
+
+@dataclass
+class Running:
+    job: object
+    slot: Slot
+    process: multiprocessing.Process
+    started: float
+    result_path: Path
+    log_path: Path
+
+
+def output_tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-TAIL_CHARS:]
+    except OSError:
+        return ""
+
+
+def exit_description(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"crashed with signal {signal.Signals(-code).name} (exit {code})"
+    return f"exited with code {code} without a result"
+
+
+def kill_group(process) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()  # not yet in its own group
+    process.join(5)
+
+
+class LocalExecutor:
+    """Runs jobs on this machine's slots, at most one job per slot at a time."""
+
+    def __init__(self, slots: list[Slot], timeout_s: float, job_functions: dict = JOB_FUNCTIONS, preload=PRELOAD):
+        self.slots = slots
+        self.timeout_s = timeout_s
+        self.job_functions = job_functions
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(preload)
+        self.workdir = Path(tempfile.mkdtemp(prefix="leaderboard-jobs-"))
+
+    def start(self) -> None:
+        """Start the forkserver now, so its imports overlap with the caller's planning."""
+        multiprocessing.forkserver.ensure_running()
+
+    def launch(self, job, slot: Slot) -> Running:
+        result_path, log_path = self.workdir / f"{job.key}.json", self.workdir / f"{job.key}.log"
+        result_path.unlink(missing_ok=True)
+        process = self.context.Process(
+            target=child_main, name=f"job-{job.key}",
+            args=(self.job_functions[job.kind], job.spec, slot.env, str(result_path), str(log_path)))
+        process.start()
+        return Running(job, slot, process, time.monotonic(), result_path, log_path)
+
+    def collect(self, run: Running, timed_out: bool) -> dict:
+        try:
+            return self.outcome(run, timed_out)
+        finally:
+            run.result_path.unlink(missing_ok=True)
+            run.log_path.unlink(missing_ok=True)
+
+    def outcome(self, run: Running, timed_out: bool) -> dict:
+        if timed_out:
+            kill_group(run.process)
+            return failed_result(f"timed out after {self.timeout_s:g} s (process group killed)",
+                                 exit_code=run.process.exitcode, output_tail=output_tail(run.log_path))
+        run.process.join()
+        if run.result_path.exists():
+            return json.loads(run.result_path.read_text())
+        return failed_result(exit_description(run.process.exitcode), exit_code=run.process.exitcode,
+                             output_tail=output_tail(run.log_path))
+
+    def run(self, jobs, on_start, on_finish) -> None:
+        """Run `jobs`; on_start(job, slot_name) before each, on_finish(job, slot_name, result) after."""
+        pending, running = deque(jobs), {}
+        try:
+            while pending or running:
+                for slot in self.slots:
+                    if slot.name not in running and pending:
+                        job = pending.popleft()
+                        on_start(job, slot.name)
+                        running[slot.name] = self.launch(job, slot)
+                self.wait_any(running)
+                for name, run in list(running.items()):
+                    timed_out = time.monotonic() - run.started > self.timeout_s
+                    if run.process.exitcode is not None or timed_out:
+                        del running[name]
+                        on_finish(run.job, name, self.collect(run, timed_out))
+        finally:
+            for run in running.values():  # Ctrl-C: their jobs stay `running` and are re-run next time
+                kill_group(run.process)
+
+    def wait_any(self, running: dict) -> None:
+        sentinels = [r.process.sentinel for r in running.values()]
+        if sentinels:
+            deadline = min(r.started + self.timeout_s for r in running.values())
+            multiprocessing.connection.wait(sentinels, timeout=max(0.0, min(1.0, deadline - time.monotonic())))

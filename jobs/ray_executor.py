@@ -1,0 +1,76 @@
+"""The same job functions as Ray tasks, on a local Ray or a cluster (`pip install -e '.[ray]'`).
+
+Results come back to the driver (the invoke process), which writes the database. A task whose
+worker dies (segfault, OOM kill) becomes a failed job; tasks are never retried by Ray, since a
+retry policy belongs to the queue (`--retry-failed`).
+"""
+import time
+
+from jobs.executors import JOB_FUNCTIONS, failed_result, resolve
+
+CPUS_PER_CPU_JOB = 1.0  # CPU-only clusters: Ray CPUs a job reserves (fractions pack more per node)
+
+
+def run_in_worker(function_path: str, spec: dict) -> dict:
+    return resolve(function_path)(spec)
+
+
+class RayExecutor:
+    def __init__(self, device_type: str, timeout_s: float, address: str | None = None,
+                 job_functions: dict = JOB_FUNCTIONS, init_kwargs: dict | None = None):
+        self.device_type = device_type
+        self.timeout_s = timeout_s
+        self.address = address
+        self.job_functions = job_functions
+        self.init_kwargs = init_kwargs or {}
+
+    def start(self) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ValueError("--executor ray needs Ray: pip install -e '.[ray]'.") from None
+        ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False, **self.init_kwargs)
+        resources = {"num_gpus": 1} if self.device_type == "cuda" else {"num_cpus": CPUS_PER_CPU_JOB}
+        self.remote = ray.remote(max_retries=0, **resources)(run_in_worker)
+        self.capacity = self.slots(ray.cluster_resources())
+
+    def slots(self, resources: dict) -> int:
+        """How many jobs run at once: keeps submission time close to start time, for timeouts."""
+        if self.device_type == "cuda":
+            return max(1, int(resources.get("GPU", 1)))
+        return max(1, int(resources.get("CPU", 1) / CPUS_PER_CPU_JOB))
+
+    def run(self, jobs, on_start, on_finish) -> None:
+        import ray
+
+        pending, running = list(jobs), {}  # ObjectRef → (job, submitted at)
+        try:
+            while pending or running:
+                while pending and len(running) < self.capacity:
+                    job = pending.pop(0)
+                    on_start(job, "ray")
+                    running[self.remote.remote(self.job_functions[job.kind], job.spec)] = (job, time.monotonic())
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+                for ref in ready:
+                    on_finish(running.pop(ref)[0], "ray", self.result_of(ref))
+                self.cancel_overdue(running, on_finish)
+        finally:
+            for ref in running:
+                ray.cancel(ref, force=True)
+
+    def result_of(self, ref) -> dict:
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as e:  # worker crashed, task error, cancelled
+            return failed_result(f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300]}")
+
+    def cancel_overdue(self, running: dict, on_finish) -> None:
+        import ray
+
+        for ref, (job, submitted) in list(running.items()):
+            if time.monotonic() - submitted > self.timeout_s:
+                ray.cancel(ref, force=True)
+                del running[ref]
+                on_finish(job, "ray", failed_result(f"timed out after {self.timeout_s:g} s (Ray task cancelled)"))

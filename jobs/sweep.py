@@ -1,0 +1,192 @@
+"""Sweeps: a named matrix of settings → job specs, each with a key that names its result.
+
+A sweep is a dict (built in here, or under `leaderboard.sweeps` in invoke.yaml):
+
+    models: ["test_*"]                     # names or globs
+    accuracy:   {img_sizes: [160, 192], batch_size: 256, workers: 4}      # omit or null: no accuracy jobs
+    throughput: {benches: [infer, train], compile_modes: [eager, default], precision: auto,
+                 batch_size: 256, warmup_steps: 10, steps: 20, repeats: 5}  # omit or null: none
+
+Accuracy jobs are planned for every published weight tag of each model; throughput jobs for
+every architecture. `precision: auto` is mixed precision (bf16) on CUDA and fp32 on CPU.
+"""
+import fnmatch
+import importlib.metadata
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from db.store import stable_hash
+from jobs.environment import cpu_name
+
+ALL_COMPILE_MODES = ["eager", "default", "reduce-overhead", "max-autotune"]
+
+BUILTIN_SWEEPS = {
+    # The tiny-test-model campaign.
+    "default": {
+        "models": ["test_*"],
+        "accuracy": {"img_sizes": [160, 192], "batch_size": 256, "workers": 4},
+        "throughput": {"benches": ["infer", "train"], "compile_modes": ALL_COMPILE_MODES, "precision": "auto",
+                       "batch_size": 256, "warmup_steps": 10, "steps": 20, "repeats": 5},
+    },
+    # Quick check that every model runs here: one tiny eager step each, no compile, no data.
+    "smoke": {
+        "models": ["test_*"],
+        "accuracy": None,
+        "throughput": {"benches": ["infer"], "compile_modes": ["eager"], "precision": "fp32",
+                       "batch_size": 2, "warmup_steps": 0, "steps": 1, "repeats": 1},
+    },
+}
+
+
+@dataclass
+class Job:
+    key: str      # hash of everything that changes the result
+    kind: str     # accuracy | throughput
+    model: str    # as the job names it (accuracy: arch.tag)
+    spec: dict    # what the job function receives
+
+    @property
+    def label(self) -> str:
+        settings = [self.spec.get(k) for k in ("bench", "compile_mode", "img_size") if self.spec.get(k)]
+        return " ".join([self.kind, self.model, *map(str, settings)])
+
+
+@dataclass
+class Target:
+    """Where jobs run, as the job key sees it."""
+    device_type: str   # cuda | cpu
+    device_name: str
+    slots: int         # parallel jobs: one per GPU, one on CPU
+
+
+class UnknownSweep(ValueError):
+    pass
+
+
+def visible_gpus() -> list[str]:
+    """GPU names from nvidia-smi: the invoke process never initialises CUDA itself."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+    wanted = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if wanted is not None:
+        indexes = [int(i) for i in wanted.split(",") if i.strip().isdigit()]
+        names = [names[i] for i in indexes if i < len(names)]
+    return names
+
+
+def detect_target(device: str | None) -> Target:
+    """`cuda` when GPUs are visible (or asked for), else `cpu`."""
+    gpus = visible_gpus()
+    if device in (None, "cuda") and gpus:
+        return Target("cuda", gpus[0], len(gpus))
+    if device == "cuda":
+        raise ValueError("--device cuda: no GPU is visible (nvidia-smi found none). Try --device cpu.")
+    if device not in (None, "cpu"):
+        raise ValueError(f"--device {device!r} is not cpu or cuda. Try --device cpu.")
+    return Target("cpu", f"cpu: {cpu_name()}", 1)
+
+
+def get_sweep(name: str, configured: dict | None) -> dict:
+    sweeps = {**BUILTIN_SWEEPS, **(configured or {})}
+    if name not in sweeps:
+        raise UnknownSweep(f"Unknown sweep {name!r}: choose one of {', '.join(sorted(sweeps))}, "
+                           "or define it under leaderboard.sweeps in invoke.yaml.")
+    return sweeps[name]
+
+
+def library_versions() -> dict:
+    """Versions that change results, read without importing torch."""
+    return {lib: importlib.metadata.version(lib) for lib in ("torch", "timm")}
+
+
+def job_key(kind: str, spec: dict, target: Target, versions: dict) -> str:
+    return stable_hash({"kind": kind, "spec": spec, "device_type": target.device_type,
+                        "device_name": target.device_name, **versions})
+
+
+@dataclass
+class Narrowing:
+    """Command-line flags that narrow a sweep; None keeps the sweep's own list."""
+    models: list | None = None          # globs, matched against arch and arch.tag
+    kinds: list | None = None           # accuracy, throughput
+    benches: list | None = None
+    compile_modes: list | None = None
+
+
+def narrowed(values: list, wanted: list | None) -> list:
+    return [v for v in values if wanted is None or v in wanted]
+
+
+def sweep_models(sweep: dict, narrowing: Narrowing) -> list[str]:
+    from jobs.catalog import resolve_models
+
+    architectures = resolve_models(sweep.get("models") or ["test_*"])
+    if not narrowing.models:
+        return architectures
+    resolve_models(narrowing.models)  # an unknown name is an error, not an empty sweep
+    arch_globs = [g.split(".", 1)[0] for g in narrowing.models]
+    return [a for a in architectures if any(fnmatch.fnmatchcase(a, g) for g in arch_globs)]
+
+
+def published_tags(arch: str) -> list[str]:
+    import timm
+
+    return sorted(timm.list_pretrained(f"{arch}.*"))
+
+
+def accuracy_jobs(models, config: dict, target: Target, data: dict, narrowing: Narrowing) -> list[dict]:
+    specs = []
+    for arch in models:
+        for model in published_tags(arch):
+            if narrowing.models and not any(fnmatch.fnmatchcase(model, g) or fnmatch.fnmatchcase(arch, g)
+                                            for g in narrowing.models):
+                continue
+            for size in config.get("img_sizes", [None]):
+                specs.append({"model": model, "img_size": size, "batch_size": config.get("batch_size", 256),
+                              "workers": config.get("workers", 4), "precision": config.get("precision", "fp32"),
+                              "device": target.device_type, **data})
+    return specs
+
+
+def throughput_precision(config: dict, target: Target) -> str:
+    precision = config.get("precision", "auto")
+    if precision == "auto":
+        return "amp_bf16" if target.device_type == "cuda" else "fp32"
+    return precision
+
+
+def throughput_jobs(models, config: dict, target: Target, narrowing: Narrowing) -> list[dict]:
+    settings = {k: config[k] for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size",
+                                       "channels_last", "fast_norm") if k in config}
+    return [
+        {"model": arch, "bench": bench, "compile_mode": mode, "precision": throughput_precision(config, target),
+         **settings, "device": target.device_type}
+        for arch in models
+        for bench in narrowed(config.get("benches", ["infer"]), narrowing.benches)
+        for mode in narrowed(config.get("compile_modes", ["eager"]), narrowing.compile_modes)
+    ]
+
+
+def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing = Narrowing()) -> list[Job]:
+    """Every job of `sweep` on `target`. `data` holds data_dir (absolute) and friends; None skips accuracy."""
+    models = sweep_models(sweep, narrowing)
+    versions = library_versions()
+    specs = []
+    if sweep.get("accuracy") and data and "accuracy" in narrowed(["accuracy"], narrowing.kinds):
+        specs += [("accuracy", s) for s in accuracy_jobs(models, sweep["accuracy"], target, data, narrowing)]
+    if sweep.get("throughput") and "throughput" in narrowed(["throughput"], narrowing.kinds):
+        specs += [("throughput", s) for s in throughput_jobs(models, sweep["throughput"], target, narrowing)]
+    return [Job(job_key(kind, spec, target, versions), kind, spec["model"], spec) for kind, spec in specs]
+
+
+def data_settings(data_dir: str | None, checkpoint: str | None = None) -> dict | None:
+    """The dataset part of accuracy specs, or None when no dataset is configured."""
+    if not data_dir:
+        return None
+    return {"data_dir": str(Path(data_dir).expanduser().resolve()), "weights": checkpoint}

@@ -1,0 +1,23 @@
+"""Job functions with chosen behaviour, run by the executors in tests like real job functions."""
+import ctypes
+import os
+import time
+
+ENVIRONMENT = {"device": "cpu: test double", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
+
+
+def behave(spec: dict) -> dict:
+    """spec["behaviour"]: ok | segfault | hang | sleep (spec["seconds"]) | fail."""
+    behaviour = spec.get("behaviour", "ok")
+    print(f"starting {spec['model']} ({behaviour})", flush=True)
+    if behaviour == "segfault":
+        ctypes.string_at(0)
+    if behaviour == "hang":
+        time.sleep(3600)
+    if behaviour == "sleep":
+        time.sleep(spec["seconds"])
+    if behaviour == "fail":
+        return {"status": "failed", "error": "ValueError: told to fail", "kind": "throughput"}
+    return {"status": "done", "kind": "throughput", "environment": ENVIRONMENT, "model": spec["model"],
+            "bench": "infer", "compile_mode": "eager", "precision": "fp32", "img_size": 8, "samples_per_sec": 1.0,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}

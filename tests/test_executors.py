@@ -1,0 +1,75 @@
+"""Isolated job processes: crashes and hangs fail alone, slots get their own GPU, results return."""
+import os
+import threading
+
+import pytest
+
+from db.queue import enqueue
+from jobs.campaign import run_jobs
+from jobs.executors import LocalExecutor, Slot, local_slots
+from jobs.progress import Progress
+from jobs.sweep import Job
+
+DOUBLES = {"throughput": "job_doubles:behave"}
+
+
+def job(name, **spec):
+    return Job(key=f"key-{name}", kind="throughput", model=name, spec={"model": name, **spec})
+
+
+def collect(executor, jobs):
+    results, slots = {}, {}
+    executor.run(jobs, lambda j, s: slots.setdefault(j.model, s), lambda j, s, r: results.setdefault(j.model, r))
+    return results, slots
+
+
+def test_segfault_and_hang_fail_alone_while_the_others_finish(db, capsys):
+    jobs = [job("ok1"), job("crash", behaviour="segfault"), job("ok2"), job("stuck", behaviour="hang"), job("ok3")]
+    enqueue(db, jobs, "test")
+    executor = LocalExecutor([Slot("cpu")], timeout_s=3, job_functions=DOUBLES, preload=[])
+    summary = run_jobs(db, executor, jobs, Progress(len(jobs)))
+
+    status = {r["model"]: r for r in db["jobs"].rows}
+    assert {m: status[m]["status"] for m in status} == {
+        "ok1": "done", "crash": "failed", "ok2": "done", "stuck": "failed", "ok3": "done"}
+    assert "SIGSEGV" in status["crash"]["error"] and status["crash"]["exit_code"] == -11
+    assert "starting crash (segfault)" in status["crash"]["output_tail"]
+    assert "Fatal Python error" in status["crash"]["output_tail"]  # faulthandler's stack
+    assert status["stuck"]["error"] == "timed out after 3 s (process group killed)"
+    assert db["throughput"].count == 3
+    assert summary.done == 3 and len(summary.failed) == 2
+    assert "2 jobs failed:" in summary.text() and "stuck" in summary.text()
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    """A job that started its own child (as inductor's compile workers are) leaves nothing behind."""
+    pid_file = tmp_path / "grandchild.pid"
+    spec = {"behaviour": "hang"}
+    executor = LocalExecutor([Slot("cpu")], timeout_s=2, job_functions={"throughput": "job_doubles_spawn:spawn_and_hang"},
+                             preload=[])
+    results, _ = collect(executor, [job("spawner", pid_file=str(pid_file), **spec)])
+    assert results["spawner"]["status"] == "failed"
+    grandchild = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(grandchild, 0)
+            threading.Event().wait(0.1)
+
+
+def test_two_slots_run_in_parallel_with_different_cuda_visible_devices():
+    slots = [Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"}), Slot("gpu1", {"CUDA_VISIBLE_DEVICES": "1"})]
+    executor = LocalExecutor(slots, timeout_s=30, job_functions=DOUBLES, preload=[])
+    jobs = [job(f"m{i}", behaviour="sleep", seconds=0.5) for i in range(4)]
+    results, ran_on = collect(executor, jobs)
+    assert {s for s in ran_on.values()} == {"gpu0", "gpu1"}
+    for model, slot in ran_on.items():
+        assert results[model]["cuda_visible_devices"] == slot.removeprefix("gpu")
+    assert len({r["pid"] for r in results.values()}) == 4  # a fresh process per job
+
+
+def test_local_slots_follow_the_visible_gpus(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in local_slots("cuda", 2)] == ["0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert [(s.name, s.env["CUDA_VISIBLE_DEVICES"]) for s in local_slots("cuda", 2)] == [("gpu0", "3"), ("gpu1", "5")]
+    assert [(s.name, s.env) for s in local_slots("cpu", 0)] == [("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
