@@ -1,0 +1,127 @@
+"""`invoke eval-all` through the real command line: smoke sweep, resume after kill -9, queue flags."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlite_utils
+
+from conftest import ROOT, invoke
+
+SWEEPS_YAML = """\
+leaderboard:
+  db: lb.db
+  sweeps:
+    tiny:
+      models: [test_resnet]
+      throughput: {benches: [infer], compile_modes: [eager], precision: fp32, batch_size: 2,
+                   warmup_steps: 0, steps: 1, repeats: 1}
+    broken:
+      models: [test_resnet]
+      throughput: {benches: [infer], compile_modes: [eager], batch_size: 0, steps: 1, repeats: 1}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder with our tasks.py and an invoke.yaml holding two small sweeps."""
+    monkeypatch.delenv("INVOKE_LEADERBOARD_DB", raising=False)
+    shutil.copy(ROOT / "tasks.py", tmp_path / "tasks.py")
+    (tmp_path / "invoke.yaml").write_text(SWEEPS_YAML)
+    return tmp_path
+
+
+def jobs_table(path):
+    return {r["model"]: r for r in sqlite_utils.Database(path)["jobs"].rows}
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(project):
+    result = invoke("eval-all", "--dry-run", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "throughput: 144 jobs, 144 to run" in result.stdout  # 18 models x 2 benches x 4 compile modes
+    assert "Accuracy jobs skipped: no dataset configured. Pass --data-dir" in result.stdout
+    narrowed = invoke("eval-all", "--dry-run", "--models", "test_vit*", "--bench", "infer",
+                      "--compile-mode", "eager", "--compile-mode", "max-autotune", cwd=project)
+    assert "throughput: 10 jobs, 10 to run" in narrowed.stdout
+    assert sqlite_utils.Database(project / "lb.db")["jobs"].count == 0
+
+
+def test_bad_flags_are_one_line_errors(project):
+    for args, message in [
+        (("--sweep", "nope"), "Unknown sweep 'nope': choose one of broken, default, smoke, tiny"),
+        (("--executor", "slurm"), "--executor 'slurm' is not one of local, ray."),
+        (("--models", "test_resnett"), "Unknown model 'test_resnett'"),
+        (("--data-dir", project / "missing"), f"No dataset at {project / 'missing'}: pass --data-dir"),
+        (("--device", "tpu"), "--device 'tpu' is not cpu or cuda."),
+    ]:
+        result = invoke("eval-all", "--dry-run", *args, cwd=project)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_failed_jobs_are_retried_only_when_asked_and_force_reruns_done_ones(project):
+    first = invoke("eval-all", "--sweep", "broken", cwd=project)
+    assert first.returncode == 1
+    assert "1 jobs failed:" in first.stdout and "batch" in first.stdout
+    again = invoke("eval-all", "--sweep", "broken", cwd=project)
+    assert "1 failed before (pass --retry-failed to run them again)" in again.stdout
+    assert jobs_table(project / "lb.db")["test_resnet"]["attempts"] == 1
+    retried = invoke("eval-all", "--sweep", "broken", "--retry-failed", cwd=project)
+    assert retried.returncode == 1
+    assert jobs_table(project / "lb.db")["test_resnet"]["attempts"] == 2
+
+    assert invoke("eval-all", "--sweep", "tiny", cwd=project).returncode == 0
+    assert "1 already done, 0 to run" in invoke("eval-all", "--sweep", "tiny", cwd=project).stdout
+    forced = invoke("eval-all", "--sweep", "tiny", "--force", cwd=project)
+    assert "1 jobs run: 1 done, 0 failed." in forced.stdout
+    db = sqlite_utils.Database(project / "lb.db")
+    assert db["throughput"].count == 1
+    done = [r for r in db["jobs"].rows if r["status"] == "done"]
+    assert len(done) == 1 and done[0]["attempts"] == 2
+
+
+def wait_for_done_jobs(db_path, count, process, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if db_path.exists():
+            try:
+                if sqlite_utils.Database(db_path).execute(
+                        "SELECT count(*) FROM jobs WHERE status = 'done'").fetchone()[0] >= count:
+                    return
+            except Exception:  # tables not created yet
+                pass
+        time.sleep(0.2)
+    raise AssertionError("the sweep did not get going")
+
+
+@pytest.mark.slow
+def test_smoke_sweep_killed_mid_run_resumes_and_runs_every_job_exactly_once(project):
+    db_path = project / "lb.db"
+    command = [sys.executable, "-m", "invoke", "eval-all", "--sweep", "smoke"]
+    sweep = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_done_jobs(db_path, 3, sweep)
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+
+    interrupted = jobs_table(db_path)
+    done_before = {m for m, r in interrupted.items() if r["status"] == "done"}
+    assert 3 <= len(done_before) < 18
+
+    resumed = invoke("eval-all", "--sweep", "smoke", cwd=project)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"{len(done_before)} already done" in resumed.stdout
+    final = jobs_table(db_path)
+    assert len(final) == 18 and {r["status"] for r in final.values()} == {"done"}
+    assert all(final[m]["attempts"] == 1 for m in done_before)  # finished work is never redone
+    db = sqlite_utils.Database(db_path)
+    rows = list(db["throughput"].rows)
+    assert len(rows) == 18 and len({r["model"] for r in rows}) == 18
+    assert {r["source"] for r in rows} == {"measured"} and all(r["samples_per_sec"] > 0 for r in rows)
+    assert all(r["job_key"] == final[r["model"]]["key"] for r in rows)
+
+    status = invoke("status", cwd=project)
+    assert re.search(r"^done\s+18$", status.stdout, re.M)
