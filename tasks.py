@@ -140,6 +140,54 @@ def export(c, kind="accuracy", format="csv", out=None, db=None):
     print(f"{len(records)} {kind} rows written to {out}", file=sys.stderr)
 
 
+EVALUATE_HELP = {
+    "model": "Model and weight tag, e.g. test_vit.r160_in1k (an architecture alone takes its default tag).",
+    "data_dir": "ImageNet-style folder (one sub-folder of images per class) or a root holding val/ "
+    "(default: leaderboard.data_dir, INVOKE_LEADERBOARD_DATA_DIR).",
+    "img_size": "Input size in pixels, e.g. 160 or 192 (default: the pretrained config's test size).",
+    "checkpoint": "Offline weights: a checkpoint file, or a folder holding <model>.safetensors|.pth "
+    "(default: leaderboard.checkpoint_dir, else the Hugging Face hub).",
+    "class_map": "File whose line i names the folder of the model's class i (when folders are a subset or named otherwise).",
+    "split": "Split looked for under --data-dir (default: validation, which also finds val/).",
+    "dataset": "Name stored with the result (default: the folder's, e.g. imagenet for /data/imagenet/val).",
+    "dataset_type": "timm create_dataset type for other sources, e.g. hfds/imagenet-1k (default: a folder or tar).",
+    "batch_size": "Batch size (default 256); backs off on out-of-memory; the figures do not depend on it.",
+    "workers": "Data-loader worker processes (default: 4, at most the CPU count).",
+    "precision": "fp32, amp (float16 on CUDA, bfloat16 on CPU), amp_fp16 or amp_bf16.",
+    "channels_last": "Run the model in channels_last memory format.",
+    "device": "cpu, cuda or cuda:N (default: cuda when a GPU is visible).",
+    "db": DB_HELP,
+}
+
+
+@task(help=EVALUATE_HELP)
+def evaluate(c, model, data_dir=None, img_size=None, checkpoint=None, class_map=None, split="validation",
+             dataset=None, dataset_type="", batch_size=None, workers=None, precision="fp32",
+             channels_last=False, device=None, db=None):
+    """Measure one model's top-1/top-5 exactly as timm's validate.py does; print and store the result.
+
+    Example: invoke evaluate --model test_vit.r160_in1k --data-dir /data/imagenet/val --img-size 192
+    """
+    from db.store import save_measured
+    from jobs.accuracy import run_accuracy, summary_line, validate_accuracy_spec
+
+    settings = c.config.leaderboard
+    spec = dict(model=model, data_dir=data_dir or settings.data_dir, weights=checkpoint or settings.checkpoint_dir,
+                img_size=img_size, class_map=class_map, split=split, dataset=dataset, dataset_type=dataset_type,
+                batch_size=batch_size, workers=workers, precision=precision, channels_last=channels_last, device=device)
+    try:
+        spec = validate_accuracy_spec(spec)
+    except ValueError as e:
+        raise Exit(str(e))
+    database = open_database(c, db)
+    result = run_accuracy(spec)
+    if result["status"] != "done":
+        raise Exit(f"Accuracy job {result['status']}: {result['error']}")
+    save_measured(database, "accuracy", result)
+    print(summary_line(result))
+    print(f"Stored in {db or settings.db} (accuracy, source measured).")
+
+
 EVAL_ALL_HELP = {
     "sweep": "Named sweep: default (the tiny-test-model campaign), smoke, or one under leaderboard.sweeps in invoke.yaml.",
     "models": "Only these models (names or globs, repeatable), within the sweep's.",
@@ -214,5 +262,5 @@ def rebuild_site_if_built(c, database) -> None:
     print(f"Site rebuilt in {site_dir}/")
 
 
-ns = Collection(catalog, status, import_results, export, eval_all)
+ns = Collection(catalog, status, import_results, export, evaluate, eval_all)
 ns.configure({"leaderboard": defaults()})
