@@ -1,0 +1,84 @@
+"""Context for each page: Python builds it, templates only loop and print."""
+from collections import defaultdict
+from types import SimpleNamespace
+from urllib.parse import urlencode
+
+from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, layout_label,
+                         model_names, model_params, page_name)
+
+
+def by_model(rows: list[dict]) -> dict[str, list[dict]]:
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row["model"]].append(row)
+    return grouped
+
+
+def index_link(root: str, **filters) -> str:
+    """A link to the index with these filters in its hash (the index reads its state from there)."""
+    return f"{root}index.html#{urlencode({k: v for k, v in filters.items() if v})}"
+
+
+def result_view(row: dict, kind: str, envs: dict, links: dict) -> SimpleNamespace:
+    """A stored row plus what the page prints beside it: its group, environment and a back link.
+
+    An object, not a dict: Jinja tries attributes first, and a dict's miss costs an exception."""
+    key = (kind, group_key(row))
+    if key not in links:
+        links[key] = index_link("../", **{"ag" if kind == "accuracy" else "tg": key[1], "q": row["model"]})
+    view = dict(row, group=group_label(row, envs), env_label=environment_label(envs.get(row["environment_id"])),
+                index_link=links[key])
+    if kind == "throughput":
+        view["layout"] = layout_label(row)
+    return SimpleNamespace(**view)
+
+
+def used_environments(rows: list[dict], envs: dict) -> list[dict]:
+    ids = dict.fromkeys(r["environment_id"] for r in rows if r["environment_id"])
+    return [dict(envs[i], label=environment_label(envs[i])) for i in ids if i in envs]
+
+
+def model_context(name: str, accuracy: list, throughput: list, data: dict, params: dict) -> dict:
+    facts = data["facts"].get(name)
+    envs = data["environments"]
+    family = (facts or {}).get("family") or UNKNOWN
+    norm = (facts or {}).get("norm") or UNKNOWN
+    links = {}  # group key → back link, built once per group
+    return {
+        "root": "../", "name": name, "facts": facts, "family": family, "norm": norm,
+        "params_m": params.get(name),
+        "accuracy": [result_view(r, "accuracy", envs, links) for r in accuracy],
+        "throughput": [result_view(r, "throughput", envs, links) for r in throughput],
+        "environments": used_environments(accuracy + throughput, envs),
+        "links": {"model": index_link("../", q=name), "family": index_link("../", family=family),
+                  "norm": index_link("../", norm=norm)},
+    }
+
+
+def model_contexts(data: dict):
+    """(file name, context) for every model with a result or a catalogue entry."""
+    params = model_params(data)
+    accuracy, throughput = by_model(data["accuracy"]), by_model(data["throughput"])
+    for name in model_names(data):
+        yield page_name(name), model_context(name, accuracy.get(name, []), throughput.get(name, []), data, params)
+
+
+def index_context(data: dict, payload: dict) -> dict:
+    facts = data["facts"].values()
+    return {
+        "root": "", "payload": payload,
+        "accuracy_groups": [g for g in payload["groups"] if g["kind"] == "accuracy"],
+        "throughput_groups": [g for g in payload["groups"] if g["kind"] == "throughput"],
+        "norms": sorted(set(payload["labels"]["norm"])),
+        "families": sorted(set(payload["labels"]["family"])),
+        "counts": {"models": len(payload["models"]["name"]), "catalogued": len(facts),
+                   "accuracy": len(data["accuracy"]), "throughput": len(data["throughput"])},
+    }
+
+
+def methodology_context(data: dict) -> dict:
+    envs = data["environments"]
+    return {
+        "root": "", "sources": data["sources"],
+        "groups": groups(data["accuracy"], "accuracy", envs) + groups(data["throughput"], "throughput", envs),
+    }

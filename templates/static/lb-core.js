@@ -1,0 +1,154 @@
+/* Leaderboard data: decode the page's columnar JSON, join accuracy with throughput, filter,
+   sort and find Pareto frontiers. No DOM here (lb-view.js draws). */
+(function () {
+  'use strict';
+
+  const COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
+  const GREY = '#999999';
+
+  function load(element) {
+    const D = JSON.parse(element.textContent);
+    D.accByGroup = D.groups.map(() => []);
+    D.acc.m.forEach((_, i) => D.accByGroup[D.acc.g[i]].push(i));
+    D.tpByGroup = D.groups.map(() => []);
+    D.tp.m.forEach((_, i) => D.tpByGroup[D.tp.g[i]].push(i));
+    D.gmacsAt = new Map(D.gmacs.m.map((m, i) => [m + '|' + D.gmacs.s[i], D.gmacs.v[i]]));
+    D.groupIndex = new Map(D.groups.map((g, i) => [g.kind + ':' + g.key, i]));
+    D.choiceCache = new Map();  // the data never changes: each list of choices is counted once
+    return D;
+  }
+
+  function group(D, kind, key) {
+    const i = D.groupIndex.get(kind + ':' + key);
+    return i === undefined ? null : i;
+  }
+
+  /* Labels present in a throughput group for one setting column (b, c, p or l), most rows first,
+     optionally only among rows matching `where` ({column: label index}). */
+  function settingChoices(D, g, column, where) {
+    const key = JSON.stringify([g, column, where || null]);
+    if (!D.choiceCache.has(key)) D.choiceCache.set(key, countChoices(D, g, column, where));
+    return D.choiceCache.get(key).slice();
+  }
+
+  function countChoices(D, g, column, where) {
+    const counts = new Map();
+    for (const i of (g === null ? [] : D.tpByGroup[g])) {
+      if (where && Object.keys(where).some((k) => D.tp[k][i] !== where[k])) continue;
+      counts.set(D.tp[column][i], (counts.get(D.tp[column][i]) || 0) + 1);
+    }
+    return [...counts.entries()].sort((a, b) => b[1] - a[1]).map((e) => e[0]);
+  }
+
+  function datasetChoices(D, g) {
+    const key = JSON.stringify(['datasets', g]);
+    if (!D.choiceCache.has(key)) {
+      const found = new Set((g === null ? [] : D.accByGroup[g]).map((i) => D.acc.d[i]));
+      D.choiceCache.set(key, [...found].sort((a, b) => a - b));
+    }
+    return D.choiceCache.get(key).slice();
+  }
+
+  /* Throughput of the selected group and setting, by "model|size": {sps: {mode: v}, cs: {mode: v}}. */
+  function throughputBySize(D, st) {
+    const out = new Map();
+    if (st.tg === null) return out;
+    for (const i of D.tpByGroup[st.tg]) {
+      const tp = D.tp;
+      if (tp.b[i] !== st.bench || tp.p[i] !== st.prec || tp.l[i] !== st.layout) continue;
+      if (!st.modes.includes(tp.c[i])) continue;
+      const key = tp.m[i] + '|' + tp.s[i];
+      if (!out.has(key)) out.set(key, { m: tp.m[i], s: tp.s[i], sps: {}, cs: {} });
+      const mode = D.labels.compile[tp.c[i]];
+      out.get(key).sps[mode] = tp.sps[i];
+      if (tp.cs[i] !== null) out.get(key).cs[mode] = tp.cs[i];
+    }
+    return out;
+  }
+
+  function makeRow(D, m, t, s, top1, top5, speed) {
+    return {
+      m: m, name: D.models.name[m], tag: D.labels.tag[t] || '', size: s, top1: top1, top5: top5,
+      family: D.labels.family[D.models.family[m]], norm: D.labels.norm[D.models.norm[m]],
+      params: D.models.params[m], gmacs: D.gmacsAt.get(m + '|' + s) ?? null,
+      sps: speed ? speed.sps : {}, cs: speed ? speed.cs : {}, pareto: [],
+    };
+  }
+
+  /* One row per (model, weight tag, image size): accuracy of the selected group and dataset,
+     joined on architecture + image size to the selected throughput; throughput-only rows too. */
+  function joinedRows(D, st) {
+    const speeds = throughputBySize(D, st);
+    const rows = [];
+    const matched = new Set();
+    for (const i of (st.ag === null ? [] : D.accByGroup[st.ag])) {
+      if (D.acc.d[i] !== st.ds) continue;
+      const key = D.acc.m[i] + '|' + D.acc.s[i];
+      matched.add(key);
+      rows.push(makeRow(D, D.acc.m[i], D.acc.t[i], D.acc.s[i], D.acc.top1[i], D.acc.top5[i], speeds.get(key)));
+    }
+    for (const [key, speed] of speeds) {
+      if (!matched.has(key)) rows.push(makeRow(D, speed.m, 0, speed.s, null, null, speed));
+    }
+    return rows;
+  }
+
+  function matches(row, st) {
+    if (st.norm && row.norm !== st.norm) return false;
+    if (st.family && row.family !== st.family) return false;
+    if (st.size && String(row.size) !== st.size) return false;
+    if (st.q) {
+      const text = (row.name + '.' + row.tag + ' ' + row.family + ' ' + row.norm).toLowerCase();
+      if (!st.q.toLowerCase().split(/\s+/).every((word) => text.includes(word))) return false;
+    }
+    return true;
+  }
+
+  /* Indices of points on the frontier: no other point is both better on y and on x
+     (x smaller is better when `lowerX`, larger otherwise). */
+  function pareto(points, lowerX) {
+    const order = points.map((_, i) => i).sort((a, b) =>
+      lowerX ? points[a].x - points[b].x || points[b].y - points[a].y
+             : points[b].x - points[a].x || points[b].y - points[a].y);
+    const front = [];
+    let best = -Infinity;
+    for (const i of order) {
+      if (points[i].y > best) { front.push(i); best = points[i].y; }
+    }
+    return front;
+  }
+
+  function sortValue(row, column) {
+    if (column.startsWith('sps:')) return row.sps[column.slice(4)] ?? null;
+    if (column.startsWith('cs:')) return row.cs[column.slice(3)] ?? null;
+    if (column === 'model') return row.name + '.' + row.tag;
+    if (column === 'pareto') return row.pareto.length || null;
+    return row[column] ?? null;
+  }
+
+  /* Sort in place; missing values always last, whatever the direction. */
+  function sortRows(rows, column, dir) {
+    const sign = dir === 'asc' ? 1 : -1;
+    rows.sort((a, b) => {
+      const x = sortValue(a, column), y = sortValue(b, column);
+      if (x === null || y === null) return (x === null) - (y === null);
+      if (typeof x === 'string') return sign * x.localeCompare(y);
+      return sign * (x - y);
+    });
+    return rows;
+  }
+
+  /* Colour per label: the most frequent labels in view get the palette; the rest, and
+     "unknown", are grey. Returns [[label, colour]...] in legend order. */
+  function colourBuckets(rows, key) {
+    const counts = new Map();
+    rows.forEach((r) => counts.set(r[key], (counts.get(r[key]) || 0) + 1));
+    const ranked = [...counts.entries()].filter((e) => e[0] !== 'unknown')
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const coloured = ranked.slice(0, COLOURS.length).map((e, i) => [e[0], COLOURS[i]]);
+    return { coloured: coloured, rest: ranked.length > COLOURS.length || counts.has('unknown') };
+  }
+
+  window.LB = { load, group, settingChoices, datasetChoices, joinedRows, matches, pareto,
+                sortRows, sortValue, colourBuckets, GREY };
+})();

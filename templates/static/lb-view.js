@@ -1,0 +1,315 @@
+/* Leaderboard view: filter state <-> URL hash, the filter controls, the table and the charts. */
+(function () {
+  'use strict';
+  const LB = window.LB;
+  const D = LB.load(document.getElementById('leaderboard-data'));
+  const $ = (id) => document.getElementById(id);
+  const TABLE_PAGE = 200;
+  const SYMBOLS = { 'eager': 'circle', 'default': 'square', 'reduce-overhead': 'diamond', 'max-autotune': 'triangle-up' };
+  const TEXT_KEYS = ['norm', 'family', 'size', 'q'];
+  /* WebGL redraws thousands of points in ~20 ms where SVG takes ~100; SVG where WebGL is missing. */
+  const POINTS = (() => { try { return document.createElement('canvas').getContext('webgl') ? 'scattergl' : 'scatter'; } catch (e) { return 'scatter'; } })();
+  let st = null;
+  let showAll = false;
+
+  function esc(value) {
+    return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  }
+  function fmt(value, digits) {
+    if (value === null || value === undefined) return '';
+    if (digits === undefined) return Math.abs(value) >= 1e4 ? Math.round(value).toLocaleString('en') : String(value);
+    return Number(value).toFixed(digits);
+  }
+  const labelOf = (kind, i) => (i === null || i === undefined ? '' : D.labels[kind][i]);
+  const indexOf = (kind, label) => { const i = D.labels[kind] ? D.labels[kind].indexOf(label) : -1; return i < 0 ? null : i; };
+  const pick = (wanted, choices) => (choices.includes(wanted) ? wanted : (choices.length ? choices[0] : null));
+
+  /* ---- state: raw strings (URL) -> indices, with a fallback for anything not in the data */
+  function resolve(raw) {
+    const s = {};
+    s.ag = LB.group(D, 'accuracy', raw.ag) ?? D.defaults.ag;
+    s.tg = LB.group(D, 'throughput', raw.tg) ?? D.defaults.tg;
+    const datasets = LB.datasetChoices(D, s.ag);
+    s.ds = pick(indexOf('dataset', raw.ds ?? D.defaults.ds), datasets.includes(indexOf('dataset', D.defaults.ds))
+      ? [indexOf('dataset', D.defaults.ds), ...datasets] : datasets);
+    s.bench = pick(indexOf('bench', raw.bench), LB.settingChoices(D, s.tg, 'b'));
+    s.prec = pick(indexOf('precision', raw.prec), LB.settingChoices(D, s.tg, 'p', { b: s.bench }));
+    s.layout = pick(indexOf('layout', raw.layout), LB.settingChoices(D, s.tg, 'l', { b: s.bench, p: s.prec }));
+    s.modeChoices = LB.settingChoices(D, s.tg, 'c', { b: s.bench, p: s.prec, l: s.layout }).sort((a, b) => a - b);
+    const wanted = (raw.modes || '').split(',').map((m) => indexOf('compile', m)).filter((m) => s.modeChoices.includes(m));
+    s.modes = raw.modes === 'none' ? [] : (raw.modes && wanted.length ? wanted : s.modeChoices.slice());
+    TEXT_KEYS.forEach((k) => { s[k] = raw[k] || ''; });
+    s.color = raw.color === 'norm' ? 'norm' : 'family';
+    s.sort = raw.sort || 'top1';
+    s.dir = raw.dir === 'asc' ? 'asc' : 'desc';
+    return s;
+  }
+
+  function rawOf(s) {
+    return {
+      ag: D.groups[s.ag]?.key, tg: D.groups[s.tg]?.key, ds: labelOf('dataset', s.ds),
+      bench: labelOf('bench', s.bench), prec: labelOf('precision', s.prec), layout: labelOf('layout', s.layout),
+      modes: s.modes.map((m) => labelOf('compile', m)).join(',') || 'none', norm: s.norm, family: s.family,
+      size: s.size, q: s.q, color: s.color, sort: s.sort, dir: s.dir,
+    };
+  }
+
+  function readHash() {
+    return resolve(Object.fromEntries(new URLSearchParams(location.hash.slice(1))));
+  }
+
+  let defaultRaw = null;
+  /* Only what differs from the default view goes into the URL. */
+  function writeHash() {
+    const now = rawOf(st), base = defaultRaw || (defaultRaw = rawOf(resolve({})));
+    const params = new URLSearchParams();
+    Object.keys(now).forEach((k) => { if (now[k] !== base[k] && now[k] !== undefined) params.set(k, now[k]); });
+    const hash = params.toString() ? '#' + params.toString() : '';
+    if (hash !== location.hash) history.replaceState(null, '', location.pathname + location.search + hash);
+  }
+
+  /* ---- controls */
+  function fillSelect(select, values, selected, label) {
+    const html = values.map((v) => `<option value="${esc(v)}">${esc(label ? label(v) : v)}</option>`).join('');
+    if (select.dataset.options !== html) { select.innerHTML = html; select.dataset.options = html; }
+    select.value = String(selected ?? '');
+  }
+
+  function syncControls(sizes) {
+    fillSelect($('f-ds'), LB.datasetChoices(D, st.ag), st.ds, (i) => labelOf('dataset', i));
+    fillSelect($('f-bench'), LB.settingChoices(D, st.tg, 'b'), st.bench, (i) => labelOf('bench', i));
+    fillSelect($('f-prec'), LB.settingChoices(D, st.tg, 'p', { b: st.bench }), st.prec, (i) => labelOf('precision', i));
+    fillSelect($('f-layout'), LB.settingChoices(D, st.tg, 'l', { b: st.bench, p: st.prec }), st.layout, (i) => labelOf('layout', i));
+    fillSelect($('f-size'), [''].concat(sizes), st.size, (v) => (v === '' ? 'all' : v + ' px'));
+    const modes = st.modeChoices.map((m) => `<label><input type="checkbox" name="modes" value="${m}"> ${esc(labelOf('compile', m))}</label>`).join('');
+    if ($('f-modes').dataset.options !== modes) { $('f-modes').innerHTML = modes; $('f-modes').dataset.options = modes; }
+    $('f-modes').querySelectorAll('input').forEach((i) => { i.checked = st.modes.includes(+i.value); });
+    $('f-ag').value = D.groups[st.ag]?.key ?? '';
+    $('f-tg').value = D.groups[st.tg]?.key ?? '';
+    $('f-norm').value = st.norm;
+    $('f-family').value = st.family;
+    $('f-color').value = st.color;
+    if (document.activeElement !== $('f-q')) $('f-q').value = st.q;
+  }
+
+  function onControl(event) {
+    const raw = rawOf(st);
+    const target = event.target;
+    if (target.name === 'modes') {
+      raw.modes = [...document.querySelectorAll('#f-modes input:checked')].map((i) => labelOf('compile', +i.value)).join(',') || 'none';
+    } else {
+      const key = target.id.slice(2);
+      raw[key] = ['ds', 'bench', 'prec', 'layout'].includes(key)
+        ? labelOf({ ds: 'dataset', bench: 'bench', prec: 'precision', layout: 'layout' }[key], +target.value)
+        : target.value;
+    }
+    st = resolve(raw);
+    update();
+  }
+
+  /* ---- table */
+  function tableColumns(rows) {
+    const modes = st.modes.map((m) => labelOf('compile', m));
+    const withCompile = modes.filter((m) => rows.some((r) => r.cs[m] !== undefined));
+    return [
+      { key: 'model', label: 'model' }, { key: 'family', label: 'family' }, { key: 'norm', label: 'norm' },
+      { key: 'params', label: 'params (M)', num: 1 }, { key: 'gmacs', label: 'GMACs', num: 1 },
+      { key: 'size', label: 'img size', num: 1 }, { key: 'top1', label: 'top-1 %', num: 1 }, { key: 'top5', label: 'top-5 %', num: 1 },
+      ...modes.map((m) => ({ key: 'sps:' + m, label: m + ' ' + labelOf('bench', st.bench) + '/s', num: 1 })),
+      ...withCompile.map((m) => ({ key: 'cs:' + m, label: 'compile s (' + m + ')', num: 1 })),
+      { key: 'pareto', label: 'Pareto' }, { key: 'source', label: 'source' },
+    ];
+  }
+
+  function pageOf(m) {
+    return 'models/' + encodeURIComponent(D.pages[m] || D.models.name[m] + '.html');
+  }
+
+  function sourceOf(row) {
+    const parts = [];
+    if (row.top1 !== null) parts.push(D.groups[st.ag].collection);
+    if (Object.keys(row.sps).length) parts.push(D.groups[st.tg].collection);
+    return parts.join(' / ');
+  }
+
+  function cell(row, column) {
+    if (column.key === 'model') {
+      const tag = row.tag ? `<span class="tag">.${esc(row.tag)}</span>` : '';
+      return `<td><a href="${esc(pageOf(row.m))}">${esc(row.name)}</a>${tag}</td>`;
+    }
+    if (column.key === 'pareto') return `<td>${row.pareto.map((p) => `<span class="badge">${p}</span>`).join(' ')}</td>`;
+    if (column.key === 'source') return `<td>${esc(sourceOf(row))}</td>`;
+    const value = LB.sortValue(row, column.key);
+    return column.num ? `<td class="num">${esc(fmt(value))}</td>` : `<td>${esc(value)}</td>`;
+  }
+
+  function drawTable(rows) {
+    const columns = tableColumns(rows);
+    $('leaderboard-head').innerHTML = '<tr>' + columns.map((c) => {
+      const sorted = c.key === st.sort ? ` aria-sort="${st.dir === 'asc' ? 'ascending' : 'descending'}"` : '';
+      return `<th data-key="${esc(c.key)}"${sorted}${c.num ? ' class="num"' : ''}><button type="button">${esc(c.label)}</button></th>`;
+    }).join('') + '</tr>';
+    const shown = showAll ? rows : rows.slice(0, TABLE_PAGE);
+    $('leaderboard-body').innerHTML = shown.map((r) => `<tr data-model="${esc(r.name)}">${columns.map((c) => cell(r, c)).join('')}</tr>`).join('');
+    const models = new Set(rows.map((r) => r.m)).size;
+    $('view-count').textContent = `${rows.length} rows, ${models} models` + (shown.length < rows.length ? ` (first ${shown.length} shown)` : '');
+    $('show-all').hidden = shown.length === rows.length;
+    $('show-all').textContent = `Show all ${rows.length} rows`;
+  }
+
+  /* ---- charts */
+  function hover(row, what) {
+    const speed = Object.entries(row.sps).map(([m, v]) => `${m}: ${fmt(v)}/s`).join(', ') || 'n/a';
+    return `<b>${esc(row.name)}${row.tag ? '.' + esc(row.tag) : ''}</b><br>${esc(row.family)} · ${esc(row.norm)}` +
+      `<br>${fmt(row.params)} M params · ${row.size} px · top-1 ${fmt(row.top1)}%<br>throughput ${esc(speed)}` +
+      `<br>accuracy: ${esc(D.groups[st.ag]?.label)}<br>speed: ${esc(D.groups[st.tg]?.label ?? 'n/a')}` + (what ? `<br>${esc(what)}` : '');
+  }
+
+  /* One WebGL trace holds every point (colour and symbol per point); legend entries are empty
+     SVG traces, so a redraw costs one GL upload whatever the number of labels. */
+  function traces(points, frontier, symbols, stepShape) {
+    const buckets = LB.colourBuckets(points.map((p) => p.row), st.color);
+    const restLabel = buckets.coloured.length ? 'other' : 'unknown';
+    const colourOf = new Map(buckets.coloured);
+    const legend = buckets.coloured.concat(buckets.rest ? [[restLabel, LB.GREY]] : []).map(([label, colour]) => ({
+      type: 'scatter', mode: 'markers', name: label, x: [null], y: [null], hoverinfo: 'skip', marker: { color: colour, size: 8 },
+    }));
+    const all = {
+      type: POINTS, mode: 'markers', name: 'results', showlegend: false, x: points.map((p) => p.x), y: points.map((p) => p.y),
+      customdata: points.map((p) => p.row.name), text: points.map((p) => p.text), hovertemplate: '%{text}<extra></extra>',
+      marker: {
+        color: points.map((p) => colourOf.get(p.row[st.color]) || LB.GREY), size: 7, opacity: 0.8,
+        symbol: symbols ? points.map((p) => SYMBOLS[p.mode] || 'circle') : 'circle', line: { width: 0.5, color: '#333' },
+      },
+    };
+    const front = frontier.map((i) => points[i]).sort((a, b) => a.x - b.x);
+    const frontierTrace = {
+      type: 'scatter', mode: 'lines+markers', name: 'Pareto frontier', x: front.map((p) => p.x), y: front.map((p) => p.y),
+      customdata: front.map((p) => p.row.name), text: front.map((p) => p.text), hovertemplate: '%{text}<extra>frontier</extra>',
+      line: { color: '#000', width: 1.5, dash: 'dot', shape: stepShape }, marker: { size: 11, color: 'rgba(0,0,0,0)', line: { width: 1.5, color: '#000' } },
+    };
+    return [all, ...legend, frontierTrace];
+  }
+
+  function layout(xTitle) {
+    return {
+      xaxis: { type: 'log', title: { text: xTitle } }, yaxis: { title: { text: 'top-1 (%) · ' + labelOf('dataset', st.ds) } },
+      margin: { l: 60, r: 10, t: 10, b: 50 }, hovermode: 'closest', legend: { title: { text: st.color } }, height: 420,
+    };
+  }
+
+  function chartPoints(rows) {
+    const sized = [], fast = [];
+    rows.forEach((r) => {
+      if (r.top1 === null) return;
+      r.hover = r.hover || {};  // rows are reused while the compared groups stay the same
+      if (r.params) sized.push({ x: r.params, y: r.top1, row: r, text: r.hover[''] || (r.hover[''] = hover(r)) });
+      Object.entries(r.sps).forEach(([mode, v]) => fast.push({
+        x: v, y: r.top1, row: r, mode: mode, text: r.hover[mode] || (r.hover[mode] = hover(r, mode + ': ' + fmt(v) + '/s')),
+      }));
+    });
+    return { sized, fast };
+  }
+
+  function markPareto(rows) {
+    const { sized, fast } = chartPoints(rows);
+    const sizedFront = LB.pareto(sized, true), fastFront = LB.pareto(fast, false);
+    sizedFront.forEach((i) => sized[i].row.pareto.push('size'));
+    fastFront.forEach((i) => { if (!fast[i].row.pareto.includes('speed')) fast[i].row.pareto.push('speed'); });
+    return { sized, fast, sizedFront, fastFront };
+  }
+
+  let chartsKey = null;
+  /* Sorting and paging leave the points as they are: redraw the charts only when they change. */
+  function drawCharts(p) {
+    const key = JSON.stringify([joinedCache.key, st.norm, st.family, st.size, st.q, st.color]);
+    if (key === chartsKey) return Promise.resolve();
+    chartsKey = key;
+    const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ['select2d', 'lasso2d'] };
+    const speedTitle = 'throughput (' + labelOf('bench', st.bench) + ' samples/s, ' + labelOf('precision', st.prec) + ', ' + labelOf('layout', st.layout) + ')';
+    return Promise.all([
+      Plotly.react('chart-params', traces(p.sized, p.sizedFront, false, 'hv'), layout('parameters (M)'), config),
+      Plotly.react('chart-speed', traces(p.fast, p.fastFront, true, 'vh'), layout(speedTitle), config),
+    ]);
+  }
+
+  /* ---- downloads of the current view */
+  function viewRecords(rows) {
+    return rows.map((r) => {
+      const record = { model: r.name, tag: r.tag, family: r.family, norm: r.norm, params_m: r.params, gmacs: r.gmacs, img_size: r.size, top1: r.top1, top5: r.top5 };
+      Object.entries(r.sps).forEach(([m, v]) => { record[m + '_samples_per_sec'] = v; });
+      record.accuracy_source = r.top1 === null ? '' : D.groups[st.ag].label;
+      record.throughput_source = Object.keys(r.sps).length ? D.groups[st.tg].label : '';
+      return record;
+    });
+  }
+
+  function download(name, text, type) {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([text], { type: type }));
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  function toCsv(records) {
+    const keys = [...new Set(records.flatMap((r) => Object.keys(r)))];
+    const quote = (v) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : String(v));
+    return [keys.join(',')].concat(records.map((r) => keys.map((k) => quote(r[k])).join(','))).join('\n') + '\n';
+  }
+
+  /* ---- one redraw: join, filter, mark frontiers, sort, draw; reports its time for bench/ */
+  let currentRows = [];
+  let joinedCache = { key: null, rows: [] };
+  /* The join depends only on what is compared; model filters and sorting reuse it. */
+  function joinedRows() {
+    const key = JSON.stringify([st.ag, st.ds, st.tg, st.bench, st.prec, st.layout, st.modes]);
+    if (joinedCache.key !== key) joinedCache = { key: key, rows: LB.joinedRows(D, st) };
+    joinedCache.rows.forEach((r) => { r.pareto = []; });
+    return joinedCache.rows;
+  }
+  function update() {
+    const started = performance.now();
+    const joined = joinedRows();
+    const sizes = [...new Set(joined.map((r) => r.size))].sort((a, b) => a - b);
+    currentRows = joined.filter((r) => LB.matches(r, st));
+    const points = markPareto(currentRows);
+    LB.sortRows(currentRows, st.sort, st.dir);
+    const joinedAt = performance.now();
+    drawTable(currentRows);
+    const tableAt = performance.now();
+    syncControls(sizes);
+    writeHash();
+    const controlsAt = performance.now();
+    return drawCharts(points).then(() => {
+      const now = performance.now();
+      const phases = { data: joinedAt - started, table: tableAt - joinedAt, controls: controlsAt - tableAt, charts: now - controlsAt };
+      window.leaderboardStats = { drawn: (window.leaderboardStats?.drawn || 0) + 1, lastDrawMs: now - started, phases: phases };
+      document.body.dataset.drawn = window.leaderboardStats.drawn;
+      document.dispatchEvent(new CustomEvent('leaderboard:drawn', { detail: { ms: now - started, phases: phases } }));
+    });
+  }
+
+  function wire() {
+    document.querySelectorAll('#filters select').forEach((s) => s.addEventListener('change', onControl));
+    $('f-modes').addEventListener('change', onControl);
+    let typing = null;
+    $('f-q').addEventListener('input', (e) => { clearTimeout(typing); typing = setTimeout(() => onControl(e), 150); });
+    $('reset').addEventListener('click', () => { st = resolve({}); showAll = false; update(); });
+    $('show-all').addEventListener('click', () => { showAll = true; drawTable(currentRows); });
+    $('leaderboard-head').addEventListener('click', (e) => {
+      const th = e.target.closest('th');
+      if (!th) return;
+      st.dir = st.sort === th.dataset.key && st.dir === 'desc' ? 'asc' : 'desc';
+      st.sort = th.dataset.key;
+      update();
+    });
+    $('view-csv').addEventListener('click', () => download('leaderboard-view.csv', toCsv(viewRecords(currentRows)), 'text/csv'));
+    $('view-json').addEventListener('click', () => download('leaderboard-view.json', JSON.stringify(viewRecords(currentRows), null, 1), 'application/json'));
+    window.addEventListener('hashchange', () => { st = readHash(); update(); });
+  }
+
+  st = readHash();
+  wire();
+  update();
+})();
