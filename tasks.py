@@ -262,5 +262,58 @@ def rebuild_site_if_built(c, database) -> None:
     print(f"Site rebuilt in {site_dir}/")
 
 
-ns = Collection(catalog, status, import_results, export, evaluate, eval_all)
+# --- the site (issue 6) ------------------------------------------------------------------------
+
+SITE_OUT_HELP = "The site folder (default: site_dir in invoke.yaml, else site/)."
+
+
+def site_folder(c, out):
+    return Path(out or c.config.leaderboard.site_dir)
+
+
+@task(help={"out": SITE_OUT_HELP + " Replaced whole, and only if empty or built here before.", "db": DB_HELP})
+def build(c, out=None, db=None):
+    """Render the database into the static site: index, model pages, methodology, CSV/JSON downloads (works from file://)."""
+    from render.build import SiteError, build_site
+
+    try:
+        summary = build_site(open_database(c, db), site_folder(c, out))
+    except SiteError as e:
+        raise Exit(str(e))
+    print(f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from "
+          f"{summary['accuracy_rows']} accuracy and {summary['throughput_rows']} throughput rows in {summary['seconds']} s")
+
+
+@task(help={"port": "Port on localhost (default 8000).", "out": SITE_OUT_HELP})
+def serve(c, port=8000, out=None):
+    """Serve the built site on http://localhost:PORT until Ctrl-C."""
+    from render.build import SiteError
+    from render.publish import serve_site
+
+    try:
+        serve_site(site_folder(c, out), int(port))
+    except SiteError as e:
+        raise Exit(str(e))
+
+
+@task(help={
+    "target": "Folder to publish to (replaced whole; must be empty or published here before).",
+    "branch": "Git branch to commit the site to instead, e.g. gh-pages (working tree and index untouched).",
+    "repo": "Git repository for --branch (default: this one).",
+    "out": SITE_OUT_HELP,
+})
+def publish(c, target=None, branch=None, repo=".", out=None):
+    """Copy the built site to a folder, or commit it to a git branch such as gh-pages for hosting."""
+    from render.build import SiteError
+    from render.publish import publish_branch, publish_folder
+
+    if bool(target) == bool(branch):
+        raise Exit("Pass exactly one of --target FOLDER or --branch NAME. Try --branch gh-pages.")
+    try:
+        print(publish_folder(site_folder(c, out), target) if target else publish_branch(site_folder(c, out), branch, repo))
+    except SiteError as e:
+        raise Exit(str(e))
+
+
+ns = Collection(catalog, status, import_results, export, evaluate, eval_all, build, serve, publish)
 ns.configure({"leaderboard": defaults()})
