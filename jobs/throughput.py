@@ -1,0 +1,254 @@
+"""Throughput jobs: how fast one model runs inference or a training step under one compile mode.
+
+`run_throughput(spec)` runs ONE job in this process and returns a result dict; a job failure is
+a result with status "failed" and a one-line error, never an exception. The batch size backs off
+(timm's decay steps) only when the device runs out of memory; any other error fails the job at once.
+
+Figures (see jobs.throughput_measure for how they are taken):
+  samples_per_sec      median over the timed repeats of batch_size * steps / repeat seconds
+  samples_per_sec_min/max  the spread across those repeats
+  step_time_ms         median repeat seconds / steps, in milliseconds
+  compile_s            seconds of the first call, compilation included, for compiled modes;
+                       None for eager (its first call is only warm-up). Never part of throughput.
+  peak_mem_mb          CUDA max allocated, or on CPU the job's increase of the process peak RSS (MiB)
+  gmacs, macts         multiply-accumulates (billions) and activations (millions) of one forward
+                       pass of one sample at img_size (the same for infer and train)
+  param_count          millions of parameters
+"""
+import logging
+import re
+import statistics
+from dataclasses import asdict, dataclass
+
+from jobs.environment import current_environment
+
+log = logging.getLogger(__name__)
+
+BENCHES = ("infer", "train")
+COMPILE_MODES = ("eager", "default", "reduce-overhead", "max-autotune")
+PRECISIONS = ("fp32", "amp_bf16", "amp_fp16")
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?")
+
+
+@dataclass(frozen=True)
+class ThroughputDefaults:
+    batch_size: int = 256   # timm benchmark.py's default; backs off only on out-of-memory
+    warmup_steps: int = 10  # untimed steps after the first call (autotuning, CUDA graph capture)
+    steps: int = 30         # timed steps per repeat
+    repeats: int = 5        # timed repeats: the median is stored, min and max as the spread
+
+
+DEFAULTS = ThroughputDefaults()
+
+SPEC_DEFAULTS = {
+    "bench": "infer",
+    "compile_mode": "eager",
+    "precision": "fp32",
+    "channels_last": False,
+    "fast_norm": False,
+    "img_size": None,   # the model's default input size
+    "device": None,     # cuda when available, else cpu (decided when the job runs)
+    **asdict(DEFAULTS),
+}
+
+# What a failed result still carries, so it can be matched to its job.
+SETTING_FIELDS = ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm",
+                  "img_size", "batch_size", "steps", "repeats")
+FIGURE_FIELDS = ("samples_per_sec", "samples_per_sec_min", "samples_per_sec_max", "step_time_ms",
+                 "compile_s", "peak_mem_mb", "gmacs", "macts", "param_count")
+
+
+def validate_throughput_spec(spec: dict) -> dict:
+    """`spec` with defaults filled in and every value checked; a bad one raises a one-line ValueError.
+
+    Keys other than the spec's own (e.g. an orchestrator's "kind") are ignored; None means default.
+    """
+    given = {k: v for k, v in spec.items() if k in SPEC_DEFAULTS and v is not None}
+    checked = {**SPEC_DEFAULTS, **given, "model": single_model(spec.get("model"))}
+    for key, choices in (("bench", BENCHES), ("compile_mode", COMPILE_MODES), ("precision", PRECISIONS)):
+        if checked[key] not in choices:
+            raise ValueError(f"Unknown {key} {checked[key]!r}: use one of {', '.join(choices)}.")
+    for key in ("batch_size", "steps", "repeats", "warmup_steps", "img_size"):
+        if checked[key] is not None:
+            checked[key] = whole_number(key, checked[key], minimum=0 if key == "warmup_steps" else 1)
+    for key in ("channels_last", "fast_norm"):
+        checked[key] = yes_no(key, checked[key])
+    if checked["device"] is not None and not DEVICE_PATTERN.fullmatch(str(checked["device"])):
+        raise ValueError(f"Unknown device {checked['device']!r}: use cpu, cuda or cuda:N.")
+    return checked
+
+
+def single_model(name) -> str:
+    """The one timm architecture `name` names (a weight tag is dropped: weights are random here)."""
+    from jobs.catalog import UnknownModel, resolve_models
+
+    if not name or not isinstance(name, str):
+        raise ValueError("No model given: name one timm model, e.g. test_vit.")
+    try:
+        matches = resolve_models([name])
+    except UnknownModel as e:
+        raise ValueError(str(e)) from None
+    if len(matches) != 1:
+        raise ValueError(f"Model {name!r} matches {len(matches)} models ({', '.join(matches[:3])}, ...): name one.")
+    return matches[0]
+
+
+def whole_number(key: str, value, minimum: int) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d+", text) or int(text) < minimum:
+        raise ValueError(f"Bad {key} {value!r}: it must be a whole number >= {minimum}.")
+    return int(text)
+
+
+def yes_no(key: str, value) -> bool:
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    raise ValueError(f"Bad {key} {value!r}: it must be true or false.")
+
+
+def resolve_device(device: str | None) -> str:
+    """The device a job runs on: `device`, or cuda when available, else cpu."""
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"Device {device!r} requested but CUDA is not available here: use device cpu.")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"Device {device!r} does not exist: {torch.cuda.device_count()} CUDA devices are visible.")
+    return device
+
+
+def run_throughput(spec: dict, *, before_attempt=None) -> dict:
+    """Run ONE throughput job in this process; never raises for a job failure.
+
+    `before_attempt(batch_size)` is called before each attempt at a batch size (a test seam:
+    raising torch.OutOfMemoryError from it acts like the device running out of memory).
+    """
+    try:
+        checked = validate_throughput_spec(spec)
+        device = resolve_device(checked["device"])
+    except ValueError as e:
+        return failed_result({**SPEC_DEFAULTS, **spec}, safe_environment(spec.get("device")), one_line_error(e))
+    environment = current_environment(device)
+    figures, error = measure_with_backoff(checked, device, before_attempt or (lambda batch_size: None))
+    if error:
+        return failed_result({**checked, **figures}, environment, error)
+    return done_result(checked, environment, figures)
+
+
+def measure_with_backoff(spec: dict, device: str, before_attempt) -> tuple[dict, str | None]:
+    """(figures, None), or ({"batch_size": b}, error): smaller batches only after out-of-memory."""
+    from timm.utils import decay_batch_step
+
+    from jobs.throughput_measure import measure, release_memory
+
+    batch_size = spec["batch_size"]
+    while True:
+        try:
+            before_attempt(batch_size)
+            return {"batch_size": batch_size, **measure(spec, device, batch_size)}, None
+        except Exception as e:  # the job's failure becomes its result
+            error, out_of_memory = one_line_error(e), is_out_of_memory(e)
+        release_memory(device)
+        smaller = decay_batch_step(batch_size)  # 1024, 768, 512, 384, 256, 192, 128, 96, ...
+        if not out_of_memory or smaller < 1:
+            return {"batch_size": batch_size}, error
+        log.warning("%s: out of memory at batch %d, retrying at %d", spec["model"], batch_size, smaller)
+        batch_size = smaller
+
+
+def is_out_of_memory(error: BaseException | None) -> bool:
+    """True for torch's OutOfMemoryError or an "out of memory" RuntimeError, also when a
+    compiler error wraps one (its __cause__)."""
+    import torch
+
+    while error is not None:
+        if isinstance(error, torch.OutOfMemoryError):
+            return True
+        if isinstance(error, RuntimeError) and "out of memory" in str(error).lower():
+            return True
+        error = error.__cause__
+    return False
+
+
+def one_line_error(error: BaseException) -> str:
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}"[:500]
+
+
+def safe_environment(device) -> dict:
+    """The environment of `device`, or of the CPU where `device` is unusable."""
+    try:
+        if device is None or DEVICE_PATTERN.fullmatch(str(device)):
+            return current_environment(resolve_device(device))
+    except ValueError:
+        pass
+    return current_environment("cpu")
+
+
+def settings(spec: dict) -> dict:
+    fields = {key: spec.get(key) for key in SETTING_FIELDS}
+    for flag in ("channels_last", "fast_norm"):
+        fields[flag] = int(bool(fields[flag]))
+    return fields
+
+
+def failed_result(spec: dict, environment: dict, error: str) -> dict:
+    return {"kind": "throughput", "status": "failed", "error": error, "environment": environment,
+            **settings(spec), **dict.fromkeys(FIGURE_FIELDS)}
+
+
+def done_result(spec: dict, environment: dict, figures: dict) -> dict:
+    durations = figures["durations_s"]
+    images = figures["batch_size"] * spec["steps"]
+    rates = [images / seconds for seconds in durations]
+    compile_s = None if spec["compile_mode"] == "eager" else round(figures["first_call_s"], 3)
+    return {
+        "kind": "throughput", "status": "done", "error": None, "environment": environment,
+        **settings({**spec, "img_size": figures["img_size"], "batch_size": figures["batch_size"]}),
+        "samples_per_sec": round(statistics.median(rates), 2),
+        "samples_per_sec_min": round(min(rates), 2),
+        "samples_per_sec_max": round(max(rates), 2),
+        "step_time_ms": round(1000 * statistics.median(durations) / spec["steps"], 4),
+        "compile_s": compile_s,
+        "peak_mem_mb": round(figures["peak_mem_mb"], 2),
+        "gmacs": round(figures["gmacs"], 4),
+        "macts": round(figures["macts"], 4),
+        "param_count": round(figures["param_count"], 4),
+        # beyond the table's columns: what the job asked for and saw
+        "requested_batch_size": spec["batch_size"],
+        "warmup_steps": spec["warmup_steps"],
+        "device": environment["device"],
+        "repeat_samples_per_sec": [round(rate, 2) for rate in rates],
+        "first_call_s": round(figures["first_call_s"], 3),
+        "cudagraph_skips": figures["cudagraph_skips"],
+    }
+
+
+def describe(result: dict) -> str:
+    """A result as `field  value` lines for the command line."""
+    from db.report import format_table
+
+    r = result
+    shown = {
+        "model": r["model"], "bench": r["bench"], "compile_mode": r["compile_mode"],
+        "precision": r["precision"], "channels_last": r["channels_last"], "fast_norm": r["fast_norm"],
+        "img_size": r["img_size"], "batch_size": r["batch_size"], "status": r["status"],
+    }
+    if r["status"] == "done":
+        shown.update({
+            "samples_per_sec": f"{r['samples_per_sec']} (min {r['samples_per_sec_min']}, max {r['samples_per_sec_max']})",
+            "step_time_ms": r["step_time_ms"], "compile_s": r["compile_s"], "first_call_s": r["first_call_s"],
+            "peak_mem_mb": r["peak_mem_mb"], "gmacs": r["gmacs"], "macts": r["macts"],
+            "param_count": r["param_count"],
+            "timed": f"{r['repeats']} repeats x {r['steps']} steps after {r['warmup_steps']} warm-up steps",
+        })
+    shown["device"] = r["environment"]["device"]
+    shown["torch / timm"] = f"{r['environment']['torch']} / {r['environment']['timm']}"
+    if r["error"]:
+        shown["error"] = r["error"]
+    rows = [{"field": k, "value": "-" if v is None else str(v)} for k, v in shown.items()]
+    return format_table(rows, ["field", "value"])

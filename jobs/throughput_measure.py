@@ -1,0 +1,223 @@
+"""The mechanics of one throughput measurement at one batch size: model, steps, timing, memory.
+
+jobs.throughput decides what to measure (spec, defaults, out-of-memory back-off, the result);
+this module measures it. Timed regions hold only the steps themselves: the first call (which
+includes compilation) is timed on its own, and CUDA work is synchronized before every clock read.
+"""
+import gc
+import resource
+import sys
+import time
+from contextlib import ExitStack, contextmanager, nullcontext
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from jobs.catalog import count_gmacs
+
+AUTOCAST_DTYPES = {"amp_bf16": torch.bfloat16, "amp_fp16": torch.float16}
+
+# Ops whose output elements count as activations: convolutions, matrix products, attention
+# (timm's benchmark.py convention: fvcore's count of conv/matmul/linear/einsum outputs).
+ACTIVATION_OPS = {
+    "convolution", "_convolution", "conv1d", "conv2d", "conv3d", "mm", "addmm", "bmm",
+    "baddbmm", "matmul", "linear", "einsum", "scaled_dot_product_attention",
+}
+
+
+def measure(spec: dict, device: str, batch_size: int) -> dict:
+    """Compile, warm up and time `spec` at `batch_size` on `device`; figures, not yet rounded."""
+    torch._dynamo.reset()  # a fresh compile per attempt: no cached graph from an earlier job
+    memory = PeakMemory(device)
+    with fast_norm(spec["fast_norm"]):
+        model, img_size = build_model(spec, device)
+        step, context = make_step(model, spec, device, batch_size, img_size)
+        first_call_s, durations = run_timed(step, context, synchronizer(device), spec)
+        peak_mem_mb = memory.peak_mb()
+        del step
+        input_size = (3, img_size, img_size)
+        return {
+            "img_size": img_size,
+            "first_call_s": first_call_s,
+            "durations_s": durations,
+            "peak_mem_mb": peak_mem_mb,
+            "gmacs": count_gmacs(model, input_size, device),
+            "macts": count_mactivations(model, input_size, device),
+            "param_count": sum(p.numel() for p in model.parameters()) / 1e6,
+            "cudagraph_skips": cudagraph_skips(spec, device),
+        }
+
+
+@contextmanager
+def fast_norm(enabled: bool):
+    """timm's fast-norm switch for the models built inside; restored afterwards (it is global)."""
+    previous = timm.layers.is_fast_norm()
+    timm.layers.set_fast_norm(enabled)
+    try:
+        yield
+    finally:
+        timm.layers.set_fast_norm(previous)
+
+
+def build_model(spec: dict, device: str):
+    """The model with random weights, on `device`, in train() or eval(); and its input size."""
+    torch.manual_seed(0)
+    cfg = timm.get_pretrained_cfg(spec["model"])
+    default_size = cfg.input_size[-1] if cfg else 224
+    img_size = spec["img_size"] or default_size
+    # Fixed-size models (ViT, MaxViT...) are built for the size; the others take any input.
+    kwargs = {"img_size": img_size} if cfg and cfg.fixed_input_size and img_size != default_size else {}
+    model = timm.create_model(spec["model"], pretrained=False, **kwargs).to(device)
+    if spec["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    model.train(spec["bench"] == "train")
+    return model, img_size
+
+
+def autocast(spec: dict, device: str):
+    dtype = AUTOCAST_DTYPES.get(spec["precision"])
+    return torch.autocast(device.split(":")[0], dtype=dtype) if dtype else nullcontext()
+
+
+def compiled(model, spec: dict):
+    mode = spec["compile_mode"]
+    return model if mode == "eager" else torch.compile(model, mode=mode)
+
+
+def cuda_graph_step_marker(spec: dict, device: str):
+    """With CUDA graphs, each step must tell the graph trees a new iteration begins, so the
+    previous step's outputs (in graph-owned memory the replay overwrites) are released."""
+    if spec["compile_mode"] == "reduce-overhead" and device.startswith("cuda"):
+        return torch.compiler.cudagraph_mark_step_begin
+    return lambda: None
+
+
+def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
+    """One benchmark step closed over fixed inputs on the device, and the context steps run in."""
+    x = torch.randn(batch_size, 3, img_size, img_size, device=device)
+    if spec["channels_last"]:
+        x = x.contiguous(memory_format=torch.channels_last)
+    forward, mark_step = compiled(model, spec), cuda_graph_step_marker(spec, device)
+    if spec["bench"] == "infer":
+        def infer_step():
+            mark_step()
+            forward(x)
+        return infer_step, lambda: inference_context(spec, device)
+    target = torch.randint(0, model.num_classes, (batch_size,), device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+    def train_step():
+        mark_step()
+        with autocast(spec, device):  # the loss too; backward and the update outside it
+            loss = F.cross_entropy(forward(x), target)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return train_step, nullcontext
+
+
+def inference_context(spec: dict, device: str):
+    stack = ExitStack()
+    stack.enter_context(torch.inference_mode())
+    stack.enter_context(autocast(spec, device))
+    return stack
+
+
+def synchronizer(device: str):
+    if device.startswith("cuda"):
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None  # CPU ops have finished when they return
+
+
+def run_timed(step, context, sync, spec: dict) -> tuple[float, list[float]]:
+    """Seconds of the first call (compilation included), then of each timed repeat of steps."""
+    with context():
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        first_call_s = time.perf_counter() - start
+        for _ in range(spec["warmup_steps"]):
+            step()
+        gc.collect()  # a collector pause belongs to no timed step
+        return first_call_s, [timed_steps(step, sync, spec["steps"]) for _ in range(spec["repeats"])]
+
+
+def timed_steps(step, sync, steps: int) -> float:
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return time.perf_counter() - start
+
+
+class PeakMemory:
+    """Peak memory of the job: CUDA max allocated, or on CPU the increase of the process's peak RSS
+    (meaningful in a fresh job process; an earlier, larger peak in the same process hides it)."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.cuda = device.startswith("cuda")
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        self.start = 0 if self.cuda else peak_rss_bytes()
+
+    def peak_mb(self) -> float:
+        if self.cuda:
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        return (peak_rss_bytes() - self.start) / 2**20
+
+
+def peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
+
+
+class ActivationCounter(TorchDispatchMode):
+    """Counts the output elements of the ops in ACTIVATION_OPS."""
+
+    def __init__(self):
+        super().__init__()
+        self.elements = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__
+        if name in ACTIVATION_OPS or name.startswith("_scaled_dot_product"):
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            self.elements += first.numel()
+        if "scaled_dot_product" in name:  # fused attention: its score matrix, as an unfused q @ k.T
+            query, key = args[0], args[1]
+            self.elements += query.shape[:-1].numel() * key.shape[-2]
+        return out
+
+
+def count_mactivations(model, input_size, device="cpu") -> float:
+    """Activations (in millions) of one forward pass of one sample."""
+    x = torch.randn(1, *input_size, device=device)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), ActivationCounter() as counter:
+        model(x)
+    model.train(was_training)
+    return counter.elements / 1e6
+
+
+def cudagraph_skips(spec: dict, device: str) -> int | None:
+    """How often inductor declined CUDA graphs in this job (reduce-overhead on CUDA only)."""
+    if spec["compile_mode"] != "reduce-overhead" or not device.startswith("cuda"):
+        return None
+    from torch._dynamo.utils import counters
+
+    return int(counters["inductor"].get("cudagraph_skips", 0))
+
+
+def release_memory(device: str) -> None:
+    """Free what a failed attempt left behind before the next one."""
+    torch._dynamo.reset()
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
