@@ -262,6 +262,50 @@ def rebuild_site_if_built(c, database) -> None:
     print(f"Site rebuilt in {site_dir}/")
 
 
+BENCH_HELP = {
+    "model": "timm model, e.g. test_vit (random weights; a weight tag is ignored).",
+    "bench": "infer (eval, inference_mode) or train (forward + cross-entropy + backward + SGD step).",
+    "compile_mode": "eager, default, reduce-overhead (CUDA graphs on CUDA) or max-autotune.",
+    "precision": "fp32, amp_bf16 or amp_fp16 (autocast).",
+    "img_size": "Input size in pixels (default: the model's default input size).",
+    "batch_size": "Batch size (default 256); steps down timm's sizes (192, 128, ...) only on out-of-memory.",
+    "channels_last": "Model and input in channels_last memory format.",
+    "fast_norm": "timm's fast norm layers (timm.layers.set_fast_norm).",
+    "device": "cpu, cuda or cuda:N (default: cuda when a GPU is visible, else cpu).",
+    "steps": "Timed steps per repeat (default 30).",
+    "warmup": "Untimed steps after the first (compiling) call (default 10).",
+    "repeats": "Timed repeats; the median is stored, min/max as the spread (default 5).",
+    "db": DB_HELP,
+}
+
+
+@task(help=BENCH_HELP)
+def bench(c, model, bench="infer", compile_mode="eager", precision="fp32", img_size=None, batch_size=None,
+          channels_last=False, fast_norm=False, device=None, steps=None, warmup=None, repeats=None, db=None):
+    """Measure one model's throughput (samples/s, compile time, peak memory) in this process; print and store it.
+
+    Example: invoke bench --model test_vit --compile-mode default --bench train --batch-size 64
+    """
+    from db.store import save_measured
+    from jobs.throughput import describe, resolve_device, run_throughput, validate_throughput_spec
+
+    spec = dict(model=model, bench=bench, compile_mode=compile_mode, precision=precision, img_size=img_size,
+                batch_size=batch_size, channels_last=channels_last, fast_norm=fast_norm, device=device,
+                steps=steps, warmup_steps=warmup, repeats=repeats)
+    try:
+        spec = validate_throughput_spec(spec)
+        resolve_device(spec["device"])
+    except ValueError as e:
+        raise Exit(str(e))
+    database = open_database(c, db)
+    result = run_throughput(spec)
+    print(describe(result))
+    if result["status"] != "done":
+        raise Exit(f"Throughput job failed: {result['error']}")
+    save_measured(database, "throughput", result)
+    print(f"Stored in {db or c.config.leaderboard.db} (throughput, source measured).")
+
+
 # --- the site (issue 6) ------------------------------------------------------------------------
 
 SITE_OUT_HELP = "The site folder (default: site_dir in invoke.yaml, else site/)."
@@ -315,5 +359,5 @@ def publish(c, target=None, branch=None, repo=".", out=None):
         raise Exit(str(e))
 
 
-ns = Collection(catalog, status, import_results, export, evaluate, eval_all, build, serve, publish)
+ns = Collection(catalog, status, import_results, export, evaluate, eval_all, bench, build, serve, publish)
 ns.configure({"leaderboard": defaults()})
