@@ -102,6 +102,7 @@
       raw[key] = ['ds', 'bench', 'prec', 'layout'].includes(key)
         ? labelOf({ ds: 'dataset', bench: 'bench', prec: 'precision', layout: 'layout' }[key], +target.value)
         : target.value;
+      if (['tg', 'bench', 'prec', 'layout'].includes(key)) delete raw.modes;  // a new setting shows all its modes
     }
     st = resolve(raw);
     update();

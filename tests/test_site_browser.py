@@ -1,0 +1,154 @@
+"""The built site in Debian's Chromium (Playwright, from file://): filters, URL state, sorting, links, escaping."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from render.build import build_site
+from test_site_data import TINY_MODELS, XSS_NAME, fill_tiny
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+GROUPNORM = {n for n, facts in TINY_MODELS.items() if facts[1] == "GroupNorm"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip(f"{CHROMIUM} is missing: `apt-get install -y chromium` (CI's .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from db.schema import open_db
+
+    folder = tmp_path_factory.mktemp("browser")
+    fill_tiny(open_db(folder / "tiny.db"))
+    return Path(build_site(open_db(folder / "tiny.db"), folder / "site")["out"])
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that records console errors, uncaught exceptions and dialogs (alert())."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("dialog", lambda d: (page.problems.append(f"dialog: {d.message}"), d.dismiss()))
+    yield page
+    context.close()
+
+
+def open_index(page, site: Path, hash_: str = "") -> None:
+    page.goto(site.joinpath("index.html").as_uri() + hash_)
+    page.wait_for_selector("body[data-drawn]")
+
+
+def redraw(page, action) -> None:
+    """Run `action` and wait until the view has been drawn again."""
+    drawn = int(page.get_attribute("body", "data-drawn"))
+    action()
+    page.wait_for_function(f"+document.body.dataset.drawn > {drawn}")
+
+
+def table_models(page) -> list[str]:
+    return page.eval_on_selector_all("#leaderboard-body tr", "rows => rows.map(r => r.dataset.model)")
+
+
+def column(page, header: str) -> list[str]:
+    index = page.eval_on_selector_all("#leaderboard-head th", "ths => ths.map(t => t.textContent.trim())").index(header)
+    return page.eval_on_selector_all(f"#leaderboard-body tr td:nth-child({index + 1})", "tds => tds.map(t => t.textContent)")
+
+
+def chart_models(page, chart: str) -> set[str]:
+    """Model names of every point drawn in a chart (the points traces' customdata)."""
+    return set(page.evaluate(f"""() => document.getElementById('{chart}').data
+        .filter(t => t.name !== 'Pareto frontier').flatMap(t => t.customdata || [])"""))
+
+
+def test_loads_from_file_url_without_console_errors(page, site):
+    open_index(page, site)
+    assert page.problems == []
+    assert set(table_models(page)) >= set(TINY_MODELS)
+    assert chart_models(page, "chart-params") >= set(TINY_MODELS)
+    assert page.evaluate("document.getElementById('chart-params').data.some(t => t.name === 'Pareto frontier' && t.x.length > 0)")
+
+
+def test_norm_filter_leaves_exactly_its_models_in_table_and_charts(page, site):
+    open_index(page, site)
+    assert set(table_models(page)) > GROUPNORM
+    redraw(page, lambda: page.select_option("#f-norm", "GroupNorm"))
+    assert set(table_models(page)) == GROUPNORM
+    assert set(column(page, "norm")) == {"GroupNorm"}
+    assert chart_models(page, "chart-params") == GROUPNORM
+    assert chart_models(page, "chart-speed") == GROUPNORM
+    assert "norm=GroupNorm" in page.url
+    assert page.problems == []
+
+
+def test_the_url_reproduces_a_filtered_view(page, browser, site):
+    open_index(page, site)
+    redraw(page, lambda: page.select_option("#f-family", "EfficientNet"))
+    redraw(page, lambda: page.click("#leaderboard-head th[data-key='params'] button"))
+    shared_url, shown = page.url, table_models(page)
+    assert "family=EfficientNet" in shared_url and "sort=params" in shared_url
+    other = browser.new_page()
+    other.goto(shared_url)
+    other.wait_for_selector("body[data-drawn]")
+    assert table_models(other) == shown
+    assert other.input_value("#f-family") == "EfficientNet"
+    other.close()
+    redraw(page, lambda: page.click("#reset"))
+    assert "#" not in page.url and len(table_models(page)) > len(shown)
+
+
+def test_sorting_by_a_column_both_ways(page, site):
+    open_index(page, site)
+    redraw(page, lambda: page.click("#leaderboard-head th[data-key='params'] button"))
+    params = [float(v) for v in column(page, "params (M)")]
+    assert params == sorted(params, reverse=True)
+    assert page.get_attribute("th[data-key='params']", "aria-sort") == "descending"
+    redraw(page, lambda: page.click("#leaderboard-head th[data-key='params'] button"))
+    params = [float(v) for v in column(page, "params (M)")]
+    assert params == sorted(params) and params[0] < params[-1]
+
+
+def test_hardware_source_switch_never_mixes_sources(page, site):
+    open_index(page, site)
+    assert set(column(page, "source")) <= {"measured / measured", "measured"}
+    reference = page.eval_on_selector("#f-tg", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value")
+    redraw(page, lambda: page.select_option("#f-tg", reference))
+    headers = page.eval_on_selector_all("#leaderboard-head th", "ths => ths.map(t => t.textContent.trim())")
+    assert "max-autotune infer/s" in headers  # the reference's compile modes replace the measured ones
+    assert all(s in ("measured / reference", "reference", "measured") for s in column(page, "source"))
+
+
+def test_a_model_page_opens_from_the_table_and_links_back(page, site):
+    open_index(page, site, "#q=test_vit")
+    page.click("#leaderboard-body tr[data-model='test_vit'] a")
+    page.wait_for_url("**/models/test_vit.html")
+    assert page.inner_text("h1") == "test_vit"
+    page.click("#back-link")
+    page.wait_for_selector("body[data-drawn]")
+    assert set(table_models(page)) == {"test_vit"}
+    assert page.input_value("#f-q") == "test_vit"
+
+
+def test_a_script_model_name_renders_as_text(page, site):
+    open_index(page, site, "#q=alert")
+    assert set(table_models(page)) == {XSS_NAME}  # at 160 and 192 px
+    assert page.inner_text("#leaderboard-body tr td:first-child a") == XSS_NAME
+    assert chart_models(page, "chart-params") == {XSS_NAME}
+    page.click("#leaderboard-body tr td:first-child a")
+    page.wait_for_selector("h1")
+    assert page.inner_text("h1") == XSS_NAME
+    assert page.problems == []  # no alert() dialog, no error
