@@ -5,7 +5,8 @@ A sweep is a dict (built in here, or under `leaderboard.sweeps` in invoke.yaml):
     models: ["test_*"]                     # names or globs
     accuracy:   {img_sizes: [160, 192], batch_size: 256, workers: 4}      # omit or null: no accuracy jobs
     throughput: {benches: [infer, train], compile_modes: [eager, default], precision: auto,
-                 batch_size: 256, warmup_steps: 10, steps: 20, repeats: 5}  # omit or null: none
+                 batch_size: 256, warmup_steps: 10, steps: 20, repeats: 5,  # omit or null: none
+                 cpu: {batch_size: 32}}          # overrides when the target is the CPU (or `cuda:`)
 
 Accuracy jobs are planned for every published weight tag of each model; throughput jobs for
 every architecture. `precision: auto` is mixed precision (bf16) on CUDA and fp32 on CPU.
@@ -28,7 +29,9 @@ BUILTIN_SWEEPS = {
         "models": ["test_*"],
         "accuracy": {"img_sizes": [160, 192], "batch_size": 256, "workers": 4},
         "throughput": {"benches": ["infer", "train"], "compile_modes": ALL_COMPILE_MODES, "precision": "auto",
-                       "batch_size": 256, "warmup_steps": 10, "steps": 20, "repeats": 5},
+                       "batch_size": 256, "warmup_steps": 10, "steps": 20, "repeats": 5,
+                       # a CPU runs the same campaign at a batch and length it finishes in
+                       "cpu": {"batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3}},
     },
     # Quick check that every model runs here: one tiny eager step each, no compile, no data.
     "smoke": {
@@ -162,6 +165,7 @@ def throughput_precision(config: dict, target: Target) -> str:
 
 
 def throughput_jobs(models, config: dict, target: Target, narrowing: Narrowing) -> list[dict]:
+    config = {**config, **(config.get(target.device_type) or {})}
     settings = {k: config[k] for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size",
                                        "channels_last", "fast_norm") if k in config}
     return [

@@ -17,6 +17,7 @@ def test_default_sweep_is_the_tiny_test_model_campaign(tmp_path):
     assert len(throughput) == 18 * 2 * 4
     assert {j.spec["compile_mode"] for j in throughput} == {"eager", "default", "reduce-overhead", "max-autotune"}
     assert {j.spec["precision"] for j in throughput} == {"amp_bf16"}  # mixed precision on CUDA
+    assert {j.spec["batch_size"] for j in throughput} == {256}
 
 
 def test_cpu_runs_fp32_and_no_dataset_means_no_accuracy_jobs():
@@ -24,6 +25,7 @@ def test_cpu_runs_fp32_and_no_dataset_means_no_accuracy_jobs():
     assert {j.kind for j in jobs} == {"throughput"}
     assert {j.spec["precision"] for j in jobs} == {"fp32"}
     assert {j.spec["device"] for j in jobs} == {"cpu"}
+    assert {(j.spec["batch_size"], j.spec["steps"]) for j in jobs} == {(32, 10)}  # the CPU overrides
 
 
 def test_keys_are_stable_and_change_with_anything_that_changes_the_result():
