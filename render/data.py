@@ -93,10 +93,10 @@ def groups(rows: list[dict], kind: str, envs: dict) -> list[dict]:
     found = {}
     for row in rows:
         key = group_key(row)
-        entry = found.setdefault(key, {"key": key, "kind": kind, "rows": 0,
-                                       "collection": collection(row["source"]),
-                                       "label": group_label(row, envs)})
-        entry["rows"] += 1
+        if key not in found:
+            found[key] = {"key": key, "kind": kind, "rows": 0, "collection": collection(row["source"]),
+                          "label": group_label(row, envs)}
+        found[key]["rows"] += 1
     ordered = sorted(found.values(), key=lambda g: (g["collection"] != "measured", -g["rows"], g["label"]))
     seen = Counter()
     for g in ordered:

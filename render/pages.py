@@ -19,15 +19,17 @@ def index_link(root: str, **filters) -> str:
     return f"{root}index.html#{urlencode({k: v for k, v in filters.items() if v})}"
 
 
-def result_view(row: dict, kind: str, envs: dict, links: dict) -> SimpleNamespace:
+def result_view(row: dict, kind: str, envs: dict, cache: dict) -> SimpleNamespace:
     """A stored row plus what the page prints beside it: its group, environment and a back link.
 
-    An object, not a dict: Jinja tries attributes first, and a dict's miss costs an exception."""
-    key = (kind, group_key(row))
-    if key not in links:
-        links[key] = index_link("../", **{"ag" if kind == "accuracy" else "tg": key[1], "q": row["model"]})
-    view = dict(row, group=group_label(row, envs), env_label=environment_label(envs.get(row["environment_id"])),
-                index_link=links[key])
+    An object, not a dict: Jinja tries attributes first, and a dict's miss costs an exception.
+    Labels and links repeat across ~36k rows, so `cache` keeps them by group key."""
+    key = group_key(row)
+    if (kind, key) not in cache:
+        link = index_link("../", **{"ag" if kind == "accuracy" else "tg": key, "q": row["model"]})
+        cache[(kind, key)] = (group_label(row, envs), environment_label(envs.get(row["environment_id"])), link)
+    group, env_label, link = cache[(kind, key)]
+    view = dict(row, group=group, env_label=env_label, index_link=link)
     if kind == "throughput":
         view["layout"] = layout_label(row)
     return SimpleNamespace(**view)
@@ -43,12 +45,12 @@ def model_context(name: str, accuracy: list, throughput: list, data: dict, param
     envs = data["environments"]
     family = (facts or {}).get("family") or UNKNOWN
     norm = (facts or {}).get("norm") or UNKNOWN
-    links = {}  # group key → back link, built once per group
+    cache = {}  # (kind, group key) → labels and back link (the link names this model)
     return {
         "root": "../", "name": name, "facts": facts, "family": family, "norm": norm,
         "params_m": params.get(name),
-        "accuracy": [result_view(r, "accuracy", envs, links) for r in accuracy],
-        "throughput": [result_view(r, "throughput", envs, links) for r in throughput],
+        "accuracy": [result_view(r, "accuracy", envs, cache) for r in accuracy],
+        "throughput": [result_view(r, "throughput", envs, cache) for r in throughput],
         "environments": used_environments(accuracy + throughput, envs),
         "links": {"model": index_link("../", q=name), "family": index_link("../", family=family),
                   "norm": index_link("../", norm=norm)},

@@ -285,7 +285,7 @@
     return drawCharts(points).then(() => {
       const now = performance.now();
       const phases = { data: joinedAt - started, table: tableAt - joinedAt, controls: controlsAt - tableAt, charts: now - controlsAt };
-      window.leaderboardStats = { drawn: (window.leaderboardStats?.drawn || 0) + 1, lastDrawMs: now - started, phases: phases };
+      window.leaderboardStats = { drawn: (window.leaderboardStats?.drawn || 0) + 1, lastDrawMs: now - started, phases: phases, at: now };
       document.body.dataset.drawn = window.leaderboardStats.drawn;
       document.dispatchEvent(new CustomEvent('leaderboard:drawn', { detail: { ms: now - started, phases: phases } }));
     });

@@ -1,0 +1,113 @@
+"""Site figures: build time, page weight, and load/redraw times in headless Chromium, on the full timm import.
+
+    python bench/bench_site.py [--results ../shared/timm-results] [--builds 3] [--clicks 5]
+
+Imports timm's published CSVs and db/reference into a scratch database, builds the site several
+times (median and best wall time), gzips what the index loads, then opens the index from file://
+in Debian's Chromium and times the first draw and filter redraws (median of several clicks).
+"""
+import argparse
+import gzip
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from db.schema import open_db  # noqa: E402
+from db.timm_csv import import_file  # noqa: E402
+from render.build import build_site  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# (control, value) pairs clicked in turn; each is one filter change and one redraw
+CLICKS = [("#f-size", "224"), ("#f-size", ""), ("#f-color", "norm"), ("#f-color", "family"),
+          ("#f-ds", "1"), ("#f-ds", "0")]
+REDRAW_JS = """([selector, value]) => new Promise(resolve => {
+    const started = performance.now();
+    document.addEventListener('leaderboard:drawn', e => requestAnimationFrame(() =>
+        resolve({click_to_drawn_ms: performance.now() - started, phases: e.detail.phases})), {once: true});
+    const control = document.querySelector(selector);
+    control.value = value;
+    control.dispatchEvent(new Event('change', {bubbles: true}));
+})"""
+
+
+def fill(db_path: Path, results: Path) -> int:
+    db = open_db(db_path)
+    files = sorted(results.glob("*.csv")) + sorted((ROOT / "db" / "reference").glob("*.csv"))
+    return sum(import_file(db, str(f))[1] for f in files)
+
+
+def time_builds(db_path: Path, out: Path, builds: int) -> list[float]:
+    times = []
+    for _ in range(builds):
+        started = time.perf_counter()
+        build_site(open_db(db_path), out)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def gz(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=6))
+
+
+def page_weight(site: Path) -> dict:
+    index_files = [site / "index.html", site / "assets" / "site.css", site / "assets" / "lb-core.js",
+                   site / "assets" / "lb-view.js"]
+    plotly = site / "assets" / "plotly.min.js"
+    return {"index_gz_kb": sum(gz(p) for p in index_files) / 1024, "index_raw_kb": sum(p.stat().st_size for p in index_files) / 1024,
+            "plotly_gz_kb": gz(plotly) / 1024, "plotly_raw_kb": plotly.stat().st_size / 1024}
+
+
+def browser_times(site: Path, loads: int, rounds: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    first_draw, redraws = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for _ in range(loads):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto((site / "index.html").as_uri())
+            page.wait_for_selector("body[data-drawn]")
+            first_draw.append(page.evaluate("window.leaderboardStats.at"))
+            page.close()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto((site / "index.html").as_uri())
+        page.wait_for_selector("body[data-drawn]")
+        for _ in range(rounds):
+            redraws += [page.evaluate(REDRAW_JS, list(click))["click_to_drawn_ms"] for click in CLICKS]
+        browser.close()
+    return {"load_to_drawn_ms": statistics.median(first_draw), "redraw_median_ms": statistics.median(redraws),
+            "redraw_p90_ms": sorted(redraws)[int(0.9 * (len(redraws) - 1))], "redraws": len(redraws)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT.parent / "shared" / "timm-results")
+    parser.add_argument("--builds", type=int, default=3)
+    parser.add_argument("--loads", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="times each filter click is repeated")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        db_path, out = Path(scratch) / "timm.db", Path(scratch) / "site"
+        rows = fill(db_path, args.results)
+        times = time_builds(db_path, out, args.builds)
+        pages = len(list((out / "models").glob("*.html")))
+        print(f"build: {rows} result rows, {pages} model pages: median {statistics.median(times):.2f} s, "
+              f"best {min(times):.2f} s over {len(times)} builds")
+        weight = page_weight(out)
+        print(f"index (html + css + js, without plotly.js): {weight['index_gz_kb']:.0f} KB gzipped "
+              f"({weight['index_raw_kb']:.0f} KB raw); plotly.min.js {weight['plotly_gz_kb']:.0f} KB gzipped "
+              f"({weight['plotly_raw_kb']:.0f} KB raw)")
+        b = browser_times(out, args.loads, args.rounds)
+        print(f"headless Chromium, file://: load to charts drawn {b['load_to_drawn_ms']:.0f} ms (median of {args.loads}); "
+              f"filter click to redraw median {b['redraw_median_ms']:.0f} ms, p90 {b['redraw_p90_ms']:.0f} ms "
+              f"({b['redraws']} clicks)")
+
+
+if __name__ == "__main__":
+    main()
