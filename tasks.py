@@ -197,6 +197,8 @@ EVAL_ALL_HELP = {
     "executor": "local (one process per job, one slot per GPU or one CPU slot) or ray.",
     "ray_address": "Ray cluster address (default: RAY_ADDRESS, else a local Ray).",
     "data_dir": "ImageNet-style validation folder for accuracy jobs (else leaderboard.data_dir).",
+    "checkpoint_dir": "Offline weights: a folder of <model>.safetensors|.pth (else leaderboard.checkpoint_dir; none: the hub).",
+    "class_map": "Class-map file when the dataset's folders are a subset (else leaderboard.class_map).",
     "device": "cuda or cpu (default: cuda when a GPU is visible).",
     "force": "Run every planned job again, even finished ones.",
     "retry_failed": "Run jobs that failed before again (their attempts are counted).",
@@ -209,8 +211,8 @@ EVAL_ALL_HELP = {
 
 @task(iterable=["models", "bench", "compile_mode"], help=EVAL_ALL_HELP)
 def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mode=None, executor=None,
-             ray_address=None, data_dir=None, device=None, force=False, retry_failed=False, dry_run=False,
-             no_site=False, timeout=None, db=None):
+             ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None, device=None, force=False,
+             retry_failed=False, dry_run=False, no_site=False, timeout=None, db=None):
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, rebuild the site."""
     settings = c.config.leaderboard
     executor = executor or settings.executor
@@ -232,7 +234,8 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
         # started before planning, so the workers' torch import overlaps with ours
         runner = None if dry_run else make_executor(executor, target, timeout or settings.job_timeout,
                                                     ray_address or settings.ray_address)
-        jobs = plan_jobs(sweep_config, target, data_settings(data_dir),
+        data = data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map)
+        jobs = plan_jobs(sweep_config, target, data,
                          Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None))
     except ValueError as e:
         raise Exit(str(e))

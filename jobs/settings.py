@@ -12,6 +12,7 @@ class Settings:
     db: str = "db/leaderboard.db"   # the SQLite database (created and upgraded on first use)
     data_dir: str | None = None     # ImageNet-style validation folder; None skips accuracy jobs
     checkpoint_dir: str | None = None  # offline weights: <model>.safetensors|.pth per model; None: the hub
+    class_map: str | None = None    # class-map file when data_dir's folders are a subset of the classes
     site_dir: str = "site"          # where `invoke build` writes the static site
     executor: str = "local"         # eval-all: local (this machine's slots) or ray
     ray_address: str | None = None  # Ray cluster address; None: RAY_ADDRESS, else a local Ray

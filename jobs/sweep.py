@@ -189,8 +189,12 @@ def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowi
     return [Job(job_key(kind, spec, target, versions), kind, spec["model"], spec) for kind, spec in specs]
 
 
-def data_settings(data_dir: str | None, checkpoint: str | None = None) -> dict | None:
-    """The dataset part of accuracy specs, or None when no dataset is configured."""
+def absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
+def data_settings(data_dir: str | None, checkpoint_dir: str | None = None, class_map: str | None = None) -> dict | None:
+    """The dataset and weights part of accuracy specs, or None when no dataset is configured."""
     if not data_dir:
         return None
-    return {"data_dir": str(Path(data_dir).expanduser().resolve()), "weights": checkpoint}
+    return {"data_dir": absolute(data_dir), "weights": absolute(checkpoint_dir), "class_map": absolute(class_map)}

@@ -125,3 +125,28 @@ def test_smoke_sweep_killed_mid_run_resumes_and_runs_every_job_exactly_once(proj
 
     status = invoke("status", cwd=project)
     assert re.search(r"^done\s+18$", status.stdout, re.M)
+
+
+@pytest.mark.slow
+def test_accuracy_jobs_run_from_a_configured_dataset_and_checkpoint_folder(project):
+    from imagenet_fixtures import make_labelled_dataset, save_checkpoint
+
+    checkpoints = project / "weights"
+    checkpoint = save_checkpoint("test_resnet", checkpoints / "test_resnet.r160_in1k.safetensors")
+    folder, class_map = make_labelled_dataset(project / "data", "test_resnet", checkpoint, count=6)
+    (project / "invoke.yaml").write_text(SWEEPS_YAML + f"""\
+    acc:
+      models: [test_resnet]
+      accuracy: {{img_sizes: [160], batch_size: 4, workers: 0}}
+  checkpoint_dir: {checkpoints}
+  class_map: {class_map}
+""")
+    no_data = invoke("eval-all", "--sweep", "acc", cwd=project)
+    assert no_data.returncode == 0 and "Accuracy jobs skipped: no dataset configured" in no_data.stdout
+
+    result = invoke("eval-all", "--sweep", "acc", "--data-dir", folder, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = next(sqlite_utils.Database(project / "lb.db")["accuracy"].rows)
+    assert (row["model"], row["tag"], row["img_size"], row["top1"], row["images"]) == (
+        "test_resnet", "r160_in1k", 160, 100.0, 6)
+    assert row["weights"].endswith("test_resnet.r160_in1k.safetensors") and row["source"] == "measured"
