@@ -5,6 +5,7 @@ here imports torch or timm: the site reads only the database.
 """
 import importlib.util
 import json
+import multiprocessing
 import shutil
 import tempfile
 import time
@@ -68,30 +69,63 @@ def write_assets(folder: Path) -> None:
     shutil.copyfile(plotly_js(), folder / "plotly.min.js")
 
 
-def render_pages(env: Environment, data: dict, folder: Path, built_at: str) -> int:
+def render_pages(env: Environment, data: dict, folder: Path, built_at: str) -> None:
+    """The index and the methodology page."""
     payload = index_payload(data)
-    common = {"built_at": built_at}
-    (folder / "index.html").write_text(env.get_template("index.html").render(**common, **index_context(data, payload)))
+    (folder / "index.html").write_text(
+        env.get_template("index.html").render(built_at=built_at, **index_context(data, payload)))
     (folder / "methodology.html").write_text(
-        env.get_template("methodology.html").render(**common, **methodology_context(data)))
-    (folder / "models").mkdir()
-    template = env.get_template("model.html")
-    pages = 0
+        env.get_template("methodology.html").render(built_at=built_at, **methodology_context(data)))
+
+
+def render_model_pages(data: dict, folder: Path, built_at: str) -> None:
+    folder.mkdir()
+    template = jinja_env().get_template("model.html")
     for file_name, context in model_contexts(data):
-        (folder / "models" / file_name).write_text(template.render(**common, **context))
-        pages += 1
-    return pages
+        (folder / file_name).write_text(template.render(built_at=built_at, **context))
+
+
+class Background:
+    """Run function(*args) in a forked process beside the caller (the model pages are half the
+    build's work and need only memory the fork inherits); where fork is missing, run it now."""
+
+    def __init__(self, function, *args):
+        self.process = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            function(*args)
+            return
+        self.process = multiprocessing.get_context("fork").Process(target=function, args=args, daemon=True)
+        self.process.start()
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        self.process.join()
+        if self.process.exitcode != 0:
+            raise RuntimeError(f"Rendering the model pages failed (exit code {self.process.exitcode}); see the error above.")
+
+    def cancel(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
 
 
 def write_site(db, folder: Path) -> dict:
     data = load(db)
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_assets(folder / "assets")
-    write_downloads(db, folder / "data")
-    pages = render_pages(jinja_env(), data, folder, built_at)
+    model_pages = Background(render_model_pages, data, folder / "models", built_at)
+    try:
+        write_assets(folder / "assets")
+        write_downloads(db, folder / "data")
+        render_pages(jinja_env(), data, folder, built_at)
+    except BaseException:
+        model_pages.cancel()
+        raise
+    model_pages.wait()
     (folder / ".nojekyll").touch()  # GitHub Pages: serve files as they are
     (folder / MARKER).write_text(built_at + "\n")
-    return {"model_pages": pages, "accuracy_rows": len(data["accuracy"]), "throughput_rows": len(data["throughput"])}
+    return {"model_pages": len(list((folder / "models").iterdir())), "accuracy_rows": len(data["accuracy"]),
+            "throughput_rows": len(data["throughput"])}
 
 
 def swap_in(new: Path, out: Path) -> None:

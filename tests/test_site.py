@@ -145,6 +145,19 @@ def test_failed_build_leaves_the_previous_site(tiny_site, db, monkeypatch):
                                                                  "leaderboard.db-wal", "site"]
 
 
+def test_failed_model_page_leaves_the_previous_site(tiny_site, db, monkeypatch):
+    before = (tiny_site / "models" / "test_vit.html").read_text()
+
+    def broken(data):
+        raise RuntimeError("model page exploded")
+
+    monkeypatch.setattr(build_module, "model_contexts", broken)  # runs in the forked renderer
+    with pytest.raises(RuntimeError, match="model pages failed"):
+        build_site(db, tiny_site)
+    assert (tiny_site / "models" / "test_vit.html").read_text() == before
+    assert not [p for p in tiny_site.parent.iterdir() if p.name.startswith(".site.")]
+
+
 def test_build_refuses_a_folder_it_did_not_make(db, tmp_path, run_invoke):
     foreign = tmp_path / "notes"
     foreign.mkdir()

@@ -4,7 +4,7 @@
   const LB = window.LB;
   const D = LB.load(document.getElementById('leaderboard-data'));
   const $ = (id) => document.getElementById(id);
-  const TABLE_PAGE = 200;
+  const TABLE_PAGE = 100;
   const SYMBOLS = { 'eager': 'circle', 'default': 'square', 'reduce-overhead': 'diamond', 'max-autotune': 'triangle-up' };
   const TEXT_KEYS = ['norm', 'family', 'size', 'q'];
   /* WebGL redraws thousands of points in ~20 ms where SVG takes ~100; SVG where WebGL is missing. */
