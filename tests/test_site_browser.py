@@ -152,3 +152,29 @@ def test_a_script_model_name_renders_as_text(page, site):
     page.wait_for_selector("h1")
     assert page.inner_text("h1") == XSS_NAME
     assert page.problems == []  # no alert() dialog, no error
+
+
+@pytest.fixture(scope="module")
+def timm_site(tmp_path_factory):
+    results = Path(__file__).resolve().parent.parent.parent / "shared" / "timm-results"
+    if not results.is_dir():
+        pytest.skip("../shared/timm-results is not beside this checkout")
+    from db.schema import open_db
+    from db.timm_csv import import_file
+
+    folder = tmp_path_factory.mktemp("timm-browser")
+    db = open_db(folder / "timm.db")
+    for path in sorted(results.glob("*.csv")):
+        import_file(db, str(path))
+    return Path(build_site(db, folder / "site")["out"])
+
+
+@pytest.mark.slow
+def test_full_timm_site_loads_and_switches_hardware_without_errors(page, timm_site):
+    open_index(page, timm_site)
+    assert len(chart_models(page, "chart-params")) > 800
+    cpu = page.eval_on_selector("#f-tg", "s => [...s.options].find(o => o.textContent.includes('i7-12700H')).value")
+    redraw(page, lambda: page.select_option("#f-tg", cpu))
+    assert page.input_value("#f-prec") == page.eval_on_selector("#f-prec", "s => s.options[0].value")
+    assert page.inner_text("#f-prec option:checked") == "fp32"  # the CPU files are fp32: the setting follows the group
+    assert page.problems == []
