@@ -41,26 +41,41 @@ def check_choice(flag: str, value: str, choices) -> None:
     help={
         "models": "Model name or glob, repeatable (default: test_*). A weight tag (test_vit.r160_in1k) is accepted.",
         "format": "Output format: table, json or csv.",
+        "imported": "Instead, catalogue every architecture that has stored results (e.g. imported from timm's "
+        "tables) and no entry yet, built on the meta device (no memory, minutes for ~1,500 models).",
         "db": DB_HELP,
     },
 )
-def catalog(c, models=None, format="table", db=None):
+def catalog(c, models=None, format="table", imported=False, db=None):
     """List models with family, norm type, parameters, GMACs and published weights; store them in the database."""
     check_choice("format", format, FORMATS)
     from db.report import format_records
-    from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, save_catalog
+    from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, catalog_results, save_catalog
 
+    database = open_database(c, db)
+    if imported:
+        print(catalog_results_text(catalog_results(database)))
+        return
     try:
         entries = build_catalog(models or DEFAULT_MODELS)
     except UnknownModel as e:
         raise Exit(str(e))
-    save_catalog(open_database(c, db), entries)
+    save_catalog(database, entries)
     for e in entries:
         e["params_m"] = round(e["params"] / 1e6, 3)
         e["weights"] = ",".join(e["pretrained_tags"]) or "-"
     columns = ["name", "family", "norm", "params_m", "gmacs", "input_size", "weights"]
     rows = entries if format != "table" else [{k: e[k] for k in columns} for e in entries]
     print(format_records(rows, columns, format))
+
+
+def catalog_results_text(report: dict) -> str:
+    lines = [f"Catalogued {report['catalogued']} architectures that have stored results."]
+    if report["unknown"]:
+        lines.append(f"{len(report['unknown'])} are not in the installed timm (renamed or removed): "
+                     + ", ".join(report["unknown"][:10]) + (" ..." if len(report["unknown"]) > 10 else ""))
+    lines += [f"failed to build {name}: {error}" for name, error in report["failed"].items()]
+    return "\n".join(lines)
 
 
 @task(help={"db": DB_HELP})
@@ -147,7 +162,8 @@ EVALUATE_HELP = {
     "img_size": "Input size in pixels, e.g. 160 or 192 (default: the pretrained config's test size).",
     "checkpoint": "Offline weights: a checkpoint file, or a folder holding <model>.safetensors|.pth "
     "(default: leaderboard.checkpoint_dir, else the Hugging Face hub).",
-    "class_map": "File whose line i names the folder of the model's class i (when folders are a subset or named otherwise).",
+    "class_map": "File whose line i names the folder of the model's class i, when folders are a subset or "
+    "named otherwise (default: leaderboard.class_map).",
     "split": "Split looked for under --data-dir (default: validation, which also finds val/).",
     "dataset": "Name stored with the result (default: the folder's, e.g. imagenet for /data/imagenet/val).",
     "dataset_type": "timm create_dataset type for other sources, e.g. hfds/imagenet-1k (default: a folder or tar).",
@@ -173,8 +189,9 @@ def evaluate(c, model, data_dir=None, img_size=None, checkpoint=None, class_map=
 
     settings = c.config.leaderboard
     spec = dict(model=model, data_dir=data_dir or settings.data_dir, weights=checkpoint or settings.checkpoint_dir,
-                img_size=img_size, class_map=class_map, split=split, dataset=dataset, dataset_type=dataset_type,
-                batch_size=batch_size, workers=workers, precision=precision, channels_last=channels_last, device=device)
+                class_map=class_map or settings.get("class_map"), img_size=img_size, split=split, dataset=dataset,
+                dataset_type=dataset_type, batch_size=batch_size, workers=workers, precision=precision,
+                channels_last=channels_last, device=device)
     try:
         spec = validate_accuracy_spec(spec)
     except ValueError as e:

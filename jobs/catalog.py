@@ -137,10 +137,14 @@ def pretrained_facts(name: str) -> dict:
     }
 
 
-def model_facts(name: str) -> dict:
-    """Every catalogue fact about one architecture (builds the model with random weights)."""
+def model_facts(name: str, device: str = "cpu") -> dict:
+    """Every catalogue fact about one architecture (builds the model with random weights).
+
+    On the "meta" device nothing is allocated: any model, however large, costs well under a second.
+    """
     facts = pretrained_facts(name)
-    model = timm.create_model(name, pretrained=False)
+    with torch.device(device):
+        model = timm.create_model(name, pretrained=False)
     norms = norm_types(model)
     module = module_of_model().get(name, "unknown")
     return {
@@ -150,7 +154,7 @@ def model_facts(name: str) -> dict:
         "norm": norms[0],
         "norms": norms,
         "params": sum(p.numel() for p in model.parameters()),
-        "gmacs": round(count_gmacs(model, (3, facts["input_size"], facts["input_size"])), 4),
+        "gmacs": round(count_gmacs(model, (3, facts["input_size"], facts["input_size"]), device), 4),
         **facts,
         "timm_version": timm.__version__,
     }
@@ -175,3 +179,32 @@ def model_row(facts: dict) -> dict:
 def save_catalog(db, entries: list[dict]) -> None:
     with db.atomic():
         db["models"].upsert_all([model_row(e) for e in entries], pk="name")
+
+
+def uncatalogued_results(db) -> list[str]:
+    """Architectures with stored results (e.g. imported from timm's tables) and no catalogue entry."""
+    rows = db.query("SELECT model FROM accuracy UNION SELECT model FROM throughput "
+                    "EXCEPT SELECT name FROM models ORDER BY 1")
+    return [r["model"] for r in rows]
+
+
+def catalog_results(db, batch: int = 50) -> dict:
+    """Catalogue every uncatalogued architecture that has results, on the meta device.
+
+    Saved every `batch` models, so an interrupted run keeps its progress. Returns counts and the
+    models skipped: unknown to the installed timm, or failing to build.
+    """
+    known = set(timm.list_models())
+    names = uncatalogued_results(db)
+    report = {"catalogued": 0, "unknown": [n for n in names if n not in known], "failed": {}}
+    todo = [n for n in names if n in known]
+    for start in range(0, len(todo), batch):
+        entries = []
+        for name in todo[start:start + batch]:
+            try:
+                entries.append(model_facts(name, device="meta"))
+            except Exception as e:  # one model that does not build never stops the others
+                report["failed"][name] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+        save_catalog(db, entries)
+        report["catalogued"] += len(entries)
+    return report

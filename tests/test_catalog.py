@@ -91,3 +91,22 @@ def test_catalogue_is_saved_to_the_models_table(db, entries):
     row = db["models"].get("test_nfnet")
     assert (row["norm"], row["norms"], row["has_weights"]) == ("NormFree", '["NormFree"]', 1)
     assert db["models"].count == 2
+
+
+def test_architectures_with_imported_results_are_catalogued_on_the_meta_device(db, tmp_path):
+    from db.timm_csv import import_file
+    from jobs.catalog import catalog_results
+
+    csv_file = tmp_path / "benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv"
+    csv_file.write_text("model,infer_img_size,infer_samples_per_sec\nresnet18,224,9000\nvit_tiny_patch16_224,224,8000\n"
+                        "gone_net_v0,224,100\ntest_vit,160,90000\n")
+    import_file(db, str(csv_file))
+    save_catalog(db, [model_facts("test_vit")])
+
+    report = catalog_results(db)
+    assert report == {"catalogued": 2, "unknown": ["gone_net_v0"], "failed": {}}
+    resnet = db["models"].get("resnet18")
+    assert (resnet["family"], resnet["norm"], resnet["params"]) == ("ResNet", "BatchNorm", 11689512)
+    assert resnet["gmacs"] == pytest.approx(1.82, abs=0.01)  # timm's published figure for resnet18 at 224
+    assert db["models"].get("vit_tiny_patch16_224")["norm"] == "LayerNorm"
+    assert catalog_results(db)["catalogued"] == 0
