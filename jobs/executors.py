@@ -23,7 +23,8 @@ JOB_FUNCTIONS = {
     "throughput": "jobs.throughput:run_throughput",
     "accuracy": "jobs.accuracy:run_accuracy",
 }
-PRELOAD = ["torch", "timm", "jobs.environment"]
+# Imported once by the forkserver, so no job pays for them (none of them initialises CUDA).
+PRELOAD = ["torch", "timm", "jobs.environment", *(path.split(":")[0] for path in JOB_FUNCTIONS.values())]
 TAIL_CHARS = 4000
 
 
