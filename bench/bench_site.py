@@ -8,6 +8,8 @@ in Debian's Chromium and times the first draw and filter redraws (median of seve
 """
 import argparse
 import gzip
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -42,13 +44,21 @@ def fill(db_path: Path, results: Path) -> int:
     return sum(import_file(db, str(f))[1] for f in files)
 
 
-def time_builds(db_path: Path, out: Path, builds: int) -> list[float]:
-    times = []
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the forked model-page renderer)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_builds(db_path: Path, out: Path, builds: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds per build (CPU time is the steadier figure on a shared machine)."""
+    walls, cpus = [], []
     for _ in range(builds):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         build_site(open_db(db_path), out)
-        times.append(time.perf_counter() - started)
-    return times
+        walls.append(time.perf_counter() - started)
+        cpus.append(cpu_seconds() - cpu)
+    return walls, cpus
 
 
 def gz(path: Path) -> int:
@@ -66,7 +76,7 @@ def page_weight(site: Path) -> dict:
 def browser_times(site: Path, loads: int, rounds: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    first_draw, redraws = [], []
+    first_draw, redraws, phases = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for _ in range(loads):
@@ -79,9 +89,14 @@ def browser_times(site: Path, loads: int, rounds: int) -> dict:
         page.goto((site / "index.html").as_uri())
         page.wait_for_selector("body[data-drawn]")
         for _ in range(rounds):
-            redraws += [page.evaluate(REDRAW_JS, list(click))["click_to_drawn_ms"] for click in CLICKS]
+            for click in CLICKS:
+                result = page.evaluate(REDRAW_JS, list(click))
+                redraws.append(result["click_to_drawn_ms"])
+                phases.append(result["phases"])
         browser.close()
+    split = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
     return {"load_to_drawn_ms": statistics.median(first_draw), "redraw_median_ms": statistics.median(redraws),
+            "phases": ", ".join(f"{k} {v:.0f}" for k, v in split.items()),
             "redraw_p90_ms": sorted(redraws)[int(0.9 * (len(redraws) - 1))], "redraws": len(redraws)}
 
 
@@ -95,10 +110,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         db_path, out = Path(scratch) / "timm.db", Path(scratch) / "site"
         rows = fill(db_path, args.results)
-        times = time_builds(db_path, out, args.builds)
+        times, cpus = time_builds(db_path, out, args.builds)
         pages = len(list((out / "models").glob("*.html")))
-        print(f"build: {rows} result rows, {pages} model pages: median {statistics.median(times):.2f} s, "
-              f"best {min(times):.2f} s over {len(times)} builds")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(f"build: {rows} result rows, {pages} model pages: wall median {statistics.median(times):.2f} s, "
+              f"best {min(times):.2f} s; CPU median {statistics.median(cpus):.2f} s over {len(times)} builds")
         weight = page_weight(out)
         print(f"index (html + css + js, without plotly.js): {weight['index_gz_kb']:.0f} KB gzipped "
               f"({weight['index_raw_kb']:.0f} KB raw); plotly.min.js {weight['plotly_gz_kb']:.0f} KB gzipped "
@@ -106,7 +122,7 @@ def main() -> None:
         b = browser_times(out, args.loads, args.rounds)
         print(f"headless Chromium, file://: load to charts drawn {b['load_to_drawn_ms']:.0f} ms (median of {args.loads}); "
               f"filter click to redraw median {b['redraw_median_ms']:.0f} ms, p90 {b['redraw_p90_ms']:.0f} ms "
-              f"({b['redraws']} clicks)")
+              f"({b['redraws']} clicks); median ms per phase: {b['phases']}")
 
 
 if __name__ == "__main__":
