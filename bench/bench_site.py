@@ -44,20 +44,22 @@ def fill(db_path: Path, results: Path) -> int:
     return sum(import_file(db, str(f))[1] for f in files)
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the forked model-page renderer)."""
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process, and of its finished children (the forked model-page renderer)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
-def time_builds(db_path: Path, out: Path, builds: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU seconds per build (CPU time is the steadier figure on a shared machine)."""
+def time_builds(db_path: Path, out: Path, builds: int) -> tuple[list[float], list[tuple]]:
+    """Wall seconds and (parent, child) CPU seconds per build: on a shared machine the CPU times
+    are the steadier figures, and the larger of the two is the build's wall time on 2 idle cores."""
     walls, cpus = [], []
     for _ in range(builds):
-        started, cpu = time.perf_counter(), cpu_seconds()
+        started, (own, children) = time.perf_counter(), cpu_seconds()
         build_site(open_db(db_path), out)
         walls.append(time.perf_counter() - started)
-        cpus.append(cpu_seconds() - cpu)
+        own_after, children_after = cpu_seconds()
+        cpus.append((own_after - own, children_after - children))
     return walls, cpus
 
 
@@ -114,7 +116,8 @@ def main() -> None:
         pages = len(list((out / "models").glob("*.html")))
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         print(f"build: {rows} result rows, {pages} model pages: wall median {statistics.median(times):.2f} s, "
-              f"best {min(times):.2f} s; CPU median {statistics.median(cpus):.2f} s over {len(times)} builds")
+              f"best {min(times):.2f} s over {len(times)} builds; CPU median: this process "
+              f"{statistics.median(c[0] for c in cpus):.2f} s, forked model-page renderer {statistics.median(c[1] for c in cpus):.2f} s")
         weight = page_weight(out)
         print(f"index (html + css + js, without plotly.js): {weight['index_gz_kb']:.0f} KB gzipped "
               f"({weight['index_raw_kb']:.0f} KB raw); plotly.min.js {weight['plotly_gz_kb']:.0f} KB gzipped "

@@ -57,11 +57,11 @@ def model_context(name: str, accuracy: list, throughput: list, data: dict, param
     }
 
 
-def model_contexts(data: dict):
-    """(file name, context) for every model with a result or a catalogue entry."""
+def model_contexts(data: dict, names=None):
+    """(file name, context) for `names` (default: every model with a result or a catalogue entry)."""
     params = model_params(data)
     accuracy, throughput = by_model(data["accuracy"]), by_model(data["throughput"])
-    for name in model_names(data):
+    for name in model_names(data) if names is None else names:
         yield page_name(name), model_context(name, accuracy.get(name, []), throughput.get(name, []), data, params)
 
 
