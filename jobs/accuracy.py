@@ -207,5 +207,5 @@ def summary_line(result: dict) -> str:
     """One line a person reads: the figures and where they came from."""
     return (f"{result['model']}.{result['tag']} on {result['dataset']} at {result['img_size']} px: "
             f"top-1 {result['top1']:.3f}, top-5 {result['top5']:.3f} over {result['images']} images "
-            f"({result['images_per_sec']} img/s, batch {result['batch_size']}, {result['precision']}, "
+            f"({result['images_per_sec']:.1f} img/s, batch {result['batch_size']}, {result['precision']}, "
             f"weights {result['weights']})")

@@ -70,6 +70,8 @@ def create_model(model: str, img_size: int | None, checkpoint: str | None):
 
 
 def hub_message(model: str, error: Exception) -> str:
+    if hub_source(model) == "none":
+        return f"{model} has no published weights in timm: pass --checkpoint FILE with weights trained for it."
     return (
         f"Weights for {model} are not available from {hub_source(model)} ({type(error).__name__}: "
         f"{first_line(error, 120)}). Offline? Pass --checkpoint FILE, or a checkpoint folder holding "

@@ -101,8 +101,9 @@ def plain_timm_predictions(model, root, img_size=None, class_map="", batch_size=
         crop_pct=config["crop_pct"], crop_mode=config["crop_mode"], device=torch.device("cpu"),
     )
     outputs, targets = [], []
-    start = time.perf_counter()
     with torch.inference_mode():
+        model(torch.randn(batch_size, *config["input_size"]))  # warm-up, as validate.py: first-call costs untimed
+        start = time.perf_counter()
         for images, target in loader:
             outputs.append(model(images).argmax(-1))
             targets.append(target)

@@ -190,6 +190,14 @@ def test_checkpoint_that_does_not_fit_fails(vit, tmp_path):
     assert no_file["status"] == "failed" and no_file["error"].startswith(f"No checkpoint for {VIT} in {tmp_path}")
 
 
+def test_model_without_published_weights_asks_for_a_checkpoint(vit):
+    _, folder, class_map = vit
+    result = run_accuracy(dict(model="test_coatnet", data_dir=str(folder), class_map=str(class_map), workers=0))
+    assert result["status"] == "failed"
+    assert result["error"].startswith("test_coatnet") and "has no published weights" in result["error"]
+    assert "--checkpoint FILE" in result["error"]
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"model": "no_such_net"}, "Unknown model 'no_such_net'"),
     ({"model": "test_vit.nope"}, "Unknown weight tag 'nope' for test_vit"),
