@@ -50,13 +50,7 @@ def validate_accuracy_spec(spec: dict) -> dict:
         full[key] = str(full[key]) if full[key] not in (None, "") else None
     check_path(full["weights"], "checkpoint", "--checkpoint FILE or a folder holding MODEL.safetensors")
     check_path(full["class_map"], "class map", "--class-map FILE (one folder name per line)", file=True)
-    full["img_size"] = None if full["img_size"] is None else as_int("img_size", full["img_size"], 1)
-    full["batch_size"] = as_int("batch_size", full["batch_size"], 1)
-    full["workers"] = as_int("workers", full["workers"], 0)
-    full["channels_last"] = as_bool("channels_last", full["channels_last"])
-    if full["precision"] not in PRECISIONS:
-        raise ValueError(f"precision {full['precision']!r} is not one of {', '.join(PRECISIONS)}: try --precision fp32.")
-    full["device"] = check_device(str(full["device"] or default_device()))
+    check_run_settings(full)
     full["split"] = str(full["split"])
     full["dataset_type"] = str(full["dataset_type"] or "")
     if full["dataset"] is None and full["data_dir"] is not None:
@@ -66,8 +60,20 @@ def validate_accuracy_spec(spec: dict) -> dict:
     return full
 
 
+def check_run_settings(full: dict) -> None:
+    """Sizes, precision and device of `full`, checked and normalised in place."""
+    full["img_size"] = None if full["img_size"] is None else as_int("img_size", full["img_size"], 1)
+    full["batch_size"] = as_int("batch_size", full["batch_size"], 1)
+    full["workers"] = as_int("workers", full["workers"], 0)
+    full["channels_last"] = as_bool("channels_last", full["channels_last"])
+    if full["precision"] not in PRECISIONS:
+        raise ValueError(f"precision {full['precision']!r} is not one of {', '.join(PRECISIONS)}: "
+                         f"try --precision fp32.")
+    full["device"] = check_device(str(full["device"] or default_device()))
+
+
 def resolve_model_name(model) -> str:
-    """"arch" or "arch.tag" → "arch.tag" (the default tag when none is given)."""
+    """"arch" or "arch.tag" → "arch.tag" (timm's default tag when none is given)."""
     import timm
 
     from jobs.catalog import unknown_model_message
@@ -77,10 +83,12 @@ def resolve_model_name(model) -> str:
     arch, _, tag = model.partition(".")
     if not timm.is_model(arch):
         raise ValueError(unknown_model_message(model, timm.list_models()))
+    default_tag = timm.get_pretrained_cfg(arch).tag
     tags = [name.partition(".")[2] for name in timm.models.get_arch_pretrained_cfgs(arch)]
     if tag and tag not in tags:
-        raise ValueError(f"Unknown weight tag {tag!r} for {arch}: it has {', '.join(tags) or 'none'}. Try --model {arch}.{tags[0] if tags else ''}")
-    tag = tag or (tags[0] if tags else "")
+        raise ValueError(f"Unknown weight tag {tag!r} for {arch}: it has {', '.join(tags)}. "
+                         f"Try --model {arch}.{default_tag}.")
+    tag = tag or default_tag
     return f"{arch}.{tag}" if tag else arch
 
 

@@ -91,7 +91,8 @@ def empty_message(root: str) -> str:
 def dataset_error_message(root: str, error: Exception) -> str:
     if "Found 0 images" in str(error):
         return empty_message(root)
-    return f"Cannot read the dataset at {root} ({type(error).__name__}: {first_line(error, 160)}). Check --data-dir and --split."
+    return (f"Cannot read the dataset at {root} ({type(error).__name__}: {first_line(error, 160)}). "
+            f"Check --data-dir and --split.")
 
 
 def check_classes(dataset, num_classes: int, model: str, class_map: str | None) -> None:

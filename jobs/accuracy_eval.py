@@ -46,7 +46,7 @@ def autocast_for(precision: str, device: torch.device):
 
 
 def evaluate(model, dataset, data_config: dict, spec: dict) -> Counts:
-    """Counts over the whole dataset, halving-ish the batch size (timm's decay) on out-of-memory."""
+    """Counts over the whole dataset; on out-of-memory only, again at a smaller batch (timm's decay_batch_step)."""
     batch_size = spec["batch_size"]
     while True:
         try:
@@ -56,7 +56,8 @@ def evaluate(model, dataset, data_config: dict, spec: dict) -> Counts:
                 raise
             smaller = decay_batch_step(batch_size)
             if not smaller:
-                raise JobFailed(f"Out of memory even at batch size 1 on {spec['device']}: use a smaller --img-size or another --device.")
+                raise JobFailed(f"Out of memory even at batch size 1 on {spec['device']}: "
+                                f"use a smaller --img-size or another --device.")
             log.warning("out of memory at batch size %d; retrying at %d", batch_size, smaller)
             release_memory(spec["device"])
             batch_size = smaller

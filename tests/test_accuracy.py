@@ -122,9 +122,12 @@ def test_other_runtime_errors_fail_without_backing_off(vit, monkeypatch):
 
     real_create = weights.create_model
 
+    def fail(module, inputs):
+        raise RuntimeError("cuDNN error: bad param")
+
     def broken(*args):
         model = real_create(*args)
-        model.register_forward_pre_hook(lambda module, inputs: (_ for _ in ()).throw(RuntimeError("cuDNN error: bad param")))
+        model.register_forward_pre_hook(fail)
         return model
 
     monkeypatch.setattr(weights, "create_model", broken)
