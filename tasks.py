@@ -293,7 +293,8 @@ BENCH_HELP = {
     "fast_norm": "timm's fast norm layers (timm.layers.set_fast_norm).",
     "device": "cpu, cuda or cuda:N (default: cuda when a GPU is visible, else cpu).",
     "steps": "Timed steps per repeat (default 30).",
-    "warmup": "Untimed steps after the first (compiling) call (default 10).",
+    "warmup": "Untimed steps after the first (compiling) call (default 10); keep >= 2 with reduce-overhead "
+    "so CUDA graphs are recorded before timing.",
     "repeats": "Timed repeats; the median is stored, min/max as the spread (default 5).",
     "db": DB_HELP,
 }

@@ -136,6 +136,9 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
     figures, error = measure_with_backoff(checked, device, before_attempt or (lambda batch_size: None))
     if error:
         return failed_result({**checked, **figures}, environment, error)
+    if figures["cudagraph_skips"]:
+        log.warning("%s: inductor skipped CUDA graphs %d times: reduce-overhead ran partly without them",
+                    checked["model"], figures["cudagraph_skips"])
     return done_result(checked, environment, figures)
 
 

@@ -30,6 +30,8 @@ ACTIVATION_OPS = {
 def measure(spec: dict, device: str, batch_size: int) -> dict:
     """Compile, warm up and time `spec` at `batch_size` on `device`; figures, not yet rounded."""
     torch._dynamo.reset()  # a fresh compile per attempt: no cached graph from an earlier job
+    prepare_device(device)
+    skips_before = cudagraph_skips()
     memory = PeakMemory(device)
     with fast_norm(spec["fast_norm"]):
         model, img_size = build_model(spec, device)
@@ -46,7 +48,7 @@ def measure(spec: dict, device: str, batch_size: int) -> dict:
             "gmacs": count_gmacs(model, input_size, device),
             "macts": count_mactivations(model, input_size, device),
             "param_count": sum(p.numel() for p in model.parameters()) / 1e6,
-            "cudagraph_skips": cudagraph_skips(spec, device),
+            "cudagraph_skips": cudagraph_skips() - skips_before if uses_cuda_graphs(spec, device) else None,
         }
 
 
@@ -86,10 +88,20 @@ def compiled(model, spec: dict):
     return model if mode == "eager" else torch.compile(model, mode=mode)
 
 
+def prepare_device(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)  # CUDA graph pools and inductor kernels follow the current device
+        torch.backends.cudnn.benchmark = True  # pick the fastest conv kernels (during warm-up), as timm does
+
+
+def uses_cuda_graphs(spec: dict, device: str) -> bool:
+    return spec["compile_mode"] == "reduce-overhead" and device.startswith("cuda")
+
+
 def cuda_graph_step_marker(spec: dict, device: str):
     """With CUDA graphs, each step must tell the graph trees a new iteration begins, so the
     previous step's outputs (in graph-owned memory the replay overwrites) are released."""
-    if spec["compile_mode"] == "reduce-overhead" and device.startswith("cuda"):
+    if uses_cuda_graphs(spec, device):
         return torch.compiler.cudagraph_mark_step_begin
     return lambda: None
 
@@ -206,10 +218,8 @@ def count_mactivations(model, input_size, device="cpu") -> float:
     return counter.elements / 1e6
 
 
-def cudagraph_skips(spec: dict, device: str) -> int | None:
-    """How often inductor declined CUDA graphs in this job (reduce-overhead on CUDA only)."""
-    if spec["compile_mode"] != "reduce-overhead" or not device.startswith("cuda"):
-        return None
+def cudagraph_skips() -> int:
+    """How often inductor declined CUDA graphs for a graph so far in this process."""
     from torch._dynamo.utils import counters
 
     return int(counters["inductor"].get("cudagraph_skips", 0))
