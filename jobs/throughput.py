@@ -163,15 +163,19 @@ def measure_with_backoff(spec: dict, device: str, before_attempt) -> tuple[dict,
         batch_size = smaller
 
 
+# RuntimeError messages of an allocator that ran out: CUDA's, and the CPU allocator's ENOMEM.
+OUT_OF_MEMORY_MESSAGES = ("out of memory", "DefaultCPUAllocator: can't allocate memory")
+
+
 def is_out_of_memory(error: BaseException | None) -> bool:
-    """True for torch's OutOfMemoryError or an "out of memory" RuntimeError, also when a
-    compiler error wraps one (its __cause__)."""
+    """True for torch's OutOfMemoryError or an allocator's out-of-memory RuntimeError, also when
+    a compiler error wraps one (its __cause__)."""
     import torch
 
     while error is not None:
         if isinstance(error, torch.OutOfMemoryError):
             return True
-        if isinstance(error, RuntimeError) and "out of memory" in str(error).lower():
+        if isinstance(error, RuntimeError) and any(m in str(error) for m in OUT_OF_MEMORY_MESSAGES):
             return True
         error = error.__cause__
     return False

@@ -164,6 +164,18 @@ def test_out_of_memory_backs_off_through_timms_batch_sizes(error):
     assert result["samples_per_sec"] * result["step_time_ms"] / 1000 == pytest.approx(4, rel=1e-3)
 
 
+def test_a_real_cpu_allocation_failure_backs_off_too():
+    attempts = []
+
+    def allocate_64_tib_above_4(batch_size):  # the CPU allocator refuses at once (ENOMEM)
+        attempts.append(batch_size)
+        if batch_size > 4:
+            torch.empty(2**46, dtype=torch.uint8)
+
+    result = run_throughput({**TINY, "batch_size": 8}, before_attempt=allocate_64_tib_above_4)
+    assert attempts == [8, 6, 4] and result["status"] == "done" and result["batch_size"] == 4
+
+
 def test_timms_decay_steps_from_1024():
     attempts = []
     result = run_throughput({**TINY, "batch_size": 1024}, before_attempt=out_of_memory_above(0, attempts))
