@@ -300,7 +300,7 @@ BENCH_HELP = {
 }
 
 
-@task(help=BENCH_HELP)
+@task(help=BENCH_HELP, auto_shortflags=False)  # no surprising -h for --channels-last
 def bench(c, model, bench="infer", compile_mode="eager", precision="fp32", img_size=None, batch_size=None,
           channels_last=False, fast_norm=False, device=None, steps=None, warmup=None, repeats=None, db=None):
     """Measure one model's throughput (samples/s, compile time, peak memory) in this process; print and store it.

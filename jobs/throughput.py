@@ -247,7 +247,8 @@ def describe(result: dict) -> str:
     }
     if r["status"] == "done":
         shown.update({
-            "samples_per_sec": f"{r['samples_per_sec']} (min {r['samples_per_sec_min']}, max {r['samples_per_sec_max']})",
+            "samples_per_sec":
+                f"{r['samples_per_sec']} (min {r['samples_per_sec_min']}, max {r['samples_per_sec_max']})",
             "step_time_ms": r["step_time_ms"], "compile_s": r["compile_s"], "first_call_s": r["first_call_s"],
             "peak_mem_mb": r["peak_mem_mb"], "gmacs": r["gmacs"], "macts": r["macts"],
             "param_count": r["param_count"],

@@ -248,7 +248,8 @@ def test_invoke_bench_prints_and_stores_the_result_with_its_environment(run_invo
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--compile-mode", "fast"], "Unknown compile_mode 'fast': use one of eager, default, reduce-overhead, max-autotune."),
+    (["--compile-mode", "fast"],
+     "Unknown compile_mode 'fast': use one of eager, default, reduce-overhead, max-autotune."),
     (["--img-size", "0"], "Bad img_size '0': it must be a whole number >= 1."),
     (["--batch-size", "-2"], "Bad batch_size '-2': it must be a whole number >= 1."),
 ])
