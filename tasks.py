@@ -237,34 +237,34 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
     if kind is not None:
         check_choice("kind", kind, ("accuracy", "throughput"))
     from db.queue import enqueue
-    from jobs.campaign import plan_text, run_jobs
+    from jobs import campaign
     from jobs.progress import Progress
-    from jobs.runners import make_executor
-    from jobs.sweep import Narrowing, data_settings, detect_target, get_sweep, plan_jobs
+    from jobs.sweep import Narrowing, data_settings, get_sweep
 
     data_dir = data_dir or settings.data_dir
     if data_dir and not Path(data_dir).expanduser().is_dir():
         raise Exit(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, or set leaderboard.data_dir in invoke.yaml.")
+    data = data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map)
+    narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
     try:
-        target = detect_target(device)
-        sweep_config = get_sweep(sweep, settings.sweeps)
-        # started before planning, so the workers' torch import overlaps with ours
-        runner = None if dry_run else make_executor(executor, target, timeout or settings.job_timeout,
-                                                    ray_address or settings.ray_address)
-        data = data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map)
-        jobs = plan_jobs(sweep_config, target, data,
-                         Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None))
+        target, runner, jobs = campaign.start(
+            get_sweep(sweep, settings.sweeps), device, executor, timeout or settings.job_timeout,
+            ray_address or settings.ray_address, data, narrowing, dry_run)
     except ValueError as e:
         raise Exit(str(e))
-    database = open_database(c, db)
-    plan = enqueue(database, jobs, sweep, force=force, retry_failed=retry_failed, dry_run=dry_run)
-    print(f"Sweep {sweep!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
-    print(plan_text(jobs, plan))
-    if not data_dir:
-        print("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set leaderboard.data_dir in invoke.yaml.")
-    if dry_run or not plan.to_run:
-        return
-    summary = run_jobs(database, runner, plan.to_run, Progress(len(plan.to_run)))
+    try:
+        database = open_database(c, db)
+        queued = enqueue(database, jobs, sweep, force=force, retry_failed=retry_failed, dry_run=dry_run)
+        print(f"Sweep {sweep!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
+        print(campaign.plan_text(jobs, queued))
+        if not data_dir:
+            print("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set leaderboard.data_dir in invoke.yaml.")
+        if dry_run or not queued.to_run:
+            return
+        summary = campaign.run_jobs(database, runner, queued.to_run, Progress(len(queued.to_run)))
+    finally:
+        if runner:
+            runner.close()
     print(summary.text())
     if not no_site:
         rebuild_site_if_built(c, database)

@@ -10,6 +10,7 @@
 3. The same smoke sweep with `--executor ray` on a local Ray, wall time.
 """
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,10 +74,14 @@ def per_job_overhead() -> tuple[float, float]:
 def main():
     parser = argparse.ArgumentParser(description="orchestration figures")
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of figure 1")
     args = parser.parse_args()
-    bare = timed([sys.executable, "-c", BARE_LOOP, *PRETRAINED])
-    sweep = eval_all_seconds("local")
-    print(f"1. eval-all --sweep smoke, 13 models: {sweep:.1f} s; bare loop {bare:.1f} s; ratio {sweep / bare:.2f} (goal <= 1.5)")
+    rounds = [(timed([sys.executable, "-c", BARE_LOOP, *PRETRAINED]), eval_all_seconds("local"))
+              for _ in range(args.rounds)]
+    ratios = sorted(sweep / bare for bare, sweep in rounds)
+    print(f"1. eval-all --sweep smoke, 13 models: median {statistics.median(s for _, s in rounds):.1f} s; "
+          f"bare loop median {statistics.median(b for b, _ in rounds):.1f} s; ratio median "
+          f"{statistics.median(ratios):.2f} (min {ratios[0]:.2f}, max {ratios[-1]:.2f}, {args.rounds} rounds; goal <= 1.5)")
     in_process, isolated = per_job_overhead()
     print(f"2. per job: in-process {in_process * 1000:.0f} ms, local executor {isolated * 1000:.0f} ms; "
           f"overhead {1000 * (isolated - in_process):.0f} ms per job")

@@ -8,7 +8,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from db import queue
+from jobs.executors import LocalExecutor, local_slots
 from jobs.progress import Progress
+from jobs.sweep import Job, detect_target, plan_jobs
 
 
 @dataclass
@@ -40,6 +42,42 @@ def plan_text(jobs, plan: queue.QueuePlan) -> str:
                  f" ({plan.resumed} interrupted before), {plan.failed} failed before"
                  + (" (pass --retry-failed to run them again)" if plan.failed else ""))
     return "\n".join(lines)
+
+
+def plan(executor, sweep: dict, target, data, narrowing) -> list[Job]:
+    """The sweep's jobs. Planning needs timm (so torch): a local executor plans in one of its
+    workers, which have both imported already, so this process stays light and exits fast."""
+    if not hasattr(executor, "call"):
+        return plan_jobs(sweep, target, data, narrowing)
+    result = executor.call("jobs.sweep:plan_as_dicts", sweep, target, data, narrowing)
+    if result["status"] != "done":
+        raise ValueError(result["error"])
+    return [Job(**job) for job in result["jobs"]]
+
+
+def make_executor(name: str, target, timeout_s: float, ray_address: str | None = None):
+    """A started executor: `local` (forkserver children, one per slot) or `ray`."""
+    if name == "ray":
+        from jobs.ray_executor import RayExecutor
+
+        executor = RayExecutor(target.device_type, timeout_s, ray_address)
+    else:
+        executor = LocalExecutor(local_slots(target.device_type, target.slots), timeout_s)
+    executor.start()
+    return executor
+
+
+def start(sweep: dict, device, executor_name: str, timeout_s: float, ray_address, data, narrowing, dry_run=False):
+    """(target, started executor or None for a dry run, planned jobs). The executor starts first,
+    so its workers' imports overlap with the rest; it is closed again if planning fails."""
+    target = detect_target(device)
+    executor = None if dry_run else make_executor(executor_name, target, timeout_s, ray_address)
+    try:
+        return target, executor, plan(executor, sweep, target, data, narrowing)
+    except BaseException:
+        if executor:
+            executor.close()
+        raise
 
 
 def run_jobs(db, executor, jobs, progress: Progress) -> Summary:

@@ -13,8 +13,6 @@ from functools import lru_cache
 import timm
 import torch
 
-from db.store import now_iso
-
 DEFAULT_MODELS = ("test_*",)
 
 # Canonical norm labels, matched against the class names in a module's MRO (first hit wins,
@@ -166,6 +164,8 @@ def catalog(patterns=DEFAULT_MODELS) -> list[dict]:
 
 def model_row(facts: dict) -> dict:
     """A catalogue entry as a row of the `models` table (lists as JSON)."""
+    from db.store import now_iso  # here, not at the top: job processes import this module, not sqlite
+
     return {
         **facts,
         "norms": json.dumps(facts["norms"]),

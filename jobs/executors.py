@@ -5,14 +5,18 @@ Children are forked from a multiprocessing forkserver that has already imported 
 CUDA_VISIBLE_DEVICES, its own process group (a timeout kills compile workers too) and a log
 file; a segfault, CUDA error or OOM kills only that child and becomes a failed result.
 """
+import contextlib
 import faulthandler
+import gc
 import importlib
 import json
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import os
+import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections import deque
@@ -23,8 +27,13 @@ JOB_FUNCTIONS = {
     "throughput": "jobs.throughput:run_throughput",
     "accuracy": "jobs.accuracy:run_accuracy",
 }
-# Imported once by the forkserver, so no job pays for them (none of them initialises CUDA).
-PRELOAD = ["torch", "timm", "jobs.environment", *(path.split(":")[0] for path in JOB_FUNCTIONS.values())]
+# Imported once by the forkserver, so no job pays for them: the job modules and what they import
+# lazily (none of them initialises CUDA).
+# "__main__" too: the server imports the main script (e.g. the `invoke` console script) once, or
+# multiprocessing would re-run it in every child.
+PRELOAD = ["__main__", "torch", "timm", "torch.utils.flop_counter", "jobs.executors", "jobs.environment", "jobs.catalog",
+           "jobs.throughput", "jobs.throughput_measure",
+           "jobs.accuracy", "jobs.accuracy_data", "jobs.accuracy_eval", "jobs.accuracy_weights"]
 TAIL_CHARS = 4000
 
 
@@ -54,18 +63,22 @@ def failed_result(error: str, **extra) -> dict:
 
 # --- in the child ----------------------------------------------------------------------------
 
-def child_main(function_path: str, spec: dict, env: dict, result_path: str, log_path: str) -> None:
+def child_main(function_path: str, args: tuple, env: dict, result_path: str, log_path: str) -> None:
     os.setsid()  # its own process group: a timeout kills everything the job started
     os.environ.update(env)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(log, 1)
     os.dup2(log, 2)
     faulthandler.enable()  # a segfault leaves its stack in the log
-    result = resolve(function_path)(spec)
+    gc.freeze()  # the preloaded modules' objects: never scanned by this job's collections
+    result = resolve(function_path)(*args)
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f, default=str)
     os.replace(tmp, result_path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown (~0.1 s with torch loaded): the result is on disk
 
 
 # --- in the parent ---------------------------------------------------------------------------
@@ -113,17 +126,34 @@ class LocalExecutor:
         self.workdir = Path(tempfile.mkdtemp(prefix="leaderboard-jobs-"))
 
     def start(self) -> None:
-        """Start the forkserver now, so its imports overlap with the caller's planning."""
+        """Start the forkserver now, so its imports overlap with the caller's own work."""
         multiprocessing.forkserver.ensure_running()
 
-    def launch(self, job, slot: Slot) -> Running:
-        result_path, log_path = self.workdir / f"{job.key}.json", self.workdir / f"{job.key}.log"
+    def close(self) -> None:
+        """Stop the forkserver at once: a normal exit would spend ~1 s tearing down its torch import,
+        with this process's stdout still open (a pipe reading `invoke eval-all` would wait for it)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        pid = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)  # CPython 3.8-3.13
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def spawn(self, name: str, function_path: str, args: tuple, slot: Slot, job=None) -> Running:
+        result_path, log_path = self.workdir / f"{name}.json", self.workdir / f"{name}.log"
         result_path.unlink(missing_ok=True)
-        process = self.context.Process(
-            target=child_main, name=f"job-{job.key}",
-            args=(self.job_functions[job.kind], job.spec, slot.env, str(result_path), str(log_path)))
+        process = self.context.Process(target=child_main, name=name,
+                                       args=(function_path, args, slot.env, str(result_path), str(log_path)))
         process.start()
         return Running(job, slot, process, time.monotonic(), result_path, log_path)
+
+    def launch(self, job, slot: Slot) -> Running:
+        return self.spawn(f"job-{job.key}", self.job_functions[job.kind], (job.spec,), slot, job)
+
+    def call(self, function_path: str, *args) -> dict:
+        """`function(*args)` in a fresh child, e.g. planning: this process then never imports torch."""
+        run = self.spawn("call", function_path, args, self.slots[0])
+        run.process.join(self.timeout_s)
+        return self.collect(run, timed_out=run.process.exitcode is None)
 
     def collect(self, run: Running, timed_out: bool) -> dict:
         try:

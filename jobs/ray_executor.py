@@ -34,6 +34,11 @@ class RayExecutor:
         self.remote = ray.remote(max_retries=0, **resources)(run_in_worker)
         self.capacity = self.slots(ray.cluster_resources())
 
+    def close(self) -> None:
+        import ray
+
+        ray.shutdown()  # a local Ray started here stops; a cluster only loses this driver
+
     def slots(self, resources: dict) -> int:
         """How many jobs run at once: keeps submission time close to start time, for timeouts."""
         if self.device_type == "cuda":

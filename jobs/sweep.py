@@ -15,7 +15,7 @@ import fnmatch
 import importlib.metadata
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from db.store import stable_hash
@@ -191,6 +191,14 @@ def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowi
 
 def absolute(path: str | None) -> str | None:
     return str(Path(path).expanduser().resolve()) if path else None
+
+
+def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing) -> dict:
+    """plan_jobs, for running in a worker process: a result dict with the jobs or the error."""
+    try:
+        return {"status": "done", "jobs": [asdict(j) for j in plan_jobs(sweep, target, data, narrowing)]}
+    except ValueError as e:  # an unknown model name, ...
+        return {"status": "failed", "error": str(e)}
 
 
 def data_settings(data_dir: str | None, checkpoint_dir: str | None = None, class_map: str | None = None) -> dict | None:
