@@ -220,7 +220,7 @@ EVAL_ALL_HELP = {
     "force": "Run every planned job again, even finished ones.",
     "retry_failed": "Run jobs that failed before again (their attempts are counted).",
     "dry_run": "Print the plan (jobs per kind, already done) and run nothing.",
-    "no_site": "Do not rebuild the site afterwards.",
+    "no_site": "Do not build the site afterwards.",
     "timeout": "Seconds before a job's process group is killed (default: leaderboard.job_timeout).",
     "db": DB_HELP,
 }
@@ -230,7 +230,7 @@ EVAL_ALL_HELP = {
 def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mode=None, executor=None,
              ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None, device=None, force=False,
              retry_failed=False, dry_run=False, no_site=False, timeout=None, db=None):
-    """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, rebuild the site."""
+    """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
     settings = c.config.leaderboard
     executor = executor or settings.executor
     check_choice("executor", executor, ("local", "ray"))
@@ -267,19 +267,20 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
             runner.close()
     print(summary.text())
     if not no_site:
-        rebuild_site_if_built(c, database)
+        build_site_after_sweep(c, database)
     if summary.failed:
         raise Exit(code=1)
 
 
-def rebuild_site_if_built(c, database) -> None:
-    site_dir = Path(c.config.leaderboard.site_dir)
-    if not (site_dir / "index.html").exists():
-        return
-    from render.build import build_site
+def build_site_after_sweep(c, database) -> None:
+    """The site shows what the sweep stored; a failed build is reported, the results stay stored."""
+    from render.build import SiteError, build_site
 
-    build_site(database, site_dir)
-    print(f"Site rebuilt in {site_dir}/")
+    try:
+        summary = build_site(database, site_folder(c, None))
+    except SiteError as e:
+        raise Exit(f"Results are stored, but the site was not built: {e}")
+    print(f"Site built: {summary['out']}/index.html (invoke serve to browse it).")
 
 
 BENCH_HELP = {

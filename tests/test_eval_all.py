@@ -123,6 +123,9 @@ def test_smoke_sweep_killed_mid_run_resumes_and_runs_every_job_exactly_once(proj
     assert {r["source"] for r in rows} == {"measured"} and all(r["samples_per_sec"] > 0 for r in rows)
     assert all(r["job_key"] == final[r["model"]]["key"] for r in rows)
 
+    assert f"Site built: {project / 'site' / 'index.html'}" in resumed.stdout
+    assert "test_vit3" in (project / "site" / "index.html").read_text()
+
     status = invoke("status", cwd=project)
     assert re.search(r"^done\s+18$", status.stdout, re.M)
 
