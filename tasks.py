@@ -50,7 +50,8 @@ def catalog(c, models=None, format="table", imported=False, db=None):
     """List models with family, norm type, parameters, GMACs and published weights; store them in the database."""
     check_choice("format", format, FORMATS)
     from db.report import format_records
-    from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, catalog_results, save_catalog
+    from db.catalog import save_catalog
+    from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, catalog_results
 
     database = open_database(c, db)
     if imported:
@@ -239,6 +240,7 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
     from db.queue import enqueue
     from jobs import campaign
     from jobs.progress import Progress
+    from db.catalog import save_catalog
     from jobs.sweep import Narrowing, data_settings, get_sweep
 
     data_dir = data_dir or settings.data_dir
@@ -246,14 +248,16 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
         raise Exit(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, or set leaderboard.data_dir in invoke.yaml.")
     data = data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map)
     narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
+    database = open_database(c, db)
+    catalogued = None if dry_run else {row["name"] for row in database["models"].rows}
     try:
-        target, runner, jobs = campaign.start(
+        target, runner, jobs, new_models = campaign.start(
             get_sweep(sweep, settings.sweeps), device, executor, timeout or settings.job_timeout,
-            ray_address or settings.ray_address, data, narrowing, dry_run)
+            ray_address or settings.ray_address, data, narrowing, dry_run, catalogued)
     except ValueError as e:
         raise Exit(str(e))
     try:
-        database = open_database(c, db)
+        save_catalog(database, new_models)  # family and norm of every model the site will show
         queued = enqueue(database, jobs, sweep, force=force, retry_failed=retry_failed, dry_run=dry_run)
         print(f"Sweep {sweep!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
         print(campaign.plan_text(jobs, queued))

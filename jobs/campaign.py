@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from db import queue
 from jobs.executors import LocalExecutor, local_slots
 from jobs.progress import Progress
-from jobs.sweep import Job, detect_target, plan_jobs
+from jobs.sweep import Job, detect_target, plan_as_dicts
 
 
 @dataclass
@@ -44,15 +44,18 @@ def plan_text(jobs, plan: queue.QueuePlan) -> str:
     return "\n".join(lines)
 
 
-def plan(executor, sweep: dict, target, data, narrowing) -> list[Job]:
-    """The sweep's jobs. Planning needs timm (so torch): a local executor plans in one of its
-    workers, which have both imported already, so this process stays light and exits fast."""
-    if not hasattr(executor, "call"):
-        return plan_jobs(sweep, target, data, narrowing)
-    result = executor.call("jobs.sweep:plan_as_dicts", sweep, target, data, narrowing)
+def plan(executor, sweep: dict, target, data, narrowing, catalogued: set | None = None) -> tuple[list[Job], list]:
+    """(the sweep's jobs, catalogue facts of its uncatalogued models). Planning needs timm, so
+    torch: a local executor plans in one of its workers, which have both imported already, so
+    this process stays light and exits fast."""
+    args = (sweep, target, data, narrowing, catalogued)
+    if hasattr(executor, "call"):
+        result = executor.call("jobs.sweep:plan_as_dicts", *args)
+    else:
+        result = plan_as_dicts(*args)
     if result["status"] != "done":
         raise ValueError(result["error"])
-    return [Job(**job) for job in result["jobs"]]
+    return [Job(**job) for job in result["jobs"]], result["models"]
 
 
 def make_executor(name: str, target, timeout_s: float, ray_address: str | None = None):
@@ -67,13 +70,15 @@ def make_executor(name: str, target, timeout_s: float, ray_address: str | None =
     return executor
 
 
-def start(sweep: dict, device, executor_name: str, timeout_s: float, ray_address, data, narrowing, dry_run=False):
-    """(target, started executor or None for a dry run, planned jobs). The executor starts first,
-    so its workers' imports overlap with the rest; it is closed again if planning fails."""
+def start(sweep: dict, device, executor_name: str, timeout_s: float, ray_address, data, narrowing,
+          dry_run=False, catalogued: set | None = None):
+    """(target, started executor or None for a dry run, planned jobs, catalogue facts). The
+    executor starts first, so its workers' imports overlap with the rest; it is closed again if
+    planning fails."""
     target = detect_target(device)
     executor = None if dry_run else make_executor(executor_name, target, timeout_s, ray_address)
     try:
-        return target, executor, plan(executor, sweep, target, data, narrowing)
+        return (target, executor, *plan(executor, sweep, target, data, narrowing, catalogued))
     except BaseException:
         if executor:
             executor.close()

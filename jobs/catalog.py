@@ -162,38 +162,14 @@ def catalog(patterns=DEFAULT_MODELS) -> list[dict]:
     return [model_facts(name) for name in resolve_models(patterns)]
 
 
-def model_row(facts: dict) -> dict:
-    """A catalogue entry as a row of the `models` table (lists as JSON)."""
-    from db.store import now_iso  # here, not at the top: job processes import this module, not sqlite
-
-    return {
-        **facts,
-        "norms": json.dumps(facts["norms"]),
-        "pretrained_tags": json.dumps(facts["pretrained_tags"]),
-        "has_weights": int(facts["has_weights"]),
-        "fixed_input_size": int(facts["fixed_input_size"]),
-        "updated_at": now_iso(),
-    }
-
-
-def save_catalog(db, entries: list[dict]) -> None:
-    with db.atomic():
-        db["models"].upsert_all([model_row(e) for e in entries], pk="name")
-
-
-def uncatalogued_results(db) -> list[str]:
-    """Architectures with stored results (e.g. imported from timm's tables) and no catalogue entry."""
-    rows = db.query("SELECT model FROM accuracy UNION SELECT model FROM throughput "
-                    "EXCEPT SELECT name FROM models ORDER BY 1")
-    return [r["model"] for r in rows]
-
-
 def catalog_results(db, batch: int = 50) -> dict:
     """Catalogue every uncatalogued architecture that has results, on the meta device.
 
     Saved every `batch` models, so an interrupted run keeps its progress. Returns counts and the
     models skipped: unknown to the installed timm, or failing to build.
     """
+    from db.catalog import save_catalog, uncatalogued_results  # here: job processes never need sqlite
+
     known = set(timm.list_models())
     names = uncatalogued_results(db)
     report = {"catalogued": 0, "unknown": [n for n in names if n not in known], "failed": {}}

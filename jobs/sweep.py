@@ -193,12 +193,19 @@ def absolute(path: str | None) -> str | None:
     return str(Path(path).expanduser().resolve()) if path else None
 
 
-def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing) -> dict:
-    """plan_jobs, for running in a worker process: a result dict with the jobs or the error."""
+def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing,
+                  catalogued: set | None = None) -> dict:
+    """plan_jobs, for running in a worker process: a result dict with the jobs or the error, and
+    the catalogue facts of the sweep's architectures not in `catalogued` (None: none wanted)."""
+    from jobs.catalog import architecture, model_facts
+
     try:
-        return {"status": "done", "jobs": [asdict(j) for j in plan_jobs(sweep, target, data, narrowing)]}
+        jobs = plan_jobs(sweep, target, data, narrowing)
     except ValueError as e:  # an unknown model name, ...
         return {"status": "failed", "error": str(e)}
+    missing = sorted({architecture(j.model) for j in jobs} - catalogued) if catalogued is not None else []
+    return {"status": "done", "jobs": [asdict(j) for j in jobs],
+            "models": [model_facts(name, device="meta") for name in missing]}
 
 
 def data_settings(data_dir: str | None, checkpoint_dir: str | None = None, class_map: str | None = None) -> dict | None:

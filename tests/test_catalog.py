@@ -5,8 +5,9 @@ import pytest
 import timm
 import torch
 
+from db.catalog import save_catalog
 from jobs.catalog import (
-    UnknownModel, architecture, catalog, family_label, model_facts, norm_types, resolve_models, save_catalog,
+    UnknownModel, architecture, catalog, family_label, model_facts, norm_types, resolve_models,
 )
 
 CANONICAL_NORMS = {"BatchNorm", "LayerNorm", "GroupNorm", "EvoNorm", "RMSNorm", "NormFree", "InstanceNorm", "NoNorm"}

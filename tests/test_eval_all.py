@@ -122,6 +122,8 @@ def test_smoke_sweep_killed_mid_run_resumes_and_runs_every_job_exactly_once(proj
     assert len(rows) == 18 and len({r["model"] for r in rows}) == 18
     assert {r["source"] for r in rows} == {"measured"} and all(r["samples_per_sec"] > 0 for r in rows)
     assert all(r["job_key"] == final[r["model"]]["key"] for r in rows)
+    models = {m["name"]: m for m in db["models"].rows}  # catalogued while planning, for the site
+    assert len(models) == 18 and models["test_efficientnet_gn"]["norm"] == "GroupNorm"
 
     assert f"Site built: {project / 'site' / 'index.html'}" in resumed.stdout
     assert "test_vit3" in (project / "site" / "index.html").read_text()

@@ -25,7 +25,7 @@ TINY_MODELS = {
 
 
 def catalogue_row(name, family, norm, params) -> dict:
-    """A `models` row as jobs.catalog.save_catalog stores it (written here without importing torch)."""
+    """A `models` row as db.catalog.save_catalog stores it (written here without importing torch)."""
     return {"name": name, "family": family, "family_module": family.lower(), "norm": norm,
             "norms": json.dumps([norm]), "params": params, "gmacs": 0.05, "input_size": 160,
             "test_input_size": 192, "fixed_input_size": 0, "crop_pct": 0.95, "interpolation": "bicubic",
