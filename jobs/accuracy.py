@@ -24,6 +24,7 @@ from pathlib import Path
 
 from jobs.accuracy_weights import JobFailed, first_line
 from jobs.environment import current_environment
+from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ RESULT_COLUMNS = (
     "model", "tag", "dataset", "img_size", "top1", "top5", "top1_err", "top5_err", "param_count",
     "crop_pct", "interpolation", "images", "images_per_sec", "wall_s", "batch_size", "precision", "weights",
 )
-EXAMPLES = {"img_size": 192, "batch_size": 256, "workers": 2}
 NO_DATASET = ("No dataset configured for accuracy jobs: pass --data-dir DIR, set leaderboard.data_dir "
               "in invoke.yaml, or export INVOKE_LEADERBOARD_DATA_DIR=DIR.")
 
@@ -62,14 +62,14 @@ def validate_accuracy_spec(spec: dict) -> dict:
 
 def check_run_settings(full: dict) -> None:
     """Sizes, precision and device of `full`, checked and normalised in place."""
-    full["img_size"] = None if full["img_size"] is None else as_int("img_size", full["img_size"], 1)
-    full["batch_size"] = as_int("batch_size", full["batch_size"], 1)
-    full["workers"] = as_int("workers", full["workers"], 0)
-    full["channels_last"] = as_bool("channels_last", full["channels_last"])
+    full["img_size"] = None if full["img_size"] is None else whole_number("img_size", full["img_size"], 1, 192)
+    full["batch_size"] = whole_number("batch_size", full["batch_size"], 1, 256)
+    full["workers"] = whole_number("workers", full["workers"], 0, 2)
+    full["channels_last"] = yes_no("channels_last", full["channels_last"])
     if full["precision"] not in PRECISIONS:
         raise ValueError(f"precision {full['precision']!r} is not one of {', '.join(PRECISIONS)}: "
                          f"try --precision fp32.")
-    full["device"] = check_device(str(full["device"] or default_device()))
+    full["device"] = resolve_device(full["device"] or None)
 
 
 def resolve_model_name(model) -> str:
@@ -98,42 +98,6 @@ def check_path(value, what: str, fix: str, file: bool = False) -> None:
     path = Path(value)
     if not (path.is_file() if file else path.exists()):
         raise ValueError(f"No {what} at {value}: pass {fix}.")
-
-
-def as_int(key: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < minimum:
-        flag = "--" + key.replace("_", "-")
-        raise ValueError(f"{key} must be a whole number >= {minimum}, got {value!r}: try {flag} {EXAMPLES[key]}.")
-    return int(value)
-
-
-def as_bool(key: str, value) -> bool:
-    if isinstance(value, bool) or value in (0, 1):
-        return bool(value)
-    raise ValueError(f"{key} must be true or false, got {value!r}.")
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def check_device(device: str) -> str:
-    """A device torch can use here; ValueError naming the fix otherwise."""
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device {device!r} is not a torch device: try --device cpu or --device cuda.") from None
-    if parsed.type == "cuda":
-        count = torch.cuda.device_count()
-        if count == 0 or (parsed.index or 0) >= count:
-            raise ValueError(f"device {device!r} is not available here ({count} CUDA devices): pass --device cpu.")
-    elif parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} is not available here: pass --device cpu.")
-    return device
 
 
 def empty_result(spec: dict) -> dict:

@@ -21,6 +21,7 @@ import statistics
 from dataclasses import asdict, dataclass
 
 from jobs.environment import current_environment
+from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
 
@@ -91,34 +92,6 @@ def single_model(name) -> str:
     if len(matches) != 1:
         raise ValueError(f"Model {name!r} matches {len(matches)} models ({', '.join(matches[:3])}, ...): name one.")
     return matches[0]
-
-
-def whole_number(key: str, value, minimum: int) -> int:
-    text = str(value).strip()
-    if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d+", text) or int(text) < minimum:
-        raise ValueError(f"Bad {key} {value!r}: it must be a whole number >= {minimum}.")
-    return int(text)
-
-
-def yes_no(key: str, value) -> bool:
-    if isinstance(value, bool) or value in (0, 1):
-        return bool(value)
-    raise ValueError(f"Bad {key} {value!r}: it must be true or false.")
-
-
-def resolve_device(device: str | None) -> str:
-    """The device a job runs on: `device`, or cuda when available, else cpu."""
-    import torch
-
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"Device {device!r} requested but CUDA is not available here: use device cpu.")
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ValueError(f"Device {device!r} does not exist: {torch.cuda.device_count()} CUDA devices are visible.")
-    return device
 
 
 def run_throughput(spec: dict, *, before_attempt=None) -> dict:

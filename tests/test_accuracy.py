@@ -204,9 +204,9 @@ def test_model_without_published_weights_asks_for_a_checkpoint(vit):
 @pytest.mark.parametrize("bad, message", [
     ({"model": "no_such_net"}, "Unknown model 'no_such_net'"),
     ({"model": "test_vit.nope"}, "Unknown weight tag 'nope' for test_vit"),
-    ({"img_size": "big"}, "img_size must be a whole number >= 1, got 'big': try --img-size 192."),
-    ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
-    ({"workers": -1}, "workers must be a whole number >= 0"),
+    ({"img_size": "big"}, "Bad img_size 'big': it must be a whole number >= 1. Try --img-size 192."),
+    ({"batch_size": 0}, "Bad batch_size 0: it must be a whole number >= 1"),
+    ({"workers": -1}, "Bad workers -1: it must be a whole number >= 0"),
     ({"precision": "fp8"}, "precision 'fp8' is not one of fp32, amp, amp_fp16, amp_bf16"),
     ({"device": "quantum"}, "device 'quantum' is not a torch device"),
     ({"class_map": "/no/map.txt"}, "No class map at /no/map.txt"),
@@ -266,7 +266,7 @@ def test_evaluate_cli_bad_flag_and_missing_configuration(run_invoke, tmp_path, u
     bad = run_invoke("evaluate", "--model", VIT, "--data-dir", tmp_path, "--precision", "fp8")
     assert "precision 'fp8' is not one of" in one_line_error(bad)
     bad_size = run_invoke("evaluate", "--model", VIT, "--data-dir", tmp_path, "--batch-size", "many")
-    assert "batch_size must be a whole number" in one_line_error(bad_size)
+    assert "batch_size" in one_line_error(bad_size) and "must be a whole number" in one_line_error(bad_size)
     no_data = run_invoke("evaluate", "--model", VIT)
     assert one_line_error(no_data) == f"Accuracy job skipped: {NO_DATASET}"
 
