@@ -6,6 +6,7 @@ CUDA_VISIBLE_DEVICES, its own process group (a timeout kills compile workers too
 file; a segfault, CUDA error or OOM kills only that child and becomes a failed result.
 """
 import contextlib
+import ctypes
 import faulthandler
 import gc
 import importlib
@@ -63,8 +64,31 @@ def failed_result(error: str, **extra) -> dict:
 
 # --- in the child ----------------------------------------------------------------------------
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """No job outlives its sweep: if `invoke` is killed (even -9), the forkserver sees its pipe
+    close and exits, the kernel then sends this process SIGTERM, and it kills its whole process
+    group, compile workers included (Linux; elsewhere a no-op)."""
+    signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the server was already gone
+        os._exit(1)
+    # multiprocessing hands every child the forkserver's "alive" pipe, which keeps the server up
+    # while any child lives; a job closes it, so the server exits as soon as `invoke` does.
+    server = multiprocessing.forkserver._forkserver  # CPython 3.8-3.13
+    if getattr(server, "_forkserver_alive_fd", None) is not None:
+        os.close(server._forkserver_alive_fd)
+        server._forkserver_alive_fd = None
+
+
 def child_main(function_path: str, args: tuple, env: dict, result_path: str, log_path: str) -> None:
     os.setsid()  # its own process group: a timeout kills everything the job started
+    die_with_parent()
     os.environ.update(env)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(log, 1)

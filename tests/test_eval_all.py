@@ -98,6 +98,25 @@ def wait_for_done_jobs(db_path, count, process, timeout=240):
     raise AssertionError("the sweep did not get going")
 
 
+def processes_in(folder) -> list[int]:
+    """Processes whose working directory is `folder` (the sweep's workers start there)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(folder):
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def wait_until_no_process_runs_in(folder, timeout=30):
+    deadline = time.monotonic() + timeout
+    while processes_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_in(folder), f"left running: {processes_in(folder)}"
+
+
 @pytest.mark.slow
 def test_smoke_sweep_killed_mid_run_resumes_and_runs_every_job_exactly_once(project):
     db_path = project / "lb.db"
@@ -106,6 +125,7 @@ def test_smoke_sweep_killed_mid_run_resumes_and_runs_every_job_exactly_once(proj
     wait_for_done_jobs(db_path, 3, sweep)
     os.kill(sweep.pid, signal.SIGKILL)
     sweep.wait()
+    wait_until_no_process_runs_in(project)  # the forkserver and the job running then exit too
 
     interrupted = jobs_table(db_path)
     done_before = {m for m, r in interrupted.items() if r["status"] == "done"}

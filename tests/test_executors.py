@@ -1,9 +1,14 @@
 """Isolated job processes: crashes and hangs fail alone, slots get their own GPU, results return."""
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
+from conftest import ROOT
 from db.queue import enqueue
 from jobs.campaign import run_jobs
 from jobs.executors import LocalExecutor, Slot, local_slots
@@ -73,3 +78,42 @@ def test_local_slots_follow_the_visible_gpus(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     assert [(s.name, s.env["CUDA_VISIBLE_DEVICES"]) for s in local_slots("cuda", 2)] == [("gpu0", "3"), ("gpu1", "5")]
     assert [(s.name, s.env) for s in local_slots("cpu", 0)] == [("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
+
+
+SWEEP_THAT_HANGS = """
+import sys
+from jobs.executors import LocalExecutor, Slot
+from jobs.sweep import Job
+if __name__ == "__main__":
+    spec = {"model": "stuck", "pid_file": sys.argv[1]}
+    LocalExecutor([Slot("cpu")], timeout_s=600, job_functions={"throughput": "job_doubles_spawn:spawn_and_hang"},
+                  preload=[]).run([Job("k", "throughput", "stuck", spec)], lambda j, s: None, lambda j, s, r: None)
+"""
+
+
+def test_a_job_does_not_outlive_a_killed_sweep(tmp_path):
+    """kill -9 of the process running the sweep: its running job (and what that started) dies too."""
+    script, pid_file = tmp_path / "sweep.py", tmp_path / "grandchild.pid"
+    script.write_text(SWEEP_THAT_HANGS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    sweep = subprocess.Popen([sys.executable, str(script), str(pid_file)], env=env)
+    for _ in range(300):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    job = int(pid_file.read_text())
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    for _ in range(100):
+        if not alive(job):
+            break
+        time.sleep(0.1)
+    assert not alive(job)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
