@@ -132,6 +132,16 @@ def test_hardware_source_switch_never_mixes_sources(page, site):
     assert all(s in ("measured / reference", "reference", "measured") for s in column(page, "source"))
 
 
+def test_sorting_by_source_groups_rows_by_what_they_hold(page, site):
+    open_index(page, site)
+    reference = page.eval_on_selector("#f-tg", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value")
+    redraw(page, lambda: page.select_option("#f-tg", reference))
+    redraw(page, lambda: page.click("#leaderboard-head th[data-key='source'] button"))
+    rank = {"measured / reference": 3, "measured": 2, "reference": 1}  # accuracy from measured, speed from reference
+    ranks = [rank[s] for s in column(page, "source")]
+    assert ranks == sorted(ranks, reverse=True) and len(set(ranks)) > 1
+
+
 def test_a_model_page_opens_from_the_table_and_links_back(page, site):
     open_index(page, site, "#q=test_vit")
     page.click("#leaderboard-body tr[data-model='test_vit'] a")

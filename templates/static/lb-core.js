@@ -123,6 +123,8 @@
     if (column.startsWith('cs:')) return row.cs[column.slice(3)] ?? null;
     if (column === 'model') return row.name + '.' + row.tag;
     if (column === 'pareto') return row.pareto.length || null;
+    // as the source column reads: accuracy and throughput (3), accuracy only (2), throughput only (1)
+    if (column === 'source') return (row.top1 !== null ? 2 : 0) + (Object.keys(row.sps).length ? 1 : 0) || null;
     return row[column] ?? null;
   }
 
