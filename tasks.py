@@ -53,6 +53,8 @@ def catalog(c, models=None, format="table", imported=False, db=None):
     from db.catalog import save_catalog
     from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, catalog_results
 
+    if imported and models:
+        raise Exit("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
     database = open_database(c, db)
     if imported:
         print(catalog_results_text(catalog_results(database)))

@@ -64,6 +64,7 @@ def per_job_overhead() -> tuple[float, float]:
     start = time.perf_counter()
     executor.run(jobs, lambda j, s: None, lambda j, s, r: None)
     isolated = (time.perf_counter() - start) / len(jobs)
+    executor.close()
     start = time.perf_counter()
     for job in jobs:
         run_throughput(job.spec)

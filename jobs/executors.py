@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,7 @@ class LocalExecutor:
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(preload)
         self.workdir = Path(tempfile.mkdtemp(prefix="leaderboard-jobs-"))
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
 
     def start(self) -> None:
         """Start the forkserver now, so its imports overlap with the caller's own work."""
@@ -156,7 +158,7 @@ class LocalExecutor:
     def close(self) -> None:
         """Stop the forkserver at once: a normal exit would spend ~1 s tearing down its torch import,
         with this process's stdout still open (a pipe reading `invoke eval-all` would wait for it)."""
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self._remove_workdir()
         pid = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)  # CPython 3.8-3.13
         if pid:
             with contextlib.suppress(ProcessLookupError):

@@ -1,6 +1,8 @@
 """Job functions with chosen behaviour, run by the executors in tests like real job functions."""
 import ctypes
 import os
+import subprocess
+import sys
 import time
 
 ENVIRONMENT = {"device": "cpu: test double", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
@@ -21,3 +23,12 @@ def behave(spec: dict) -> dict:
     return {"status": "done", "kind": "throughput", "environment": ENVIRONMENT, "model": spec["model"],
             "bench": "infer", "compile_mode": "eager", "precision": "fp32", "img_size": 8, "samples_per_sec": 1.0,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
+
+
+def spawn_and_hang(spec: dict) -> dict:
+    """Start a grandchild process and hang: timeouts and killed sweeps must end both."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    with open(spec["pid_file"], "w") as f:
+        f.write(str(child.pid))
+    time.sleep(3600)
+    return {"status": "done"}

@@ -50,7 +50,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     """A job that started its own child (as inductor's compile workers are) leaves nothing behind."""
     pid_file = tmp_path / "grandchild.pid"
     spec = {"behaviour": "hang"}
-    executor = LocalExecutor([Slot("cpu")], timeout_s=2, job_functions={"throughput": "job_doubles_spawn:spawn_and_hang"},
+    executor = LocalExecutor([Slot("cpu")], timeout_s=2, job_functions={"throughput": "job_doubles:spawn_and_hang"},
                              preload=[])
     results, _ = collect(executor, [job("spawner", pid_file=str(pid_file), **spec)])
     assert results["spawner"]["status"] == "failed"
@@ -86,7 +86,7 @@ from jobs.executors import LocalExecutor, Slot
 from jobs.sweep import Job
 if __name__ == "__main__":
     spec = {"model": "stuck", "pid_file": sys.argv[1]}
-    LocalExecutor([Slot("cpu")], timeout_s=600, job_functions={"throughput": "job_doubles_spawn:spawn_and_hang"},
+    LocalExecutor([Slot("cpu")], timeout_s=600, job_functions={"throughput": "job_doubles:spawn_and_hang"},
                   preload=[]).run([Job("k", "throughput", "stuck", spec)], lambda j, s: None, lambda j, s, r: None)
 """
 
