@@ -49,12 +49,12 @@ def check_choice(flag: str, value: str, choices) -> None:
 def catalog(c, models=None, format="table", imported=False, db=None):
     """List models with family, norm type, parameters, GMACs and published weights; store them in the database."""
     check_choice("format", format, FORMATS)
-    from db.report import format_records
-    from db.catalog import save_catalog
-    from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, catalog_results
-
     if imported and models:
         raise Exit("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
+    from db.catalog import save_catalog
+    from db.report import format_records
+    from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, catalog_results
+
     database = open_database(c, db)
     if imported:
         print(catalog_results_text(catalog_results(database)))

@@ -36,6 +36,9 @@ def test_bad_format_is_refused_before_any_work(run_invoke, db_path):
     assert result.returncode == 1
     assert result.stderr.strip() == "--format 'xml' is not one of table, json, csv. Try --format table."
     assert not db_path.exists()
+    both = run_invoke("catalog", "--imported", "--models", "test_vit")
+    assert both.returncode == 1 and "drop --models, or drop --imported" in both.stderr
+    assert not db_path.exists()
 
 
 def test_import_folder_then_status(run_invoke):
