@@ -81,12 +81,20 @@ def catalog_results_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-@task(help={"db": DB_HELP})
-def status(c, db=None):
-    """Summarise what is stored: results per source, the job queue, recent failures."""
-    from db.report import status_report
+@task(help={"job": "Show this job in full (its key, or the start of it from the job column): spec, error, "
+            "traceback, output.", "db": DB_HELP})
+def status(c, job=None, db=None):
+    """Summarise what is stored: results per source, the job queue, recent failures; or one job in full."""
+    from db.report import UnknownJob, job_report, status_report
 
-    print(status_report(open_database(c, db)))
+    database = open_database(c, db)
+    if job is None:
+        print(status_report(database))
+        return
+    try:
+        print(job_report(database, job))
+    except UnknownJob as e:
+        raise Exit(str(e))
 
 
 def import_sources(source: str, remainder: str) -> list[str]:
@@ -298,6 +306,8 @@ BENCH_HELP = {
     "batch_size": "Batch size (default 256); steps down timm's sizes (192, 128, ...) only on out-of-memory.",
     "channels_last": "Model and input in channels_last memory format.",
     "fast_norm": "timm's fast norm layers (timm.layers.set_fast_norm).",
+    "sync_each_step": "Time as timm's benchmark.py does: wait for the device after every step (default: steps "
+    "queue freely and the device is synchronized around each timed repeat).",
     "device": "cpu, cuda or cuda:N (default: cuda when a GPU is visible, else cpu).",
     "steps": "Timed steps per repeat (default 30).",
     "warmup": "Untimed steps after the first (compiling) call (default 10); keep >= 2 with reduce-overhead "
@@ -309,24 +319,27 @@ BENCH_HELP = {
 
 @task(help=BENCH_HELP, auto_shortflags=False)  # no surprising -h for --channels-last
 def bench(c, model, bench="infer", compile_mode="eager", precision="fp32", img_size=None, batch_size=None,
-          channels_last=False, fast_norm=False, device=None, steps=None, warmup=None, repeats=None, db=None):
-    """Measure one model's throughput (samples/s, compile time, peak memory) in this process; print and store it.
+          channels_last=False, fast_norm=False, sync_each_step=False, device=None, steps=None, warmup=None,
+          repeats=None, db=None):
+    """Measure one model's throughput (samples/s, compile time, peak memory) in a fresh job process, as an eval-all job does; print and store it.
 
     Example: invoke bench --model test_vit --compile-mode default --bench train --batch-size 64
     """
     from db.store import save_measured
-    from jobs.throughput import describe, resolve_device, run_throughput, validate_throughput_spec
+    from jobs.executors import job_process
+    from jobs.throughput import describe
 
     spec = dict(model=model, bench=bench, compile_mode=compile_mode, precision=precision, img_size=img_size,
-                batch_size=batch_size, channels_last=channels_last, fast_norm=fast_norm, device=device,
-                steps=steps, warmup_steps=warmup, repeats=repeats)
-    try:
-        spec = validate_throughput_spec(spec)
-        resolve_device(spec["device"])
-    except ValueError as e:
-        raise Exit(str(e))
-    database = open_database(c, db)
-    result = run_throughput(spec)
+                batch_size=batch_size, channels_last=channels_last, fast_norm=fast_norm,
+                sync_each_step=sync_each_step, device=device, steps=steps, warmup_steps=warmup, repeats=repeats)
+    with job_process(float(c.config.leaderboard.job_timeout)) as runner:
+        checked = runner.call("jobs.throughput:checked_spec", spec)
+        if checked["status"] != "done":
+            raise Exit(checked["error"])
+        database = open_database(c, db)
+        result = runner.call("jobs.throughput:run_throughput", checked["spec"])
+    if "environment" not in result:  # the job process itself died: no figures, only how it ended
+        raise Exit(f"Throughput job failed: {result['error']}")
     print(describe(result))
     if result["status"] != "done":
         raise Exit(f"Throughput job failed: {result['error']}")

@@ -42,6 +42,12 @@ def model_facts(db) -> dict[str, dict]:
     return facts
 
 
+def failed_jobs(db) -> list[dict]:
+    """Failed jobs of the queue, newest first: what the model pages list and point to."""
+    return list(db.query("SELECT key, kind, model, spec, error, attempts, finished_at FROM jobs "
+                         "WHERE status = 'failed' ORDER BY finished_at DESC"))
+
+
 def environments(db) -> dict[str, dict]:
     return {row["id"]: row for row in db["environments"].rows}
 

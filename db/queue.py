@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from db.store import now_iso, save_measured
 
 TAIL_CHARS = 4000  # of a crashed job's output, kept for the error report
+TRACEBACK_CHARS = 8000  # of a failed job's traceback, kept beside its one-line error
 
 
 @dataclass
@@ -79,10 +80,12 @@ def record_result(db, job, result: dict) -> str:
     with db.atomic():
         if status == "done":
             row = save_measured(db, job.kind, result, job_key=job.key)
-            finish(db, job.key, {"status": "done", "error": None, "result_id": row["id"], "exit_code": 0})
+            finish(db, job.key, {"status": "done", "error": None, "traceback": None, "output_tail": None,
+                                 "result_id": row["id"], "exit_code": 0})
         else:
             finish(db, job.key, {"status": status, "error": result.get("error") or "failed without a message",
                                  "exit_code": result.get("exit_code"),
+                                 "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
                                  "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None})
     return status
 

@@ -33,6 +33,9 @@ def format_records(rows: list[dict], columns: list[str], fmt: str) -> str:
     return format_table(rows, columns)
 
 
+KEY_SHOWN = 12  # characters of a job key: enough to name it, short enough to type
+
+
 def count_by(db, table: str, column: str) -> list[dict]:
     return list(db.query(f"SELECT [{column}], count(*) AS rows FROM [{table}] GROUP BY [{column}] ORDER BY rows DESC"))
 
@@ -51,8 +54,29 @@ def status_report(db, failures_shown: int = 20) -> str:
     if db["jobs"].count:
         parts.append(format_table(count_by(db, "jobs", "status"), ["status", "rows"]))
     failed = list(db.query(
-        "SELECT kind, model, attempts, error FROM jobs WHERE status = 'failed' "
-        "ORDER BY finished_at DESC LIMIT ?", [failures_shown]))
+        f"SELECT substr(key, 1, {KEY_SHOWN}) AS job, kind, model, attempts, error FROM jobs "
+        "WHERE status = 'failed' ORDER BY finished_at DESC LIMIT ?", [failures_shown]))
     if failed:
-        parts.append("\nfailed jobs:\n" + format_table(failed, ["kind", "model", "attempts", "error"]))
+        parts.append("\nfailed jobs (invoke status --job JOB shows the traceback and output):\n"
+                     + format_table(failed, ["job", "kind", "model", "attempts", "error"]))
     return "\n".join(parts)
+
+
+class UnknownJob(ValueError):
+    pass
+
+
+def job_report(db, key_prefix: str) -> str:
+    """One job in full: its spec, status, error, traceback and the end of its output."""
+    rows = list(db.query("SELECT * FROM jobs WHERE key LIKE ? || '%' ORDER BY key LIMIT 2", [key_prefix]))
+    if len(rows) != 1:
+        problem = "No job" if not rows else "More than one job"
+        raise UnknownJob(f"{problem} with a key starting {key_prefix!r}: pass a key from invoke status's job column.")
+    job = rows[0]
+    lines = [f"{name}: {job[name]}" for name in ("key", "kind", "model", "status", "attempts", "sweep",
+                                                  "started_at", "finished_at", "exit_code", "error")]
+    lines.append(f"spec: {job['spec']}")
+    for name, title in (("traceback", "traceback"), ("output_tail", "output (last lines)")):
+        if job[name]:
+            lines += [f"\n{title}:", job[name].rstrip()]
+    return "\n".join(lines)

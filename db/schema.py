@@ -11,15 +11,16 @@ BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer's lock before fail
 
 migrations = Migrations("leaderboard")
 
-ENVIRONMENT_COLUMNS = {
+# m001's tables; later migrations add columns (below), so an old database upgrades in place.
+ENVIRONMENT_COLUMNS_M001 = {
     "id": str,            # hash of every other column: one row per distinct environment
     "device": str,        # e.g. "NVIDIA GeForce RTX 4090" or "cpu: Intel(R) Core(TM) i7"
     "device_type": str,   # cuda | cpu | mps ...
     "device_count": int,
     "torch": str,
     "timm": str,
-    "cuda": str,
-    "cudnn": str,
+    "cuda": str,          # CUDA the device used (none on a CPU)
+    "cudnn": str,         # cuDNN the device used (none on a CPU)
     "driver": str,
     "python": str,
     "host": str,
@@ -45,7 +46,7 @@ MODEL_COLUMNS = {
     "updated_at": str,
 }
 
-JOB_COLUMNS = {
+JOB_COLUMNS_M001 = {
     "key": str,          # hash of everything that changes the job's result
     "kind": str,         # accuracy | throughput
     "model": str,
@@ -96,7 +97,7 @@ ACCURACY_COLUMNS = {
     **PROVENANCE_COLUMNS,
 }
 
-THROUGHPUT_COLUMNS = {
+THROUGHPUT_COLUMNS_M001 = {
     "model": str,
     "bench": str,               # infer | train
     "compile_mode": str,        # eager | default | reduce-overhead | max-autotune
@@ -120,14 +121,27 @@ THROUGHPUT_COLUMNS = {
 }
 
 
+# Added by m003.
+ENVIRONMENT_COLUMNS_M003 = {
+    "build_cuda": str,    # CUDA the torch build was compiled for, whatever the device used
+    "build_cudnn": str,   # cuDNN the torch build ships
+}
+JOB_COLUMNS_M003 = {"traceback": str}  # where a failed job's error came from
+THROUGHPUT_COLUMNS_M003 = {"sync_each_step": int}  # 1: timed as timm's benchmark.py (sync after every step)
+
+ENVIRONMENT_COLUMNS = {**ENVIRONMENT_COLUMNS_M001, **ENVIRONMENT_COLUMNS_M003}
+JOB_COLUMNS = {**JOB_COLUMNS_M001, **JOB_COLUMNS_M003}
+THROUGHPUT_COLUMNS = {**THROUGHPUT_COLUMNS_M001, **THROUGHPUT_COLUMNS_M003}
+
+
 @migrations()
 def m001_create_tables(db):
-    db["environments"].create(ENVIRONMENT_COLUMNS, pk="id")
+    db["environments"].create(ENVIRONMENT_COLUMNS_M001, pk="id")
     db["models"].create(MODEL_COLUMNS, pk="name")
-    db["jobs"].create(JOB_COLUMNS, pk="key")
+    db["jobs"].create(JOB_COLUMNS_M001, pk="key")
     db["accuracy"].create(ACCURACY_COLUMNS, pk="id", foreign_keys=[("environment_id", "environments")])
     db["throughput"].create(
-        THROUGHPUT_COLUMNS, pk="id", foreign_keys=[("environment_id", "environments")]
+        THROUGHPUT_COLUMNS_M001, pk="id", foreign_keys=[("environment_id", "environments")]
     )
 
 
@@ -139,6 +153,18 @@ def m002_lookup_indexes(db):
     db["throughput"].create_index(["model", "bench", "compile_mode"])
     db["throughput"].create_index(["source"])
     db["jobs"].create_index(["status"])
+
+
+@migrations()
+def m003_build_versions_tracebacks_sync(db):
+    for table, columns in (("environments", ENVIRONMENT_COLUMNS_M003), ("jobs", JOB_COLUMNS_M003),
+                           ("throughput", THROUGHPUT_COLUMNS_M003)):
+        for name, type_ in columns.items():
+            db[table].add_column(name, type_)
+    # Measured environments recorded the torch build's CUDA/cuDNN even on a CPU: keep those as
+    # the build's, and say the CPU used none.
+    db.execute("UPDATE environments SET build_cuda = cuda, build_cudnn = cudnn WHERE host IS NOT NULL")
+    db.execute("UPDATE environments SET cuda = NULL, cudnn = NULL WHERE device_type = 'cpu'")
 
 
 def open_db(path) -> sqlite_utils.Database:

@@ -16,6 +16,14 @@ IDENTITY = {
 }
 
 
+# Settings that joined a kind's identity after rows were stored: they count only when set, so a
+# row stored before them keeps its identity (and a re-import still replaces it).
+LATER_IDENTITY = {
+    "accuracy": (),
+    "throughput": ("sync_each_step",),
+}
+
+
 def stable_hash(value) -> str:
     """A short, stable hash of any JSON-serialisable value."""
     text = json.dumps(value, sort_keys=True, default=str)
@@ -45,7 +53,8 @@ def save_environment(db, env: dict) -> str:
 
 
 def row_id(kind: str, row: dict) -> str:
-    return stable_hash([kind] + [row.get(k) for k in IDENTITY[kind]])
+    later = {k: row[k] for k in LATER_IDENTITY[kind] if row.get(k)}
+    return stable_hash([kind] + [row.get(k) for k in IDENTITY[kind]] + ([later] if later else []))
 
 
 def result_row(kind: str, result: dict, environment_id_: str | None = None) -> dict:

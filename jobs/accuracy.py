@@ -19,11 +19,11 @@ Spec keys (validate_accuracy_spec fills the defaults):
 import logging
 import os
 import time
-import traceback
 from pathlib import Path
 
 from jobs.accuracy_weights import JobFailed, first_line
 from jobs.environment import current_environment
+from jobs.measuring import select_device, traceback_text
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def empty_result(spec: dict) -> dict:
     model = spec.get("model") if isinstance(spec.get("model"), str) else None
     arch, _, tag = (model or "").partition(".")
     result.update(
-        kind="accuracy", status="failed", error=None, environment=None, model=arch or None, tag=tag or None,
+        kind="accuracy", status="failed", error=None, traceback=None, environment=None, model=arch or None, tag=tag or None,
         dataset=spec.get("dataset"), img_size=spec.get("img_size"), batch_size=spec.get("batch_size"),
         precision=spec.get("precision"), weights=spec.get("weights"),
     )
@@ -127,10 +127,9 @@ def run_accuracy(spec: dict) -> dict:
         else:
             result.update(measure(full), status="done")
     except (ValueError, JobFailed) as e:
-        result["error"] = first_line(e, 400)
+        result.update(error=first_line(e, 400), traceback=traceback_text(e))
     except Exception as e:  # an unforeseen failure is still one job's failure, never the sweep's
-        traceback.print_exc()
-        result["error"] = f"{type(e).__name__}: {first_line(e)}"
+        result.update(error=f"{type(e).__name__}: {first_line(e)}", traceback=traceback_text(e))
     result["wall_s"] = round(time.perf_counter() - started, 3)
     result["environment"] = current_environment(device)
     return result
@@ -147,6 +146,7 @@ def measure(spec: dict) -> dict:
     from jobs.accuracy_weights import create_model, find_checkpoint, hub_source
 
     random_seed(42)  # as validate.py, for any reader or model that draws random numbers
+    spec = {**spec, "device": select_device(spec["device"])}
     checkpoint = find_checkpoint(spec["weights"], spec["model"])
     model = create_model(spec["model"], spec["img_size"], checkpoint)
     data_config = resolve_input_data_config(model, {"img_size": spec["img_size"]}, use_test_size=True)
@@ -155,16 +155,31 @@ def measure(spec: dict) -> dict:
     memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
     model = model.to(device=torch.device(spec["device"]), memory_format=memory_format).eval()
     counts = evaluate(model, dataset, data_config, spec)
-    return figures(counts, model, data_config, weights=checkpoint or hub_source(spec["model"]))
+    return figures(counts, data_config, weights=checkpoint or hub_source(spec["model"]),
+                   param_count=published_param_count(spec["model"], model))
 
 
-def figures(counts, model, data_config: dict, weights: str) -> dict:
+def published_param_count(name: str, model) -> float:
+    """Millions of parameters of `name` at its default input size, as timm publishes it: a ViT
+    rebuilt for another size has a resized position embedding, but it is the same model."""
+    import timm
+    import torch
+
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            model = timm.create_model(name.partition(".")[0], pretrained=False)
+    except Exception:  # a model that cannot be built on meta: the evaluated one's count
+        pass
+    return round(sum(p.numel() for p in model.parameters()) / 1e6, 3)
+
+
+def figures(counts, data_config: dict, weights: str, param_count: float) -> dict:
     top1 = 100.0 * counts.top1 / counts.images
     top5 = 100.0 * counts.top5 / counts.images
     return {
         "top1": round(top1, 3), "top5": round(top5, 3),
         "top1_err": round(100.0 - top1, 3), "top5_err": round(100.0 - top5, 3),
-        "param_count": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
+        "param_count": param_count,
         "img_size": data_config["input_size"][-1],
         "crop_pct": data_config["crop_pct"],
         "interpolation": data_config["interpolation"],

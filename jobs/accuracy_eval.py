@@ -4,22 +4,15 @@ Loader and loop are validate.py's (prefetcher on, its warm-up batch, inference m
 predictions are counted as integers, so the figures do not depend on the batch size, which backs
 off only when memory runs out.
 """
-import logging
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 from timm.data import create_loader
-from timm.utils import decay_batch_step
 
 from jobs.accuracy_data import UnreadableImage, target_range_message, unreadable_image_message
 from jobs.accuracy_weights import JobFailed
-
-log = logging.getLogger(__name__)
-
-OOM_MARKERS = ("out of memory", "can't allocate memory", "not enough memory")
-AMP_DTYPES = {"amp": None, "amp_fp16": torch.float16, "amp_bf16": torch.bfloat16}
+from jobs.measuring import autocast, is_out_of_memory, run_with_backoff
 
 
 @dataclass
@@ -31,41 +24,18 @@ class Counts:
     batch_size: int = 0   # the batch size that completed
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    return isinstance(error, RuntimeError) and any(m in str(error).lower() for m in OOM_MARKERS)
-
-
-def autocast_for(precision: str, device: torch.device):
-    """validate.py's --amp: float16 on CUDA by default; bfloat16 where float16 autocast is unusual (CPU)."""
-    if precision == "fp32":
-        return nullcontext
-    dtype = AMP_DTYPES[precision] or (torch.float16 if device.type == "cuda" else torch.bfloat16)
-    return lambda: torch.autocast(device_type=device.type, dtype=dtype)
-
-
 def evaluate(model, dataset, data_config: dict, spec: dict) -> Counts:
     """Counts over the whole dataset; on out-of-memory only, again at a smaller batch (timm's decay_batch_step)."""
-    batch_size = spec["batch_size"]
-    while True:
-        try:
-            return evaluate_at(model, dataset, data_config, spec, batch_size)
-        except Exception as e:
-            if not is_out_of_memory(e):
-                raise
-            smaller = decay_batch_step(batch_size)
-            if not smaller:
-                raise JobFailed(f"Out of memory even at batch size 1 on {spec['device']}: "
-                                f"use a smaller --img-size or another --device.")
-            log.warning("out of memory at batch size %d; retrying at %d", batch_size, smaller)
-            release_memory(spec["device"])
-            batch_size = smaller
+    def attempt(batch_size: int) -> Counts:
+        return evaluate_at(model, dataset, data_config, spec, batch_size)
 
-
-def release_memory(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
+    counts, _, error = run_with_backoff(attempt, spec["batch_size"], spec["device"], spec["model"])
+    if error is None:
+        return counts
+    if is_out_of_memory(error):
+        raise JobFailed(f"Out of memory even at batch size 1 on {spec['device']}: "
+                        f"use a smaller --img-size or another --device.")
+    raise error
 
 
 def make_loader(dataset, data_config: dict, spec: dict, batch_size: int):
@@ -89,13 +59,13 @@ def make_loader(dataset, data_config: dict, spec: dict, batch_size: int):
 
 def evaluate_at(model, dataset, data_config: dict, spec: dict, batch_size: int) -> Counts:
     device = torch.device(spec["device"])
-    autocast = autocast_for(spec["precision"], device)
+    amp = lambda: autocast(spec["precision"], spec["device"])  # noqa: E731 (a new context per batch)
     memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
     loader = make_loader(dataset, data_config, spec, batch_size)
     with torch.inference_mode():
-        warm_up(model, (batch_size, *data_config["input_size"]), device, memory_format, autocast)
+        warm_up(model, (batch_size, *data_config["input_size"]), device, memory_format, amp)
         start = time.perf_counter()
-        counts, highest = count_correct(model, loader, memory_format, autocast, device)
+        counts, highest = count_correct(model, loader, memory_format, amp, device)
         counts.seconds = time.perf_counter() - start
     if highest >= model.num_classes:
         raise JobFailed(target_range_message(highest, model.num_classes, spec["model"]))

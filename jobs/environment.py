@@ -29,19 +29,31 @@ def nvidia_driver() -> str | None:
 
 
 def device_facts(device: str) -> dict:
-    """Name, type and count of the device a job runs on ("cpu", "cuda", "cuda:1")."""
+    """Name, type and count of the device a job runs on ("cpu", "cuda", "cuda:1"), and the CUDA and
+    cuDNN it uses (none on a CPU, whatever the torch build ships)."""
     import torch
 
-    device_type = device.split(":")[0]
-    if device_type == "cuda":
-        index = int(device.split(":")[1]) if ":" in device else 0
+    parsed = torch.device(device)
+    if parsed.type == "cuda":
+        index = parsed.index if parsed.index is not None else torch.cuda.current_device()
+        build = build_versions()
         return {
             "device": torch.cuda.get_device_name(index),
             "device_type": "cuda",
             "device_count": 1,
             "driver": nvidia_driver(),
+            "cuda": build["build_cuda"],
+            "cudnn": build["build_cudnn"],
         }
-    return {"device": f"cpu: {cpu_name()}", "device_type": device_type, "device_count": 1}
+    return {"device": f"cpu: {cpu_name()}", "device_type": parsed.type, "device_count": 1}
+
+
+def build_versions() -> dict:
+    """The CUDA and cuDNN versions the torch build was compiled for (None for a CPU-only build)."""
+    import torch
+
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"build_cuda": torch.version.cuda, "build_cudnn": str(cudnn) if cudnn else None}
 
 
 def current_environment(device: str = "cpu") -> dict:
@@ -49,13 +61,12 @@ def current_environment(device: str = "cpu") -> dict:
     import timm
     import torch
 
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {
+        "cuda": None, "cudnn": None,
         **device_facts(device),
+        **build_versions(),
         "torch": torch.__version__,
         "timm": timm.__version__,
-        "cuda": torch.version.cuda,
-        "cudnn": str(cudnn) if cudnn else None,
         "python": platform.python_version(),
         "host": socket.gethostname(),
         "platform": platform.platform(),

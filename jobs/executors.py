@@ -20,10 +20,14 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from db.queue import TAIL_CHARS
+from jobs.measuring import one_line_error, traceback_text
 
 JOB_FUNCTIONS = {
     "throughput": "jobs.throughput:run_throughput",
@@ -36,7 +40,6 @@ JOB_FUNCTIONS = {
 PRELOAD = ["__main__", "torch", "timm", "torch.utils.flop_counter", "jobs.executors", "jobs.environment", "jobs.catalog",
            "jobs.throughput", "jobs.throughput_measure",
            "jobs.accuracy", "jobs.accuracy_data", "jobs.accuracy_eval", "jobs.accuracy_weights"]
-TAIL_CHARS = 4000
 
 
 @dataclass
@@ -96,7 +99,11 @@ def child_main(function_path: str, args: tuple, env: dict, result_path: str, log
     os.dup2(log, 2)
     faulthandler.enable()  # a segfault leaves its stack in the log
     gc.freeze()  # the preloaded modules' objects: never scanned by this job's collections
-    result = resolve(function_path)(*args)
+    try:
+        result = resolve(function_path)(*args)
+    except Exception as e:  # a bug outside the job's own error handling: still one failed job
+        traceback.print_exc()
+        result = failed_result(one_line_error(e), traceback=traceback_text(e))
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f, default=str)
@@ -137,6 +144,18 @@ def kill_group(process) -> None:
     except (ProcessLookupError, PermissionError):
         process.kill()  # not yet in its own group
     process.join(5)
+
+
+@contextlib.contextmanager
+def job_process(timeout_s: float):
+    """A started executor whose `call(function, *args)` runs in a fresh job process, exactly as an
+    eval-all job runs (forked from the preloaded server), seeing this process's GPUs."""
+    executor = LocalExecutor([Slot("job")], timeout_s)
+    executor.start()
+    try:
+        yield executor
+    finally:
+        executor.close()
 
 
 class LocalExecutor:
@@ -195,7 +214,10 @@ class LocalExecutor:
                                  exit_code=run.process.exitcode, output_tail=output_tail(run.log_path))
         run.process.join()
         if run.result_path.exists():
-            return json.loads(run.result_path.read_text())
+            result = json.loads(run.result_path.read_text())
+            if result.get("status") == "failed":  # what it printed on the way (warnings, ...)
+                result.setdefault("output_tail", output_tail(run.log_path))
+            return result
         return failed_result(exit_description(run.process.exitcode), exit_code=run.process.exitcode,
                              output_tail=output_tail(run.log_path))
 

@@ -21,6 +21,7 @@ import statistics
 from dataclasses import asdict, dataclass
 
 from jobs.environment import current_environment
+from jobs.measuring import one_line_error, run_with_backoff, traceback_text
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ SPEC_DEFAULTS = {
     "precision": "fp32",
     "channels_last": False,
     "fast_norm": False,
+    "sync_each_step": False,  # timm benchmark.py's timing: the device finishes each step before the next
     "img_size": None,   # the model's default input size
     "device": None,     # cuda when available, else cpu (decided when the job runs)
     **asdict(DEFAULTS),
@@ -54,7 +56,7 @@ SPEC_DEFAULTS = {
 
 # What a failed result still carries, so it can be matched to its job.
 SETTING_FIELDS = ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm",
-                  "img_size", "batch_size", "steps", "repeats")
+                  "sync_each_step", "img_size", "batch_size", "steps", "repeats")
 FIGURE_FIELDS = ("samples_per_sec", "samples_per_sec_min", "samples_per_sec_max", "step_time_ms",
                  "compile_s", "peak_mem_mb", "gmacs", "macts", "param_count")
 
@@ -72,11 +74,22 @@ def validate_throughput_spec(spec: dict) -> dict:
     for key in ("batch_size", "steps", "repeats", "warmup_steps", "img_size"):
         if checked[key] is not None:
             checked[key] = whole_number(key, checked[key], minimum=0 if key == "warmup_steps" else 1)
-    for key in ("channels_last", "fast_norm"):
+    for key in ("channels_last", "fast_norm", "sync_each_step"):
         checked[key] = yes_no(key, checked[key])
     if checked["device"] is not None and not DEVICE_PATTERN.fullmatch(str(checked["device"])):
         raise ValueError(f"Unknown device {checked['device']!r}: use cpu, cuda or cuda:N.")
     return checked
+
+
+def checked_spec(spec: dict) -> dict:
+    """validate_throughput_spec (and the device) as a job result: {"status": "done", "spec": ...}, or
+    "failed" with the one-line error; so the command line can check a spec in a job process."""
+    try:
+        checked = validate_throughput_spec(spec)
+        resolve_device(checked["device"])
+    except ValueError as e:
+        return {"status": "failed", "error": str(e)}
+    return {"status": "done", "spec": checked}
 
 
 def single_model(name) -> str:
@@ -104,7 +117,7 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
         checked = validate_throughput_spec(spec)
         device = resolve_device(checked["device"])
     except ValueError as e:
-        return failed_result({**SPEC_DEFAULTS, **spec}, safe_environment(spec.get("device")), one_line_error(e))
+        return failed_result({**SPEC_DEFAULTS, **spec}, safe_environment(spec.get("device")), e)
     environment = current_environment(device)
     figures, error = measure_with_backoff(checked, device, before_attempt or (lambda batch_size: None))
     if error:
@@ -115,48 +128,16 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
     return done_result(checked, environment, figures)
 
 
-def measure_with_backoff(spec: dict, device: str, before_attempt) -> tuple[dict, str | None]:
+def measure_with_backoff(spec: dict, device: str, before_attempt) -> tuple[dict, BaseException | None]:
     """(figures, None), or ({"batch_size": b}, error): smaller batches only after out-of-memory."""
-    from timm.utils import decay_batch_step
+    from jobs.throughput_measure import measure
 
-    from jobs.throughput_measure import measure, release_memory
+    def attempt(batch_size: int) -> dict:
+        before_attempt(batch_size)
+        return measure(spec, device, batch_size)
 
-    batch_size = spec["batch_size"]
-    while True:
-        try:
-            before_attempt(batch_size)
-            return {"batch_size": batch_size, **measure(spec, device, batch_size)}, None
-        except Exception as e:  # the job's failure becomes its result
-            error, out_of_memory = one_line_error(e), is_out_of_memory(e)
-        release_memory(device)
-        smaller = decay_batch_step(batch_size)  # 1024, 768, 512, 384, 256, 192, 128, 96, ...
-        if not out_of_memory or smaller < 1:
-            return {"batch_size": batch_size}, error
-        log.warning("%s: out of memory at batch %d, retrying at %d", spec["model"], batch_size, smaller)
-        batch_size = smaller
-
-
-# RuntimeError messages of an allocator that ran out: CUDA's, and the CPU allocator's ENOMEM.
-OUT_OF_MEMORY_MESSAGES = ("out of memory", "DefaultCPUAllocator: can't allocate memory")
-
-
-def is_out_of_memory(error: BaseException | None) -> bool:
-    """True for torch's OutOfMemoryError or an allocator's out-of-memory RuntimeError, also when
-    a compiler error wraps one (its __cause__)."""
-    import torch
-
-    while error is not None:
-        if isinstance(error, torch.OutOfMemoryError):
-            return True
-        if isinstance(error, RuntimeError) and any(m in str(error) for m in OUT_OF_MEMORY_MESSAGES):
-            return True
-        error = error.__cause__
-    return False
-
-
-def one_line_error(error: BaseException) -> str:
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message}"[:500]
+    figures, batch_size, error = run_with_backoff(attempt, spec["batch_size"], device, spec["model"])
+    return {"batch_size": batch_size, **(figures or {})}, error
 
 
 def safe_environment(device) -> dict:
@@ -171,13 +152,14 @@ def safe_environment(device) -> dict:
 
 def settings(spec: dict) -> dict:
     fields = {key: spec.get(key) for key in SETTING_FIELDS}
-    for flag in ("channels_last", "fast_norm"):
+    for flag in ("channels_last", "fast_norm", "sync_each_step"):
         fields[flag] = int(bool(fields[flag]))
     return fields
 
 
-def failed_result(spec: dict, environment: dict, error: str) -> dict:
-    return {"kind": "throughput", "status": "failed", "error": error, "environment": environment,
+def failed_result(spec: dict, environment: dict, error: BaseException) -> dict:
+    return {"kind": "throughput", "status": "failed", "error": one_line_error(error),
+            "traceback": traceback_text(error), "environment": environment,
             **settings(spec), **dict.fromkeys(FIGURE_FIELDS)}
 
 
@@ -225,7 +207,8 @@ def describe(result: dict) -> str:
             "step_time_ms": r["step_time_ms"], "compile_s": r["compile_s"], "first_call_s": r["first_call_s"],
             "peak_mem_mb": r["peak_mem_mb"], "gmacs": r["gmacs"], "macts": r["macts"],
             "param_count": r["param_count"],
-            "timed": f"{r['repeats']} repeats x {r['steps']} steps after {r['warmup_steps']} warm-up steps",
+            "timed": f"{r['repeats']} repeats x {r['steps']} steps after {r['warmup_steps']} warm-up steps"
+                     + (", synchronized after every step" if r.get("sync_each_step") else ""),
         })
     shown["device"] = r["environment"]["device"]
     shown["torch / timm"] = f"{r['environment']['torch']} / {r['environment']['timm']}"

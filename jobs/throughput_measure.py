@@ -5,10 +5,8 @@ this module measures it. Timed regions hold only the steps themselves: the first
 includes compilation) is timed on its own, and CUDA work is synchronized before every clock read.
 """
 import gc
-import resource
-import sys
 import time
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 
 import timm
 import torch
@@ -16,8 +14,7 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from jobs.catalog import count_gmacs
-
-AUTOCAST_DTYPES = {"amp_bf16": torch.bfloat16, "amp_fp16": torch.float16}
+from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer, tensor_device
 
 # Ops whose output elements count as activations: convolutions, matrix products, attention
 # (timm's benchmark.py convention: fvcore's count of conv/matmul/linear/einsum outputs).
@@ -30,7 +27,7 @@ ACTIVATION_OPS = {
 def measure(spec: dict, device: str, batch_size: int) -> dict:
     """Compile, warm up and time `spec` at `batch_size` on `device`; figures, not yet rounded."""
     torch._dynamo.reset()  # a fresh compile per attempt: no cached graph from an earlier job
-    prepare_device(device)
+    device = select_device(device)
     skips_before = cudagraph_skips()
     memory = PeakMemory(device)
     with fast_norm(spec["fast_norm"]):
@@ -39,14 +36,14 @@ def measure(spec: dict, device: str, batch_size: int) -> dict:
         first_call_s, durations = run_timed(step, context, synchronizer(device), spec)
         peak_mem_mb = memory.peak_mb()
         del step
-        input_size = (3, img_size, img_size)
+        input_size, place = (3, img_size, img_size), tensor_device(device)
         return {
             "img_size": img_size,
             "first_call_s": first_call_s,
             "durations_s": durations,
             "peak_mem_mb": peak_mem_mb,
-            "gmacs": count_gmacs(model, input_size, device),
-            "macts": count_mactivations(model, input_size, device),
+            "gmacs": count_gmacs(model, input_size, place),
+            "macts": count_mactivations(model, input_size, place),
             "param_count": sum(p.numel() for p in model.parameters()) / 1e6,
             "cudagraph_skips": cudagraph_skips() - skips_before if uses_cuda_graphs(spec, device) else None,
         }
@@ -71,16 +68,11 @@ def build_model(spec: dict, device: str):
     img_size = spec["img_size"] or default_size
     # Fixed-size models (ViT, MaxViT...) are built for the size; the others take any input.
     kwargs = {"img_size": img_size} if cfg and cfg.fixed_input_size and img_size != default_size else {}
-    model = timm.create_model(spec["model"], pretrained=False, **kwargs).to(device)
+    model = timm.create_model(spec["model"], pretrained=False, **kwargs).to(tensor_device(device))
     if spec["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     model.train(spec["bench"] == "train")
     return model, img_size
-
-
-def autocast(spec: dict, device: str):
-    dtype = AUTOCAST_DTYPES.get(spec["precision"])
-    return torch.autocast(device.split(":")[0], dtype=dtype) if dtype else nullcontext()
 
 
 def compiled(model, spec: dict):
@@ -88,14 +80,8 @@ def compiled(model, spec: dict):
     return model if mode == "eager" else torch.compile(model, mode=mode)
 
 
-def prepare_device(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.set_device(device)  # CUDA graph pools and inductor kernels follow the current device
-        torch.backends.cudnn.benchmark = True  # pick the fastest conv kernels (during warm-up), as timm does
-
-
 def uses_cuda_graphs(spec: dict, device: str) -> bool:
-    return spec["compile_mode"] == "reduce-overhead" and device.startswith("cuda")
+    return spec["compile_mode"] == "reduce-overhead" and is_cuda(device)
 
 
 def cuda_graph_step_marker(spec: dict, device: str):
@@ -108,39 +94,28 @@ def cuda_graph_step_marker(spec: dict, device: str):
 
 def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
     """One benchmark step closed over fixed inputs on the device, and the context steps run in."""
-    x = torch.randn(batch_size, 3, img_size, img_size, device=device)
+    place = tensor_device(device)
+    x = torch.randn(batch_size, 3, img_size, img_size, device=place)
     if spec["channels_last"]:
         x = x.contiguous(memory_format=torch.channels_last)
     forward, mark_step = compiled(model, spec), cuda_graph_step_marker(spec, device)
     if spec["bench"] == "infer":
         def infer_step():
             mark_step()
-            forward(x)
-        return infer_step, lambda: inference_context(spec, device)
-    target = torch.randint(0, model.num_classes, (batch_size,), device=device)
+            with autocast(spec["precision"], device):  # entered per step, as a caller would (and benchmark.py)
+                forward(x)
+        return infer_step, torch.inference_mode
+    target = torch.randint(0, model.num_classes, (batch_size,), device=place)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
 
     def train_step():
         mark_step()
-        with autocast(spec, device):  # the loss too; backward and the update outside it
+        with autocast(spec["precision"], device):  # the loss too; backward and the update outside it
             loss = F.cross_entropy(forward(x), target)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return train_step, nullcontext
-
-
-def inference_context(spec: dict, device: str):
-    stack = ExitStack()
-    stack.enter_context(torch.inference_mode())
-    stack.enter_context(autocast(spec, device))
-    return stack
-
-
-def synchronizer(device: str):
-    if device.startswith("cuda"):
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None  # CPU ops have finished when they return
 
 
 def run_timed(step, context, sync, spec: dict) -> tuple[float, list[float]]:
@@ -154,7 +129,8 @@ def run_timed(step, context, sync, spec: dict) -> tuple[float, list[float]]:
         for _ in range(spec["warmup_steps"]):
             step()
         with collector_paused():  # a collector pause belongs to no timed step
-            return first_call_s, [timed_steps(step, sync, spec["steps"]) for _ in range(spec["repeats"])]
+            return first_call_s, [timed_steps(step, sync, spec["steps"], spec["sync_each_step"])
+                                  for _ in range(spec["repeats"])]
 
 
 @contextmanager
@@ -169,35 +145,17 @@ def collector_paused():
             gc.enable()
 
 
-def timed_steps(step, sync, steps: int) -> float:
+def timed_steps(step, sync, steps: int, sync_each_step: bool = False) -> float:
+    """Seconds of `steps` steps. With `sync_each_step` the device finishes each step before the next
+    is queued (timm benchmark.py's timing); otherwise steps queue freely, as in a training loop."""
     sync()
     start = time.perf_counter()
     for _ in range(steps):
         step()
+        if sync_each_step:
+            sync()
     sync()
     return time.perf_counter() - start
-
-
-class PeakMemory:
-    """Peak memory of the job: CUDA max allocated, or on CPU the increase of the process's peak RSS
-    (meaningful in a fresh job process; an earlier, larger peak in the same process hides it)."""
-
-    def __init__(self, device: str):
-        self.device = device
-        self.cuda = device.startswith("cuda")
-        if self.cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        self.start = 0 if self.cuda else peak_rss_bytes()
-
-    def peak_mb(self) -> float:
-        if self.cuda:
-            return torch.cuda.max_memory_allocated(self.device) / 2**20
-        return (peak_rss_bytes() - self.start) / 2**20
-
-
-def peak_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
 class ActivationCounter(TorchDispatchMode):
@@ -235,11 +193,3 @@ def cudagraph_skips() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["inductor"].get("cudagraph_skips", 0))
-
-
-def release_memory(device: str) -> None:
-    """Free what a failed attempt left behind before the next one."""
-    torch._dynamo.reset()
-    gc.collect()
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()

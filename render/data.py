@@ -80,7 +80,7 @@ def load(db) -> dict:
     """Everything the site shows, read once."""
     return {"accuracy": queries.accuracy_rows(db), "throughput": queries.throughput_rows(db),
             "facts": queries.model_facts(db), "environments": queries.environments(db),
-            "sources": queries.sources(db)}
+            "sources": queries.sources(db), "failed_jobs": queries.failed_jobs(db)}
 
 
 def model_names(data: dict) -> list[str]:

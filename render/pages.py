@@ -1,8 +1,10 @@
 """Context for each page: Python builds it, templates only loop and print."""
+import json
 from collections import defaultdict
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
+from db.report import KEY_SHOWN
 from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, layout_label,
                          model_names, model_params, page_name)
 
@@ -37,10 +39,25 @@ def result_view(row: dict, kind: str, envs: dict, cache: dict) -> SimpleNamespac
 
 def used_environments(rows: list[dict], envs: dict) -> list[dict]:
     ids = dict.fromkeys(r["environment_id"] for r in rows if r["environment_id"])
-    return [dict(envs[i], label=environment_label(envs[i])) for i in ids if i in envs]
+    return [dict(envs[i], label=environment_label(envs[i]), build_label=build_label(envs[i])) for i in ids if i in envs]
 
 
-def model_context(name: str, accuracy: list, throughput: list, data: dict, params: dict) -> dict:
+def build_label(env: dict) -> str:
+    """What the torch build ships, e.g. "CUDA 13.0 · cuDNN 91300" (also on a CPU that used neither)."""
+    parts = [env.get("build_cuda") and f"CUDA {env['build_cuda']}", env.get("build_cudnn") and f"cuDNN {env['build_cudnn']}"]
+    return " · ".join(p for p in parts if p)
+
+
+def failed_job_view(job: dict) -> SimpleNamespace:
+    """A failed job as its model page lists it: the key to look it up by, its settings, its error."""
+    spec = json.loads(job["spec"] or "{}")
+    settings = [str(spec[k]) for k in ("bench", "compile_mode", "precision", "img_size", "batch_size") if spec.get(k)]
+    return SimpleNamespace(job=job["key"][:KEY_SHOWN], kind=job["kind"], settings=" ".join(settings),
+                           error=job["error"], attempts=job["attempts"], finished_at=job["finished_at"])
+
+
+def model_context(name: str, accuracy: list, throughput: list, data: dict, params: dict,
+                  failed: list = ()) -> dict:
     facts = data["facts"].get(name)
     envs = data["environments"]
     family = (facts or {}).get("family") or UNKNOWN
@@ -52,6 +69,7 @@ def model_context(name: str, accuracy: list, throughput: list, data: dict, param
         "accuracy": [result_view(r, "accuracy", envs, cache) for r in accuracy],
         "throughput": [result_view(r, "throughput", envs, cache) for r in throughput],
         "environments": used_environments(accuracy + throughput, envs),
+        "failed_jobs": [failed_job_view(job) for job in failed],
         "links": {"model": index_link("../", q=name), "family": index_link("../", family=family),
                   "norm": index_link("../", norm=norm)},
     }
@@ -61,8 +79,10 @@ def model_contexts(data: dict, names=None):
     """(file name, context) for `names` (default: every model with a result or a catalogue entry)."""
     params = model_params(data)
     accuracy, throughput = by_model(data["accuracy"]), by_model(data["throughput"])
+    failed = by_model([dict(job, model=job["model"].split(".", 1)[0]) for job in data.get("failed_jobs", [])])
     for name in model_names(data) if names is None else names:
-        yield page_name(name), model_context(name, accuracy.get(name, []), throughput.get(name, []), data, params)
+        yield page_name(name), model_context(name, accuracy.get(name, []), throughput.get(name, []), data, params,
+                                             failed.get(name, []))
 
 
 def index_context(data: dict, payload: dict) -> dict:

@@ -62,6 +62,10 @@ def test_own_predictions_score_100_at_160_and_timms_value_at_192(labelled):
     assert at_192["top1_err"] == round(100.0 - at_192["top1"], 3)
     cfg = reference.pretrained_cfg
     assert (at_192["img_size"], at_192["crop_pct"], at_192["interpolation"]) == (192, cfg["crop_pct"], cfg["interpolation"])
+    # the model's own parameter count, as timm publishes it; a ViT's 192 px rebuild has more (position embedding)
+    assert at_192["param_count"] == at_160["param_count"]
+    rebuilt = round(sum(p.numel() for p in reference.parameters()) / 1e6, 3)
+    assert (rebuilt != at_192["param_count"]) == bool(cfg.get("fixed_input_size"))
 
 
 def test_result_has_every_column_and_its_provenance(vit):

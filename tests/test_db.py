@@ -34,6 +34,26 @@ def test_older_schema_upgrades_without_losing_rows(db_path):
     assert not migrations.pending(db)
 
 
+def test_m003_keeps_a_cpu_runs_build_versions_apart_from_what_it_used(db_path):
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m003_build_versions_tracebacks_sync")
+    old["environments"].insert_all([
+        {"id": "cpu-run", "device_type": "cpu", "cuda": "13.0", "cudnn": "92400", "host": "box"},
+        {"id": "gpu-run", "device_type": "cuda", "cuda": "13.0", "cudnn": "92400", "host": "gpu"},
+        {"id": "imported", "device_type": "cuda", "cuda": "12.4"},  # from a timm file name: no host
+    ])
+    old["throughput"].insert({"id": "t1", "model": "test_vit", "samples_per_sec": 5.0})
+    old.close()
+
+    db = open_db(db_path)
+    envs = {e["id"]: e for e in db["environments"].rows}
+    assert (envs["cpu-run"]["cuda"], envs["cpu-run"]["cudnn"]) == (None, None)
+    assert (envs["cpu-run"]["build_cuda"], envs["cpu-run"]["build_cudnn"]) == ("13.0", "92400")
+    assert (envs["gpu-run"]["cuda"], envs["gpu-run"]["build_cuda"]) == ("13.0", "13.0")
+    assert (envs["imported"]["cuda"], envs["imported"]["build_cuda"]) == ("12.4", None)
+    assert db["throughput"].get("t1")["sync_each_step"] is None and "traceback" in db["jobs"].columns_dict
+
+
 def test_opening_twice_applies_nothing_new(db_path):
     open_db(db_path)["models"].insert({"name": "test_vit"})
     db = open_db(db_path)
@@ -85,3 +105,14 @@ def test_a_locked_database_is_a_one_line_error_naming_it(db_path, monkeypatch):
             tasks.open_database(invoke.Context(), str(db_path))
     finally:
         blocker.rollback()
+
+
+def test_timing_each_step_is_a_different_measurement_and_older_rows_keep_their_identity(db):
+    from db.store import row_id, save_measured
+
+    plain, synced = measured(), measured(sync_each_step=1)
+    save_measured(db, "throughput", plain)
+    save_measured(db, "throughput", synced)
+    assert db["throughput"].count == 2  # neither replaced the other
+    row = {k: plain.get(k) for k in ("model", "bench", "compile_mode")}
+    assert row_id("throughput", {**row, "sync_each_step": 0}) == row_id("throughput", row)

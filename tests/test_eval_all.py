@@ -84,6 +84,23 @@ def test_failed_jobs_are_retried_only_when_asked_and_force_reruns_done_ones(proj
     assert len(done) == 1 and done[0]["attempts"] == 2
 
 
+def test_a_failed_job_keeps_its_traceback_and_status_says_where_to_read_it(project):
+    assert invoke("eval-all", "--sweep", "broken", "--no-site", cwd=project).returncode == 1
+    job = jobs_table(project / "lb.db")["test_resnet"]
+    assert job["error"] == "ValueError: Bad batch_size 0: it must be a whole number >= 1."
+    assert job["traceback"].startswith("Traceback (most recent call last)")
+    assert "spec_checks.py" in job["traceback"] and "line" in job["traceback"]
+    status = invoke("status", cwd=project).stdout
+    assert "invoke status --job JOB" in status and job["key"][:12] in status
+    details = invoke("status", "--job", job["key"][:8], cwd=project)
+    assert details.returncode == 0, details.stderr
+    assert f"key: {job['key']}" in details.stdout and "traceback:" in details.stdout
+    assert "spec_checks.py" in details.stdout
+    unknown = invoke("status", "--job", "zzz", cwd=project)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "No job with a key starting 'zzz': pass a key from invoke status's job column."
+
+
 def wait_for_done_jobs(db_path, count, process, timeout=240):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:

@@ -94,6 +94,23 @@ def test_model_page_shows_results_facts_environment_and_links_back(tiny_site):
     assert soup.select_one(".facts a")["href"].startswith("../index.html#family=EfficientNet")
 
 
+def test_model_page_lists_failed_jobs_and_where_to_read_their_tracebacks(db, tmp_path):
+    fill_tiny(db)
+    model, other_model = list(TINY_MODELS)[:2]
+    db["jobs"].insert({"key": "abcdef1234567890", "kind": "throughput", "model": model, "status": "failed",
+                       "spec": json.dumps({"bench": "train", "compile_mode": "max-autotune"}), "attempts": 2,
+                       "error": "RuntimeError: <b>triton</b> failed", "traceback": "Traceback ...",
+                       "finished_at": "2026-11-28T10:00:00+00:00"})
+    site = Path(build_site(db, tmp_path / "site")["out"])
+    page = soup_of(site / "models" / page_name(model))
+    row = page.select_one("table.failed tbody tr")
+    cells = [td.get_text(" ", strip=True) for td in row.select("td")]
+    assert cells[:5] == ["abcdef123456", "throughput", "train max-autotune", "RuntimeError: <b>triton</b> failed", "2"]
+    assert "invoke status --job JOB" in page.select_one("#failed + p").get_text(" ", strip=True)
+    other = soup_of(site / "models" / page_name(other_model))
+    assert other.select_one("table.failed") is None
+
+
 def test_uncatalogued_model_page_says_unknown(tiny_site):
     soup = soup_of(tiny_site / "models" / "test_byobnet.html")  # reference CSVs only
     facts = {dt.get_text(): dd.get_text(" ", strip=True) for dt, dd in zip(soup.select(".facts dt"), soup.select(".facts dd"))}

@@ -9,7 +9,8 @@ from torch._dynamo.utils import counters
 
 from db.schema import PROVENANCE_COLUMNS, THROUGHPUT_COLUMNS
 from jobs.catalog import count_gmacs
-from jobs.throughput import (DEFAULTS, describe, is_out_of_memory, run_throughput,
+from jobs.measuring import is_out_of_memory
+from jobs.throughput import (DEFAULTS, describe, run_throughput,
                              validate_throughput_spec)
 from jobs.throughput_measure import build_model, count_mactivations, make_step
 
