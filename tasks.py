@@ -3,6 +3,7 @@
 A thin shell: each task parses its flags, calls into jobs/, db/ or render/, prints, and exits.
 Heavy imports (torch, timm) happen inside the tasks that need them, so `invoke --list` is instant.
 """
+import functools
 import glob
 import shlex
 import signal
@@ -10,12 +11,28 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from invoke import Collection, Exit, task
+import invoke
+from invoke import Collection, Exit
 
+from db.errors import LeaderboardError
 from jobs.settings import defaults
 
 DB_HELP = "SQLite database file (default: leaderboard.db in invoke.yaml, else db/leaderboard.db)."
 FORMATS = ("table", "json", "csv")
+
+
+def task(*args, **kwargs):
+    """Invoke's @task, with a LeaderboardError (something the user can fix) printed as its one line
+    and exit code 1; every other exception is a bug and keeps its traceback."""
+    def decorate(body):
+        @functools.wraps(body)  # invoke reads the flags from the wrapped signature
+        def run(c, *a, **kw):
+            try:
+                return body(c, *a, **kw)
+            except LeaderboardError as e:
+                raise Exit(str(e)) from None
+        return invoke.task(*args, **kwargs)(run)
+    return decorate
 
 
 def open_database(c, db_flag):
@@ -53,16 +70,13 @@ def catalog(c, models=None, format="table", imported=False, db=None):
         raise Exit("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
     from db.catalog import save_catalog
     from db.report import format_records
-    from jobs.catalog import DEFAULT_MODELS, UnknownModel, catalog as build_catalog, catalog_results
+    from jobs.catalog import DEFAULT_MODELS, catalog as build_catalog, catalog_results
 
     database = open_database(c, db)
     if imported:
         print(catalog_results_text(catalog_results(database)))
         return
-    try:
-        entries = build_catalog(models or DEFAULT_MODELS)
-    except UnknownModel as e:
-        raise Exit(str(e))
+    entries = build_catalog(models or DEFAULT_MODELS)
     save_catalog(database, entries)
     for e in entries:
         e["params_m"] = round(e["params"] / 1e6, 3)
@@ -85,16 +99,10 @@ def catalog_results_text(report: dict) -> str:
             "traceback, output.", "db": DB_HELP})
 def status(c, job=None, db=None):
     """Summarise what is stored: results per source, the job queue, recent failures; or one job in full."""
-    from db.report import UnknownJob, job_report, status_report
+    from db.report import job_report, status_report
 
     database = open_database(c, db)
-    if job is None:
-        print(status_report(database))
-        return
-    try:
-        print(job_report(database, job))
-    except UnknownJob as e:
-        raise Exit(str(e))
+    print(status_report(database) if job is None else job_report(database, job))
 
 
 def import_sources(source: str, remainder: str) -> list[str]:
@@ -152,9 +160,11 @@ def import_results(c, source, db=None):
 )
 def export(c, kind="accuracy", format="csv", out=None, db=None):
     """Write stored results in timm's column conventions, with their provenance; re-importable."""
-    check_choice("kind", kind, ("accuracy", "throughput"))
-    check_choice("format", format, ("csv", "json"))
     from db.export import export_records, write_export
+    from db.kinds import KINDS
+
+    check_choice("kind", kind, tuple(KINDS))
+    check_choice("format", format, ("csv", "json"))
 
     records = export_records(open_database(c, db), kind)
     if out is None:
@@ -203,10 +213,7 @@ def evaluate(c, model, data_dir=None, img_size=None, checkpoint=None, class_map=
                 class_map=class_map or settings.get("class_map"), img_size=img_size, split=split, dataset=dataset,
                 dataset_type=dataset_type, batch_size=batch_size, workers=workers, precision=precision,
                 channels_last=channels_last, device=device)
-    try:
-        spec = validate_accuracy_spec(spec)
-    except ValueError as e:
-        raise Exit(str(e))
+    spec = validate_accuracy_spec(spec)
     database = open_database(c, db)
     result = run_accuracy(spec)
     if result["status"] != "done":
@@ -359,12 +366,9 @@ def site_folder(c, out):
 @task(help={"out": SITE_OUT_HELP + " Replaced whole, and only if empty or built here before.", "db": DB_HELP})
 def build(c, out=None, db=None):
     """Render the database into the static site: index, model pages, methodology, CSV/JSON downloads (works from file://)."""
-    from render.build import SiteError, build_site
+    from render.build import build_site
 
-    try:
-        summary = build_site(open_database(c, db), site_folder(c, out))
-    except SiteError as e:
-        raise Exit(str(e))
+    summary = build_site(open_database(c, db), site_folder(c, out))
     print(f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from "
           f"{summary['accuracy_rows']} accuracy and {summary['throughput_rows']} throughput rows in {summary['seconds']} s")
 
@@ -372,13 +376,9 @@ def build(c, out=None, db=None):
 @task(help={"port": "Port on localhost (default 8000).", "out": SITE_OUT_HELP})
 def serve(c, port=8000, out=None):
     """Serve the built site on http://localhost:PORT until Ctrl-C."""
-    from render.build import SiteError
     from render.publish import serve_site
 
-    try:
-        serve_site(site_folder(c, out), int(port))
-    except SiteError as e:
-        raise Exit(str(e))
+    serve_site(site_folder(c, out), int(port))
 
 
 @task(help={
@@ -389,15 +389,11 @@ def serve(c, port=8000, out=None):
 })
 def publish(c, target=None, branch=None, repo=".", out=None):
     """Copy the built site to a folder, or commit it to a git branch such as gh-pages for hosting."""
-    from render.build import SiteError
     from render.publish import publish_branch, publish_folder
 
     if bool(target) == bool(branch):
         raise Exit("Pass exactly one of --target FOLDER or --branch NAME. Try --branch gh-pages.")
-    try:
-        print(publish_folder(site_folder(c, out), target) if target else publish_branch(site_folder(c, out), branch, repo))
-    except SiteError as e:
-        raise Exit(str(e))
+    print(publish_folder(site_folder(c, out), target) if target else publish_branch(site_folder(c, out), branch, repo))
 
 
 ns = Collection(catalog, status, import_results, export, evaluate, eval_all, bench, build, serve, publish)

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from db.kinds import COMPILE_MODES  # noqa: E402 (after the path)
+
 BATCH = 64
 STEPS, REPEATS, WARMUP = 10, 5, 3
 COMPILE_BATCH = 8  # compile time hardly depends on the batch; small keeps the timed steps short
@@ -32,7 +34,6 @@ THREADS = "1"  # one intra-op thread: the 2-core machine is shared, and busy-wai
                # that get preempted make 2-thread timings swing several-fold
 OVERHEAD_MODELS = ("test_vit", "test_resnet")
 COMPILE_MODELS = ("test_vit", "test_resnet", "test_convnext")
-MODES = ("eager", "default", "reduce-overhead", "max-autotune")
 
 
 def bare_loop_samples_per_sec(model, x, steps: int, repeats: int, warmup: int) -> float:
@@ -98,10 +99,10 @@ def stability(runs: int) -> None:
 
 
 def compile_times() -> None:
-    print("| model | eager (first call) | " + " | ".join(MODES[1:]) + " |\n|---|" + "---|" * len(MODES))
+    print("| model | eager (first call) | " + " | ".join(COMPILE_MODES[1:]) + " |\n|---|" + "---|" * len(COMPILE_MODES))
     for name in COMPILE_MODELS:
         cells = []
-        for mode in MODES:
+        for mode in COMPILE_MODES:
             with tempfile.TemporaryDirectory() as cache:  # an empty inductor cache: a cold compile
                 spec = {"model": name, "compile_mode": mode, "batch_size": COMPILE_BATCH, "steps": 2, "repeats": 2,
                         "warmup_steps": 1, "device": "cpu"}

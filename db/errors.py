@@ -10,3 +10,18 @@ that every layer can raise it.
 
 class LeaderboardError(Exception):
     """Something the user can fix; the message says what and how, in one line."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first non-blank line of the error's message (its type's name if it has none), at most `limit` long."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def one_line(error: BaseException, limit: int = 500) -> str:
+    """An error as one line for a result or a report: a user error's message as it is (it names the
+    thing and the fix), any other error as `Type: message`. The traceback keeps the rest."""
+    if isinstance(error, LeaderboardError):
+        return first_line(error, limit)
+    return first_line(f"{type(error).__name__}: {first_line(error, limit)}", limit)

@@ -7,30 +7,17 @@ import csv
 import io
 import json
 
-from db.parsing import ImportRefused, ParsedFile, csv_records, split_tag, to_number
-from db.schema import ACCURACY_COLUMNS, ENVIRONMENT_COLUMNS, THROUGHPUT_COLUMNS
+from db.kinds import get_kind
+from db.parsing import ImportRefused, ParsedFile, csv_records, to_number
+from db.schema import ENVIRONMENT_COLUMNS
 from db.store import environment_id
 
 ENV_FIELDS = [k for k in ENVIRONMENT_COLUMNS if k != "id"]
 ENV_PREFIX = "env_"
 
-# Our column → timm's name for it (throughput names take the bench as prefix).
-ACCURACY_TIMM_ORDER = ["model", "img_size", "top1", "top1_err", "top5", "top5_err", "param_count",
-                       "crop_pct", "interpolation", "top1_diff", "top5_diff", "rank_diff"]
-THROUGHPUT_TIMM_NAMES = {"img_size": "img_size", "samples_per_sec": "samples_per_sec",
-                         "step_time_ms": "step_time", "batch_size": "batch_size",
-                         "gmacs": "gmacs", "macts": "macts"}
-BENCHES = ("infer", "train")
-INTERNAL = {"id", "environment_id", "tag"}
-
 
 def export_columns(kind: str) -> list[str]:
-    if kind == "accuracy":
-        rest = [c for c in ACCURACY_COLUMNS if c not in ACCURACY_TIMM_ORDER and c not in INTERNAL]
-        return ACCURACY_TIMM_ORDER + rest + [ENV_PREFIX + f for f in ENV_FIELDS]
-    timm_cols = [f"{b}_{n}" for b in BENCHES for n in THROUGHPUT_TIMM_NAMES.values()]
-    rest = [c for c in THROUGHPUT_COLUMNS if c not in THROUGHPUT_TIMM_NAMES and c not in INTERNAL]
-    return ["model"] + timm_cols + [c for c in rest if c != "model"] + [ENV_PREFIX + f for f in ENV_FIELDS]
+    return get_kind(kind).export_columns() + [ENV_PREFIX + f for f in ENV_FIELDS]
 
 
 def rows_with_environment(db, kind: str):
@@ -41,14 +28,8 @@ def rows_with_environment(db, kind: str):
 
 
 def to_export_record(kind: str, row: dict) -> dict:
-    """One stored row in timm's conventions: tagged model names, bench-prefixed figures."""
-    record = {k: v for k, v in row.items() if k not in INTERNAL}
-    if kind == "accuracy":
-        record["model"] = f"{row['model']}.{row['tag']}" if row.get("tag") else row["model"]
-        return record
-    for ours, theirs in THROUGHPUT_TIMM_NAMES.items():
-        record[f"{row['bench']}_{theirs}"] = record.pop(ours)
-    return record
+    """One stored row in its kind's export conventions (timm's), with its environment."""
+    return get_kind(kind).to_export(row)
 
 
 def export_records(db, kind: str) -> list[dict]:
@@ -80,17 +61,11 @@ def from_export_record(kind: str, record: dict) -> tuple[dict, dict | None]:
             env[key[len(ENV_PREFIX):]] = value
         else:
             row[key] = value
-    if kind == "accuracy":
-        row["model"], row["tag"] = split_tag(row["model"])
-    else:
-        bench = row["bench"]
-        for ours, theirs in THROUGHPUT_TIMM_NAMES.items():
-            row[ours] = row.pop(f"{bench}_{theirs}", None)
-    return row, (env if any(v is not None for v in env.values()) else None)
+    return get_kind(kind).from_export(row), (env if any(v is not None for v in env.values()) else None)
 
 
 def typed(kind: str, row: dict, where: str) -> dict:
-    columns = ACCURACY_COLUMNS if kind == "accuracy" else THROUGHPUT_COLUMNS
+    columns = get_kind(kind).columns
     out = {}
     for key, value in row.items():
         cast = columns.get(key)

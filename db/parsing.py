@@ -3,8 +3,10 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from db.errors import LeaderboardError
 
-class ImportRefused(ValueError):
+
+class ImportRefused(LeaderboardError):
     """A file that cannot be imported; the message names file, line and column."""
 
 

@@ -5,14 +5,7 @@ timm import is ~36k rows: one pass each is faster than a query per model).
 """
 import json
 
-ACCURACY_FIELDS = ("model", "tag", "dataset", "img_size", "top1", "top5", "param_count", "crop_pct",
-                   "interpolation", "precision", "images", "batch_size", "weights", "source",
-                   "source_url", "environment_id", "created_at")
-THROUGHPUT_FIELDS = ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm",
-                     "img_size", "batch_size", "samples_per_sec", "samples_per_sec_min",
-                     "samples_per_sec_max", "step_time_ms", "compile_s", "peak_mem_mb", "gmacs",
-                     "param_count", "source", "source_url", "environment_id", "created_at")
-
+from db.kinds import KINDS
 
 def _select(db, table: str, fields, order: str) -> list[dict]:
     columns = ", ".join(f"[{f}]" for f in fields)
@@ -20,13 +13,9 @@ def _select(db, table: str, fields, order: str) -> list[dict]:
     return [dict(zip(fields, values)) for values in cursor]
 
 
-def accuracy_rows(db) -> list[dict]:
-    return _select(db, "accuracy", ACCURACY_FIELDS, "model, dataset, img_size, tag, source")
-
-
-def throughput_rows(db) -> list[dict]:
-    return _select(db, "throughput", THROUGHPUT_FIELDS,
-                   "model, bench, compile_mode, precision, img_size, source")
+def result_rows(db, kind) -> list[dict]:
+    """Every stored row of `kind` (a db.kinds.ResultKind), the fields the site reads."""
+    return _select(db, kind.name, kind.site_fields, kind.site_order)
 
 
 def model_facts(db) -> dict[str, dict]:
@@ -58,6 +47,6 @@ def sources(db) -> list[dict]:
            "count(DISTINCT model) AS models, min(created_at) AS first, max(created_at) AS last "
            "FROM [{kind}] GROUP BY source")
     rows = []
-    for kind in ("accuracy", "throughput"):
+    for kind in KINDS:
         rows += list(db.query(sql.format(kind=kind)))
     return sorted(rows, key=lambda r: (r["source"] != "measured", r["kind"], r["source"]))

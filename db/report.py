@@ -3,6 +3,9 @@ import csv
 import io
 import json
 
+from db.errors import LeaderboardError
+from db.kinds import KINDS
+
 
 def format_table(rows: list[dict], columns: list[str]) -> str:
     """Left-aligned text table; numbers right-aligned."""
@@ -46,7 +49,7 @@ def status_report(db, failures_shown: int = 20) -> str:
         f"Database: {db.conn.execute('PRAGMA database_list').fetchone()[2]}",
         f"Models in catalogue: {db['models'].count}   environments: {db['environments'].count}",
     ]
-    for kind in ("accuracy", "throughput"):
+    for kind in KINDS:
         parts.append(f"\n{kind} results: {db[kind].count}")
         if db[kind].count:
             parts.append(format_table(count_by(db, kind, "source"), ["source", "rows"]))
@@ -62,7 +65,7 @@ def status_report(db, failures_shown: int = 20) -> str:
     return "\n".join(parts)
 
 
-class UnknownJob(ValueError):
+class UnknownJob(LeaderboardError):
     pass
 
 

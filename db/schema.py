@@ -178,4 +178,7 @@ def open_db(path) -> sqlite_utils.Database:
     # only a power cut can lose the last few, and never corrupts the file.
     db.execute("PRAGMA synchronous = NORMAL")
     migrations.apply(db)
+    from db.kinds import ensure_tables  # the kinds are defined over this schema: imported late
+
+    ensure_tables(db)
     return db

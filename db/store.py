@@ -3,25 +3,8 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
-from db.schema import ACCURACY_COLUMNS, ENVIRONMENT_COLUMNS, THROUGHPUT_COLUMNS
-
-RESULT_TABLES = {"accuracy": ACCURACY_COLUMNS, "throughput": THROUGHPUT_COLUMNS}
-
-# What makes two rows "the same result": storing it again replaces, never duplicates.
-IDENTITY = {
-    "accuracy": ("model", "tag", "dataset", "img_size", "precision", "weights",
-                 "source", "environment_id"),
-    "throughput": ("model", "bench", "compile_mode", "precision", "channels_last",
-                   "fast_norm", "img_size", "source", "environment_id"),
-}
-
-
-# Settings that joined a kind's identity after rows were stored: they count only when set, so a
-# row stored before them keeps its identity (and a re-import still replaces it).
-LATER_IDENTITY = {
-    "accuracy": (),
-    "throughput": ("sync_each_step",),
-}
+from db.kinds import get_kind
+from db.schema import ENVIRONMENT_COLUMNS, ENVIRONMENT_COLUMNS_M003
 
 
 def stable_hash(value) -> str:
@@ -36,6 +19,9 @@ def now_iso() -> str:
 
 def environment_id(env: dict) -> str:
     known = {k: env.get(k) for k in ENVIRONMENT_COLUMNS if k != "id"}
+    for later in ENVIRONMENT_COLUMNS_M003:  # unset, they leave the id of an older environment as it was
+        if known[later] is None:
+            del known[later]
     return stable_hash(known)
 
 
@@ -53,14 +39,16 @@ def save_environment(db, env: dict) -> str:
 
 
 def row_id(kind: str, row: dict) -> str:
-    later = {k: row[k] for k in LATER_IDENTITY[kind] if row.get(k)}
-    return stable_hash([kind] + [row.get(k) for k in IDENTITY[kind]] + ([later] if later else []))
+    """The hash of what makes `row` its result: storing the same result again replaces it. Identity
+    columns added later count only when set, so rows stored before them keep their ids."""
+    definition = get_kind(kind)
+    later = {k: row[k] for k in definition.later_identity if row.get(k)}
+    return stable_hash([kind] + [row.get(k) for k in definition.identity] + ([later] if later else []))
 
 
 def result_row(kind: str, result: dict, environment_id_: str | None = None) -> dict:
     """Keep the table's columns of `result`, then give the row its identity."""
-    columns = RESULT_TABLES[kind]
-    row = {k: result.get(k) for k in columns}
+    row = {k: result.get(k) for k in get_kind(kind).columns}
     if environment_id_ is not None:
         row["environment_id"] = environment_id_
     row["created_at"] = row["created_at"] or now_iso()
@@ -71,7 +59,7 @@ def result_row(kind: str, result: dict, environment_id_: str | None = None) -> d
 def save_results(db, kind: str, rows: list[dict]) -> int:
     """Insert-or-replace prepared rows (from result_row) into the table for `kind`."""
     # executemany, not insert_all: sqlite-utils' per-cell type checks cost ~4x the insert itself
-    columns = ["id", *(c for c in RESULT_TABLES[kind] if c != "id")]
+    columns = ["id", *(c for c in get_kind(kind).columns if c != "id")]
     sql = (f"INSERT OR REPLACE INTO [{kind}] ({', '.join(f'[{c}]' for c in columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
     db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
@@ -80,6 +68,10 @@ def save_results(db, kind: str, rows: list[dict]) -> int:
 
 def save_measured(db, kind: str, result: dict, job_key: str | None = None) -> dict:
     """Store one measured result dict (with its "environment") and return the stored row."""
+    unknown = get_kind(kind).unknown_fields(result)
+    if unknown:  # a figure with no column would be lost without a word: a bug in the job or the kind
+        raise ValueError(f"{kind} result fields with no column: {', '.join(unknown)}. Add them to the "
+                         f"table (a migration) or to the kind's extras in db/kinds.py.")
     env_id = save_environment(db, result["environment"])
     row = result_row(kind, {**result, "source": "measured", "job_key": job_key}, env_id)
     with db.atomic():

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from db.export import parse_export
+from db.kinds import KINDS
 from db.parsing import ImportRefused, ParsedFile, csv_records, pick_numbers, split_tag
 from db.store import environment_id, environment_row, result_row, save_results
 
@@ -18,7 +19,6 @@ BENCHMARK_NAME = re.compile(
     r"-pt(?P<torch>\d+)-(?P<backend>cu\d+|cpu)-(?P<device>[a-z0-9_]+?)(?P<dynamo>-dynamo)?\.csv$"
 )
 REFERENCE_NAME = re.compile(r"^tiny-test-models-(?P<kind>accuracy|throughput)\.csv$")
-EXPORT_NAME = re.compile(r"^leaderboard-(?P<kind>accuracy|throughput).*\.(?P<fmt>csv|json)$")
 
 # The reference figures' provenance, from their README: one RTX 4090, PyTorch 2.4.1,
 # timm's benchmark.py with --amp and fast-norm, 160 px, random weights.
@@ -146,6 +146,12 @@ def parse_reference_throughput(name: str, text: str, source: str) -> ParsedFile:
     return parsed
 
 
+def export_name(name: str):
+    """The kind and format of one of our exports, `leaderboard-<kind>....csv|json` (any registered kind)."""
+    kinds = "|".join(map(re.escape, KINDS))
+    return re.match(rf"^leaderboard-(?P<kind>{kinds}).*\.(?P<fmt>csv|json)$", name)
+
+
 def parse_file(name: str, text: str) -> ParsedFile:
     """Recognise the file by its name and parse it; unknown names are refused."""
     if m := RESULTS_NAME.match(name):
@@ -157,12 +163,12 @@ def parse_file(name: str, text: str) -> ParsedFile:
         if m["kind"] == "accuracy":
             return parse_results(name, text, "imagenet", source)
         return parse_reference_throughput(name, text, source)
-    if m := EXPORT_NAME.match(name):
+    if m := export_name(name):
         return parse_export(name, text, m["kind"], m["fmt"])
     raise ImportRefused(
         f"{name}: unknown file name pattern. Expected results-<dataset>.csv, "
         "benchmark-{infer|train}-<precision>-<nchw|nhwc>-pt<ver>-<cuXXX|cpu>-<device>[-dynamo].csv, "
-        "tiny-test-models-{accuracy|throughput}.csv or leaderboard-{accuracy|throughput}*.csv|json."
+        f"tiny-test-models-{{accuracy|throughput}}.csv or leaderboard-{{{'|'.join(KINDS)}}}*.csv|json."
     )
 
 

@@ -21,14 +21,14 @@ import os
 import time
 from pathlib import Path
 
-from jobs.accuracy_weights import JobFailed, first_line
+from db.errors import LeaderboardError, one_line
+from db.kinds import ACCURACY_PRECISIONS
 from jobs.environment import current_environment
 from jobs.measuring import select_device, traceback_text
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "amp", "amp_fp16", "amp_bf16")
 DEFAULTS = {
     "weights": None, "data_dir": None, "split": "validation", "dataset": None, "dataset_type": "",
     "class_map": None, "img_size": None, "batch_size": 256, "workers": min(4, os.cpu_count() or 1),
@@ -43,7 +43,7 @@ NO_DATASET = ("No dataset configured for accuracy jobs: pass --data-dir DIR, set
 
 
 def validate_accuracy_spec(spec: dict) -> dict:
-    """`spec` with defaults filled and values checked; ValueError (one line) for a bad value."""
+    """`spec` with defaults filled and values checked; LeaderboardError (one line) for a bad value."""
     full = {**DEFAULTS, **{k: v for k, v in spec.items() if v is not None}}
     full["model"] = resolve_model_name(full.get("model"))
     for key in ("weights", "data_dir", "class_map"):
@@ -66,8 +66,8 @@ def check_run_settings(full: dict) -> None:
     full["batch_size"] = whole_number("batch_size", full["batch_size"], 1, 256)
     full["workers"] = whole_number("workers", full["workers"], 0, 2)
     full["channels_last"] = yes_no("channels_last", full["channels_last"])
-    if full["precision"] not in PRECISIONS:
-        raise ValueError(f"precision {full['precision']!r} is not one of {', '.join(PRECISIONS)}: "
+    if full["precision"] not in ACCURACY_PRECISIONS:
+        raise LeaderboardError(f"precision {full['precision']!r} is not one of {', '.join(ACCURACY_PRECISIONS)}: "
                          f"try --precision fp32.")
     full["device"] = resolve_device(full["device"] or None)
 
@@ -79,14 +79,14 @@ def resolve_model_name(model) -> str:
     from jobs.catalog import unknown_model_message
 
     if not model or not isinstance(model, str):
-        raise ValueError("No model given: pass --model ARCH.TAG, e.g. --model test_vit.r160_in1k.")
+        raise LeaderboardError("No model given: pass --model ARCH.TAG, e.g. --model test_vit.r160_in1k.")
     arch, _, tag = model.partition(".")
     if not timm.is_model(arch):
-        raise ValueError(unknown_model_message(model, timm.list_models()))
+        raise LeaderboardError(unknown_model_message(model, timm.list_models()))
     default_tag = timm.get_pretrained_cfg(arch).tag
     tags = [name.partition(".")[2] for name in timm.models.get_arch_pretrained_cfgs(arch)]
     if tag and tag not in tags:
-        raise ValueError(f"Unknown weight tag {tag!r} for {arch}: it has {', '.join(tags)}. "
+        raise LeaderboardError(f"Unknown weight tag {tag!r} for {arch}: it has {', '.join(tags)}. "
                          f"Try --model {arch}.{default_tag}.")
     tag = tag or default_tag
     return f"{arch}.{tag}" if tag else arch
@@ -97,7 +97,7 @@ def check_path(value, what: str, fix: str, file: bool = False) -> None:
         return
     path = Path(value)
     if not (path.is_file() if file else path.exists()):
-        raise ValueError(f"No {what} at {value}: pass {fix}.")
+        raise LeaderboardError(f"No {what} at {value}: pass {fix}.")
 
 
 def empty_result(spec: dict) -> dict:
@@ -126,10 +126,8 @@ def run_accuracy(spec: dict) -> dict:
             result.update(status="skipped", error=NO_DATASET)
         else:
             result.update(measure(full), status="done")
-    except (ValueError, JobFailed) as e:
-        result.update(error=first_line(e, 400), traceback=traceback_text(e))
-    except Exception as e:  # an unforeseen failure is still one job's failure, never the sweep's
-        result.update(error=f"{type(e).__name__}: {first_line(e)}", traceback=traceback_text(e))
+    except Exception as e:  # a user error or a bug: either is one job's failure, never the sweep's
+        result.update(error=one_line(e, 400), traceback=traceback_text(e))
     result["wall_s"] = round(time.perf_counter() - started, 3)
     result["environment"] = current_environment(device)
     return result

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from timm.data import ImageDataset, create_dataset
 
-from jobs.accuracy_weights import JobFailed, first_line
+from db.errors import first_line
+from jobs.accuracy_weights import JobFailed
 
 SPLIT_FOLDERS = {"val", "validation", "test", "eval", "train"}
 SEED = 42  # validate.py's default --seed, passed to create_dataset for readers that shuffle

@@ -7,6 +7,8 @@ image size), and the number equals the one validate.py prints for those weights.
 """
 from pathlib import Path
 
+from db.errors import LeaderboardError, first_line
+
 # Names tried, in order, for MODEL (arch.tag) inside a checkpoint folder.
 CHECKPOINT_NAMES = (
     "{model}.safetensors", "{model}.pth", "{model}.pth.tar", "{model}.bin",
@@ -14,14 +16,8 @@ CHECKPOINT_NAMES = (
 )
 
 
-class JobFailed(Exception):
+class JobFailed(LeaderboardError):
     """A job that cannot produce its figure; the message is one line naming the thing and the fix."""
-
-
-def first_line(error: BaseException, limit: int = 200) -> str:
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def find_checkpoint(weights: str | None, model: str) -> str | None:

@@ -13,6 +13,8 @@ from functools import lru_cache
 import timm
 import torch
 
+from db.errors import LeaderboardError, one_line
+
 DEFAULT_MODELS = ("test_*",)
 
 # Canonical norm labels, matched against the class names in a module's MRO (first hit wins,
@@ -47,7 +49,7 @@ FAMILY_LABELS = {
 }
 
 
-class UnknownModel(ValueError):
+class UnknownModel(LeaderboardError):
     """A model name or glob that matches nothing in the installed timm."""
 
 
@@ -180,7 +182,7 @@ def catalog_results(db, batch: int = 50) -> dict:
             try:
                 entries.append(model_facts(name, device="meta"))
             except Exception as e:  # one model that does not build never stops the others
-                report["failed"][name] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+                report["failed"][name] = one_line(e, 120)
         save_catalog(db, entries)
         report["catalogued"] += len(entries)
     return report

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.queue import TAIL_CHARS
-from jobs.measuring import one_line_error, traceback_text
+from db.errors import one_line
+from jobs.measuring import traceback_text
 
 JOB_FUNCTIONS = {
     "throughput": "jobs.throughput:run_throughput",
@@ -103,7 +104,7 @@ def child_main(function_path: str, args: tuple, env: dict, result_path: str, log
         result = resolve(function_path)(*args)
     except Exception as e:  # a bug outside the job's own error handling: still one failed job
         traceback.print_exc()
-        result = failed_result(one_line_error(e), traceback=traceback_text(e))
+        result = failed_result(one_line(e), traceback=traceback_text(e))
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f, default=str)

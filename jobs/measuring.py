@@ -135,12 +135,6 @@ def run_with_backoff(attempt, batch_size: int, device: str, what: str):
         batch_size = smaller
 
 
-def one_line_error(error: BaseException) -> str:
-    """`Type: message` on one line, for the result's `error`."""
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message}"[:500]
-
-
 def traceback_text(error: BaseException) -> str:
     """The error's traceback (its end, when long): where a failed job's error came from."""
     from db.queue import TRACEBACK_CHARS

@@ -6,6 +6,7 @@ retry policy belongs to the queue (`--retry-failed`).
 """
 import time
 
+from db.errors import one_line
 from db.queue import TRACEBACK_CHARS
 from jobs.executors import JOB_FUNCTIONS, failed_result, resolve
 
@@ -70,7 +71,7 @@ class RayExecutor:
         try:
             return ray.get(ref)
         except ray.exceptions.RayError as e:  # worker crashed, task error, cancelled
-            return failed_result(f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300]}",
+            return failed_result(one_line(e, 300),
                                  traceback=str(e)[-TRACEBACK_CHARS:])
 
     def cancel_overdue(self, running: dict, on_finish) -> None:

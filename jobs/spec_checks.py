@@ -1,5 +1,7 @@
-"""Checks shared by the job specs: each bad value is a one-line ValueError naming it and the fix."""
+"""Checks shared by the job specs: each bad value is a one-line LeaderboardError naming it and the fix."""
 import re
+
+from db.errors import LeaderboardError
 
 
 def whole_number(key: str, value, minimum: int, example=None) -> int:
@@ -7,14 +9,14 @@ def whole_number(key: str, value, minimum: int, example=None) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d+", text) or int(text) < minimum:
         hint = f" Try --{key.replace('_', '-')} {example}." if example is not None else ""
-        raise ValueError(f"Bad {key} {value!r}: it must be a whole number >= {minimum}.{hint}")
+        raise LeaderboardError(f"Bad {key} {value!r}: it must be a whole number >= {minimum}.{hint}")
     return int(text)
 
 
 def yes_no(key: str, value) -> bool:
     if isinstance(value, bool) or value in (0, 1):
         return bool(value)
-    raise ValueError(f"Bad {key} {value!r}: it must be true or false.")
+    raise LeaderboardError(f"Bad {key} {value!r}: it must be true or false.")
 
 
 def resolve_device(device: str | None) -> str:
@@ -26,11 +28,11 @@ def resolve_device(device: str | None) -> str:
     try:
         parsed = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device {device!r} is not a torch device: try --device cpu or --device cuda.") from None
+        raise LeaderboardError(f"device {device!r} is not a torch device: try --device cpu or --device cuda.") from None
     if parsed.type == "cuda":
         count = torch.cuda.device_count()
         if count == 0 or (parsed.index or 0) >= count:
-            raise ValueError(f"device {device!r} is not available here ({count} CUDA devices visible): try --device cpu.")
+            raise LeaderboardError(f"device {device!r} is not available here ({count} CUDA devices visible): try --device cpu.")
     elif parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} is not available here: try --device cpu.")
+        raise LeaderboardError(f"device {device!r} is not available here: try --device cpu.")
     return device

@@ -12,23 +12,25 @@ Accuracy jobs are planned for every published weight tag of each model; throughp
 every architecture. `precision: auto` is mixed precision (bf16) on CUDA and fp32 on CPU.
 """
 import fnmatch
+import importlib
 import importlib.metadata
 import os
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from db.errors import LeaderboardError
+from db.kinds import COMPILE_MODES, KINDS
 from db.store import stable_hash
 from jobs.environment import cpu_name
 
-ALL_COMPILE_MODES = ["eager", "default", "reduce-overhead", "max-autotune"]
 
 BUILTIN_SWEEPS = {
     # The tiny-test-model campaign.
     "default": {
         "models": ["test_*"],
         "accuracy": {"img_sizes": [160, 192], "batch_size": 256, "workers": 4},
-        "throughput": {"benches": ["infer", "train"], "compile_modes": ALL_COMPILE_MODES, "precision": "auto",
+        "throughput": {"benches": ["infer", "train"], "compile_modes": list(COMPILE_MODES), "precision": "auto",
                        "batch_size": 256, "warmup_steps": 10, "steps": 20, "repeats": 5,
                        # a CPU runs the same campaign at a batch and length it finishes in
                        "cpu": {"batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3}},
@@ -64,7 +66,7 @@ class Target:
     slots: int         # parallel jobs: one per GPU, one on CPU
 
 
-class UnknownSweep(ValueError):
+class UnknownSweep(LeaderboardError):
     pass
 
 
@@ -89,9 +91,9 @@ def detect_target(device: str | None) -> Target:
     if device in (None, "cuda") and gpus:
         return Target("cuda", gpus[0], len(gpus))
     if device == "cuda":
-        raise ValueError("--device cuda: no GPU is visible (nvidia-smi found none). Try --device cpu.")
+        raise LeaderboardError("--device cuda: no GPU is visible (nvidia-smi found none). Try --device cpu.")
     if device not in (None, "cpu"):
-        raise ValueError(f"--device {device!r} is not cpu or cuda. Try --device cpu.")
+        raise LeaderboardError(f"--device {device!r} is not cpu or cuda. Try --device cpu.")
     return Target("cpu", f"cpu: {cpu_name()}", 1)
 
 
@@ -143,7 +145,10 @@ def published_tags(arch: str) -> list[str]:
     return sorted(timm.list_pretrained(f"{arch}.*"))
 
 
-def accuracy_jobs(models, config: dict, target: Target, data: dict, narrowing: Narrowing) -> list[dict]:
+def accuracy_jobs(models, config: dict, target: Target, data: dict | None, narrowing: Narrowing) -> list[dict]:
+    """Accuracy specs: each published weight of each model at each size; none without a dataset."""
+    if not data:
+        return []
     specs = []
     for arch in models:
         for model in published_tags(arch):
@@ -164,7 +169,8 @@ def throughput_precision(config: dict, target: Target) -> str:
     return precision
 
 
-def throughput_jobs(models, config: dict, target: Target, narrowing: Narrowing) -> list[dict]:
+def throughput_jobs(models, config: dict, target: Target, data: dict | None, narrowing: Narrowing) -> list[dict]:
+    """Throughput specs: each model x bench x compile mode, with the target's overrides (`cpu:`)."""
     config = {**config, **(config.get(target.device_type) or {})}
     settings = {k: config[k] for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size",
                                        "channels_last", "fast_norm") if k in config}
@@ -182,11 +188,17 @@ def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowi
     models = sweep_models(sweep, narrowing)
     versions = library_versions()
     specs = []
-    if sweep.get("accuracy") and data and "accuracy" in narrowed(["accuracy"], narrowing.kinds):
-        specs += [("accuracy", s) for s in accuracy_jobs(models, sweep["accuracy"], target, data, narrowing)]
-    if sweep.get("throughput") and "throughput" in narrowed(["throughput"], narrowing.kinds):
-        specs += [("throughput", s) for s in throughput_jobs(models, sweep["throughput"], target, narrowing)]
+    for kind in KINDS.values():  # each kind plans the sweep's section of its name
+        if sweep.get(kind.name) and kind.name in narrowed([kind.name], narrowing.kinds):
+            planner = function_at(kind.planner)
+            specs += [(kind.name, s) for s in planner(models, sweep[kind.name], target, data, narrowing)]
     return [Job(job_key(kind, spec, target, versions), kind, spec["model"], spec) for kind, spec in specs]
+
+
+def function_at(path: str):
+    """The function a "module:function" path names."""
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def absolute(path: str | None) -> str | None:
@@ -201,7 +213,7 @@ def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Nar
 
     try:
         jobs = plan_jobs(sweep, target, data, narrowing)
-    except ValueError as e:  # an unknown model name, ...
+    except LeaderboardError as e:  # an unknown model name, ...
         return {"status": "failed", "error": str(e)}
     missing = sorted({architecture(j.model) for j in jobs} - catalogued) if catalogued is not None else []
     return {"status": "done", "jobs": [asdict(j) for j in jobs],

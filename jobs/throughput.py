@@ -20,15 +20,14 @@ import re
 import statistics
 from dataclasses import asdict, dataclass
 
+from db.errors import LeaderboardError, one_line
+from db.kinds import BENCHES, COMPILE_MODES, PRECISIONS
 from jobs.environment import current_environment
-from jobs.measuring import one_line_error, run_with_backoff, traceback_text
+from jobs.measuring import run_with_backoff, traceback_text
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
 
-BENCHES = ("infer", "train")
-COMPILE_MODES = ("eager", "default", "reduce-overhead", "max-autotune")
-PRECISIONS = ("fp32", "amp_bf16", "amp_fp16")
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?")
 
 
@@ -62,7 +61,7 @@ FIGURE_FIELDS = ("samples_per_sec", "samples_per_sec_min", "samples_per_sec_max"
 
 
 def validate_throughput_spec(spec: dict) -> dict:
-    """`spec` with defaults filled in and every value checked; a bad one raises a one-line ValueError.
+    """`spec` with defaults filled in and every value checked; a bad one raises a one-line LeaderboardError.
 
     Keys other than the spec's own (e.g. an orchestrator's "kind") are ignored; None means default.
     """
@@ -70,14 +69,14 @@ def validate_throughput_spec(spec: dict) -> dict:
     checked = {**SPEC_DEFAULTS, **given, "model": single_model(spec.get("model"))}
     for key, choices in (("bench", BENCHES), ("compile_mode", COMPILE_MODES), ("precision", PRECISIONS)):
         if checked[key] not in choices:
-            raise ValueError(f"Unknown {key} {checked[key]!r}: use one of {', '.join(choices)}.")
+            raise LeaderboardError(f"Unknown {key} {checked[key]!r}: use one of {', '.join(choices)}.")
     for key in ("batch_size", "steps", "repeats", "warmup_steps", "img_size"):
         if checked[key] is not None:
             checked[key] = whole_number(key, checked[key], minimum=0 if key == "warmup_steps" else 1)
     for key in ("channels_last", "fast_norm", "sync_each_step"):
         checked[key] = yes_no(key, checked[key])
     if checked["device"] is not None and not DEVICE_PATTERN.fullmatch(str(checked["device"])):
-        raise ValueError(f"Unknown device {checked['device']!r}: use cpu, cuda or cuda:N.")
+        raise LeaderboardError(f"Unknown device {checked['device']!r}: use cpu, cuda or cuda:N.")
     return checked
 
 
@@ -87,23 +86,20 @@ def checked_spec(spec: dict) -> dict:
     try:
         checked = validate_throughput_spec(spec)
         resolve_device(checked["device"])
-    except ValueError as e:
+    except LeaderboardError as e:
         return {"status": "failed", "error": str(e)}
     return {"status": "done", "spec": checked}
 
 
 def single_model(name) -> str:
     """The one timm architecture `name` names (a weight tag is dropped: weights are random here)."""
-    from jobs.catalog import UnknownModel, resolve_models
+    from jobs.catalog import resolve_models
 
     if not name or not isinstance(name, str):
-        raise ValueError("No model given: name one timm model, e.g. test_vit.")
-    try:
-        matches = resolve_models([name])
-    except UnknownModel as e:
-        raise ValueError(str(e)) from None
+        raise LeaderboardError("No model given: name one timm model, e.g. test_vit.")
+    matches = resolve_models([name])
     if len(matches) != 1:
-        raise ValueError(f"Model {name!r} matches {len(matches)} models ({', '.join(matches[:3])}, ...): name one.")
+        raise LeaderboardError(f"Model {name!r} matches {len(matches)} models ({', '.join(matches[:3])}, ...): name one.")
     return matches[0]
 
 
@@ -116,7 +112,7 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
     try:
         checked = validate_throughput_spec(spec)
         device = resolve_device(checked["device"])
-    except ValueError as e:
+    except LeaderboardError as e:
         return failed_result({**SPEC_DEFAULTS, **spec}, safe_environment(spec.get("device")), e)
     environment = current_environment(device)
     figures, error = measure_with_backoff(checked, device, before_attempt or (lambda batch_size: None))
@@ -145,7 +141,7 @@ def safe_environment(device) -> dict:
     try:
         if device is None or DEVICE_PATTERN.fullmatch(str(device)):
             return current_environment(resolve_device(device))
-    except ValueError:
+    except LeaderboardError:
         pass
     return current_environment("cpu")
 
@@ -158,7 +154,7 @@ def settings(spec: dict) -> dict:
 
 
 def failed_result(spec: dict, environment: dict, error: BaseException) -> dict:
-    return {"kind": "throughput", "status": "failed", "error": one_line_error(error),
+    return {"kind": "throughput", "status": "failed", "error": one_line(error),
             "traceback": traceback_text(error), "environment": environment,
             **settings(spec), **dict.fromkeys(FIGURE_FIELDS)}
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from db.errors import LeaderboardError
+from db.kinds import KINDS
 from db.export import export_records, without_nulls, write_export
 from render.data import load, model_names
 from render.filters import register
@@ -24,7 +26,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MARKER = ".leaderboard-site"  # marks a folder this builder made, so a rebuild may replace it
 
 
-class SiteError(ValueError):
+class SiteError(LeaderboardError):
     """A user error about the site's folders; the message says what to do."""
 
 
@@ -56,7 +58,7 @@ def check_target(out: Path) -> None:
 def write_downloads(db, folder: Path) -> None:
     """The data behind the site, in the export format `invoke import-results` reads back."""
     folder.mkdir()
-    for kind in ("accuracy", "throughput"):
+    for kind in KINDS:
         records = export_records(db, kind)
         with open(folder / f"leaderboard-{kind}.csv", "w", newline="") as stream:
             write_export(records, kind, "csv", stream)

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 
 from db import queries
+from db.kinds import KINDS
 from db.store import stable_hash
 
 COLLECTION_LABELS = {"measured": "measured", "timm": "timm published", "reference": "reference"}
@@ -42,8 +43,11 @@ def group_label(row: dict, envs: dict) -> str:
 
 
 def layout_label(row: dict) -> str:
-    layout = "NHWC" if row.get("channels_last") else "NCHW"
-    return f"{layout} · fast-norm" if row.get("fast_norm") else layout
+    """Memory layout and the settings that change a figure beside it; the index filters on it, so
+    rows timed differently (synchronized after every step) never share a series."""
+    parts = ["NHWC" if row.get("channels_last") else "NCHW", row.get("fast_norm") and "fast-norm",
+             row.get("sync_each_step") and "sync each step"]
+    return " · ".join(p for p in parts if p)
 
 
 def page_name(model: str) -> str:
@@ -78,14 +82,18 @@ class Lookup:
 
 def load(db) -> dict:
     """Everything the site shows, read once."""
-    return {"accuracy": queries.accuracy_rows(db), "throughput": queries.throughput_rows(db),
+    return {**{name: queries.result_rows(db, kind) for name, kind in KINDS.items()},
             "facts": queries.model_facts(db), "environments": queries.environments(db),
             "sources": queries.sources(db), "failed_jobs": queries.failed_jobs(db)}
 
 
+def result_rows(data: dict) -> list[dict]:
+    """The stored rows of every kind."""
+    return [row for kind in KINDS for row in data[kind]]
+
+
 def model_names(data: dict) -> list[str]:
-    names = {r["model"] for r in data["accuracy"]} | {r["model"] for r in data["throughput"]}
-    return sorted(names | set(data["facts"]))
+    return sorted({r["model"] for r in result_rows(data)} | set(data["facts"]))
 
 
 def groups(rows: list[dict], kind: str, envs: dict) -> list[dict]:
@@ -109,7 +117,7 @@ def groups(rows: list[dict], kind: str, envs: dict) -> list[dict]:
 def model_params(data: dict) -> dict[str, float]:
     """Parameters (millions) per model: the catalogue's count, else the first published figure."""
     params = {name: f["params"] / 1e6 for name, f in data["facts"].items() if f.get("params")}
-    for row in data["accuracy"] + data["throughput"]:
+    for row in result_rows(data):
         if row.get("param_count") and row["model"] not in params:
             params[row["model"]] = row["param_count"]
     return params

@@ -1,4 +1,5 @@
-"""Jinja filters, registered in one place: how numbers and dates read on the site."""
+"""Jinja filters, registered in one place: how numbers, dates and settings read on the site."""
+from render.data import layout_label
 
 
 def number(value, digits: int = 2) -> str:
@@ -26,7 +27,12 @@ def yes_no(value) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-FILTERS = {"number": number, "millions": millions, "day": day, "yes_no": yes_no}
+def layout(row) -> str:
+    """A throughput row's layout and timing settings, e.g. "NHWC · fast-norm"."""
+    return layout_label(vars(row))
+
+
+FILTERS = {"number": number, "millions": millions, "day": day, "yes_no": yes_no, "layout": layout}
 
 
 def register(env) -> None:

@@ -4,9 +4,10 @@ from collections import defaultdict
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
+from db.kinds import KINDS
 from db.report import KEY_SHOWN
-from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, layout_label,
-                         model_names, model_params, page_name)
+from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, model_names, model_params,
+                         page_name)
 
 
 def by_model(rows: list[dict]) -> dict[str, list[dict]]:
@@ -21,20 +22,18 @@ def index_link(root: str, **filters) -> str:
     return f"{root}index.html#{urlencode({k: v for k, v in filters.items() if v})}"
 
 
-def result_view(row: dict, kind: str, envs: dict, cache: dict) -> SimpleNamespace:
+def result_view(row: dict, kind, envs: dict, cache: dict) -> SimpleNamespace:
     """A stored row plus what the page prints beside it: its group, environment and a back link.
 
     An object, not a dict: Jinja tries attributes first, and a dict's miss costs an exception.
     Labels and links repeat across ~36k rows, so `cache` keeps them by group key."""
     key = group_key(row)
-    if (kind, key) not in cache:
-        link = index_link("../", **{"ag" if kind == "accuracy" else "tg": key, "q": row["model"]})
-        cache[(kind, key)] = (group_label(row, envs), environment_label(envs.get(row["environment_id"])), link)
-    group, env_label, link = cache[(kind, key)]
-    view = dict(row, group=group, env_label=env_label, index_link=link)
-    if kind == "throughput":
-        view["layout"] = layout_label(row)
-    return SimpleNamespace(**view)
+    if (kind.name, key) not in cache:
+        group_filter = {kind.index_filter: key} if kind.index_filter else {}
+        link = index_link("../", **group_filter, q=row["model"])
+        cache[(kind.name, key)] = (group_label(row, envs), environment_label(envs.get(row["environment_id"])), link)
+    group, env_label, link = cache[(kind.name, key)]
+    return SimpleNamespace(**row, group=group, env_label=env_label, index_link=link)
 
 
 def used_environments(rows: list[dict], envs: dict) -> list[dict]:
@@ -56,19 +55,19 @@ def failed_job_view(job: dict) -> SimpleNamespace:
                            error=job["error"], attempts=job["attempts"], finished_at=job["finished_at"])
 
 
-def model_context(name: str, accuracy: list, throughput: list, data: dict, params: dict,
-                  failed: list = ()) -> dict:
+def model_context(name: str, results: dict, data: dict, params: dict, failed: list = ()) -> dict:
+    """A model page: `results` holds its rows of each kind, by kind name."""
     facts = data["facts"].get(name)
     envs = data["environments"]
     family = (facts or {}).get("family") or UNKNOWN
     norm = (facts or {}).get("norm") or UNKNOWN
     cache = {}  # (kind, group key) → labels and back link (the link names this model)
+    sections = [SimpleNamespace(kind=kind, rows=[result_view(r, kind, envs, cache) for r in results.get(kind.name, [])])
+                for kind in KINDS.values()]
     return {
         "root": "../", "name": name, "facts": facts, "family": family, "norm": norm,
-        "params_m": params.get(name),
-        "accuracy": [result_view(r, "accuracy", envs, cache) for r in accuracy],
-        "throughput": [result_view(r, "throughput", envs, cache) for r in throughput],
-        "environments": used_environments(accuracy + throughput, envs),
+        "params_m": params.get(name), "sections": sections,
+        "environments": used_environments([r for rows in results.values() for r in rows], envs),
         "failed_jobs": [failed_job_view(job) for job in failed],
         "links": {"model": index_link("../", q=name), "family": index_link("../", family=family),
                   "norm": index_link("../", norm=norm)},
@@ -78,11 +77,11 @@ def model_context(name: str, accuracy: list, throughput: list, data: dict, param
 def model_contexts(data: dict, names=None):
     """(file name, context) for `names` (default: every model with a result or a catalogue entry)."""
     params = model_params(data)
-    accuracy, throughput = by_model(data["accuracy"]), by_model(data["throughput"])
+    by_kind = {kind: by_model(data[kind]) for kind in KINDS}
     failed = by_model([dict(job, model=job["model"].split(".", 1)[0]) for job in data.get("failed_jobs", [])])
     for name in model_names(data) if names is None else names:
-        yield page_name(name), model_context(name, accuracy.get(name, []), throughput.get(name, []), data, params,
-                                             failed.get(name, []))
+        results = {kind: rows.get(name, []) for kind, rows in by_kind.items()}
+        yield page_name(name), model_context(name, results, data, params, failed.get(name, []))
 
 
 def index_context(data: dict, payload: dict) -> dict:

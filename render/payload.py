@@ -4,11 +4,10 @@ Labels ship once (rows hold small integers into label lists), figures are rounde
 chart or table shows, and per-row provenance stays on the model pages and in the downloads.
 That keeps the index of a full timm import (~36k result rows) well under 300 KB gzipped.
 """
+from db.kinds import BENCHES, COMPILE_MODES
 from render.data import (DEFAULT_DATASET, UNKNOWN, Lookup, gmacs_by_size, group_key, groups,
                          layout_label, model_names, model_params, page_name, sig4)
 
-COMPILE_MODES = ("eager", "default", "reduce-overhead", "max-autotune")
-BENCHES = ("infer", "train")
 
 
 def columns(names: str) -> dict:

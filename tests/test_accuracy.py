@@ -13,6 +13,7 @@ import torch
 from imagenet_fixtures import (
     load_model, make_labelled_dataset, plain_timm_predictions, save_checkpoint, synset, write_class_map, write_jpegs,
 )
+from db.errors import LeaderboardError
 from jobs.accuracy import NO_DATASET, run_accuracy, validate_accuracy_spec
 
 VIT = "test_vit.r160_in1k"
@@ -217,7 +218,7 @@ def test_model_without_published_weights_asks_for_a_checkpoint(vit):
     ({"weights": "/no/ckpt.pth"}, "No checkpoint at /no/ckpt.pth"),
 ])
 def test_bad_spec_values_are_one_line_errors(bad, message):
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(LeaderboardError) as raised:
         validate_accuracy_spec({"model": VIT, "data_dir": "/data/imagenet/val", **bad})
     assert message in str(raised.value) and "\n" not in str(raised.value)
     failed = run_accuracy({"model": VIT, "data_dir": "/data/imagenet/val", **bad})  # never raises

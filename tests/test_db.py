@@ -116,3 +116,15 @@ def test_timing_each_step_is_a_different_measurement_and_older_rows_keep_their_i
     assert db["throughput"].count == 2  # neither replaced the other
     row = {k: plain.get(k) for k in ("model", "bench", "compile_mode")}
     assert row_id("throughput", {**row, "sync_each_step": 0}) == row_id("throughput", row)
+
+
+def test_columns_added_later_leave_older_identities_as_they_were(db):
+    """An environment or row stored before m003 keeps its id, so importing a file again still replaces."""
+    import hashlib
+    import json
+
+    from db.schema import ENVIRONMENT_COLUMNS_M001
+    before_m003 = {k: ENV.get(k) for k in ENVIRONMENT_COLUMNS_M001 if k != "id"}
+    old_id = hashlib.sha256(json.dumps(before_m003, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    assert environment_id(ENV) == old_id
+    assert environment_id({**ENV, "build_cuda": "13.0"}) != old_id

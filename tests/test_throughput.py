@@ -9,6 +9,7 @@ from torch._dynamo.utils import counters
 
 from db.schema import PROVENANCE_COLUMNS, THROUGHPUT_COLUMNS
 from jobs.catalog import count_gmacs
+from db.errors import LeaderboardError
 from jobs.measuring import is_out_of_memory
 from jobs.throughput import (DEFAULTS, describe, run_throughput,
                              validate_throughput_spec)
@@ -57,7 +58,7 @@ def test_validate_fills_the_defaults_and_drops_the_weight_tag():
     ({"model": "test_vit*"}, "matches 5 models"),
 ])
 def test_validate_names_a_bad_value_in_one_line(bad, named):
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(LeaderboardError) as error:
         validate_throughput_spec({**TINY, **bad})
     assert named in str(error.value) and "\n" not in str(error.value)
 
@@ -65,7 +66,7 @@ def test_validate_names_a_bad_value_in_one_line(bad, named):
 def test_a_bad_spec_is_a_failed_result_not_an_exception():
     result = run_throughput({**TINY, "precision": "fp64"})
     assert result["status"] == "failed" and result["kind"] == "throughput"
-    assert result["error"].startswith("ValueError: Unknown precision 'fp64'")
+    assert result["error"].startswith("Unknown precision 'fp64'")
     assert result["environment"]["device_type"] == "cpu"
     assert (result["model"], result["precision"], result["batch_size"]) == ("test_resnet", "fp64", 4)
     assert set(RESULT_COLUMNS) <= set(result) and result["samples_per_sec"] is None
@@ -271,4 +272,4 @@ def test_invoke_bench_help_states_the_code_defaults(run_invoke):
 def test_describe_shows_a_failure_and_its_error():
     text = describe(run_throughput({**TINY, "bench": "eval"}))
     assert printed(text, "status") == "failed"
-    assert printed(text, "error") == "ValueError: Unknown bench 'eval': use one of infer, train."
+    assert printed(text, "error") == "Unknown bench 'eval': use one of infer, train."

@@ -5,7 +5,8 @@
   const D = LB.load(document.getElementById('leaderboard-data'));
   const $ = (id) => document.getElementById(id);
   const TABLE_PAGE = 100;
-  const SYMBOLS = { 'eager': 'circle', 'default': 'square', 'reduce-overhead': 'diamond', 'max-autotune': 'triangle-up' };
+  // Marker per compile mode, in the order of the payload's compile labels (db/kinds.py COMPILE_MODES first).
+  const SYMBOLS = ['circle', 'square', 'diamond', 'triangle-up', 'star', 'cross', 'x', 'pentagon'];
   const TEXT_KEYS = ['norm', 'family', 'size', 'q'];
   /* WebGL redraws thousands of points in ~20 ms where SVG takes ~100; SVG where WebGL is missing. */
   const POINTS = (() => { try { return document.createElement('canvas').getContext('webgl') ? 'scattergl' : 'scatter'; } catch (e) { return 'scatter'; } })();
@@ -180,7 +181,7 @@
       customdata: points.map((p) => p.row.name), text: points.map((p) => p.text), hovertemplate: '%{text}<extra></extra>',
       marker: {
         color: points.map((p) => colourOf.get(p.row[st.color]) || LB.GREY), size: 7, opacity: 0.8,
-        symbol: symbols ? points.map((p) => SYMBOLS[p.mode] || 'circle') : 'circle', line: { width: 0.5, color: '#333' },
+        symbol: symbols ? points.map((p) => SYMBOLS[D.labels.compile.indexOf(p.mode)] || 'circle') : 'circle', line: { width: 0.5, color: '#333' },
       },
     };
     const front = frontier.map((i) => points[i]).sort((a, b) => a.x - b.x);

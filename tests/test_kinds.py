@@ -1,0 +1,99 @@
+"""Result kinds: adding one touches its definition, its job and its template, and nothing else.
+
+A toy "latency" kind (batch-1 latency) is registered here with a job and a planner defined in this
+file and a model-page partial written next to a copy of the templates; the planner, the queue, the
+store, `invoke status`, exports and imports, and the site then handle it with no other change.
+"""
+import json
+import shutil
+
+import pytest
+
+from db import queue
+from db.kinds import KINDS, ResultKind, get_kind
+from db.errors import LeaderboardError
+from db.report import status_report
+from db.schema import PROVENANCE_COLUMNS, open_db
+from db.store import save_measured
+from db.export import export_records, write_export
+from db.timm_csv import import_file
+from render import build as build_module
+from render.build import build_site
+from jobs.sweep import Job, Narrowing, Target, function_at, plan_jobs
+
+ENVIRONMENT = {"device": "cpu: toy", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
+LATENCY = ResultKind(
+    name="latency", job="test_kinds:measure_latency", planner="test_kinds:plan_latency", label="Latency",
+    columns={"model": str, "batch_size": int, "latency_ms": float, **PROVENANCE_COLUMNS},
+    identity=("model", "batch_size", "source", "environment_id"),
+    site_fields=("model", "batch_size", "latency_ms", "source", "source_url", "environment_id", "created_at"),
+)
+PARTIAL = """<table class="results latency">{% for r in section.rows %}
+<tr><td>{{ r.batch_size }}</td><td>{{ r.latency_ms|number(2) }}</td></tr>{% endfor %}</table>"""
+
+
+def plan_latency(models, config, target, data, narrowing) -> list[dict]:
+    return [{"model": m, "batch_size": b} for m in models for b in config["batch_sizes"]]
+
+
+def measure_latency(spec: dict) -> dict:
+    return {"kind": "latency", "status": "done", "error": None, "environment": ENVIRONMENT,
+            "model": spec["model"], "batch_size": spec["batch_size"], "latency_ms": 0.25 * spec["batch_size"]}
+
+
+@pytest.fixture
+def latency(monkeypatch, tmp_path):
+    """The toy kind registered, and the site's templates with its partial beside the others."""
+    monkeypatch.setitem(KINDS, "latency", LATENCY)
+    templates = tmp_path / "templates"
+    shutil.copytree(build_module.TEMPLATES, templates)
+    (templates / "partials" / "results_latency.html").write_text(PARTIAL)
+    monkeypatch.setattr(build_module, "TEMPLATES", templates)
+    return LATENCY
+
+
+def test_a_new_kind_runs_through_plan_queue_store_export_import_status_and_site(latency, tmp_path):
+    db = open_db(tmp_path / "lb.db")  # its table is created on open
+    sweep = {"models": ["test_vit"], "latency": {"batch_sizes": [1, 8]}}
+    jobs = plan_jobs(sweep, Target("cpu", "cpu: toy", 1), None, Narrowing(kinds=["latency"]))
+    assert [(j.kind, j.spec["batch_size"]) for j in jobs] == [("latency", 1), ("latency", 8)]
+
+    queue.enqueue(db, jobs, "toy")
+    for job in jobs:
+        assert queue.record_result(db, job, function_at(latency.job)(job.spec)) == "done"
+    assert {r["latency_ms"] for r in db["latency"].rows} == {0.25, 2.0}
+    assert "latency results: 2" in status_report(db)
+
+    exported = tmp_path / "leaderboard-latency.json"
+    with open(exported, "w") as stream:
+        write_export(export_records(db, "latency"), "latency", "json", stream)
+    copy = open_db(tmp_path / "copy.db")
+    assert import_file(copy, str(exported)) == ("latency", 2)
+    assert import_file(copy, str(exported)) == ("latency", 2) and copy["latency"].count == 2  # idempotent
+    assert json.loads(exported.read_text())[0]["model"] == "test_vit"
+
+    site = build_site(db, tmp_path / "site")["out"]
+    page = (tmp_path / "site" / "models" / "test_vit.html").read_text()
+    assert '<h2 id="latency">Latency</h2>' in page and "<td>2.00</td>" in page
+    assert (tmp_path / "site" / "data" / "leaderboard-latency.csv").exists() and site
+
+
+def test_a_measured_field_with_no_column_is_refused_not_dropped(latency, tmp_path):
+    db = open_db(tmp_path / "lb.db")
+    result = {**measure_latency({"model": "test_vit", "batch_size": 1}), "latency_p99_ms": 0.4}
+    with pytest.raises(ValueError, match="latency result fields with no column: latency_p99_ms"):
+        save_measured(db, "latency", result)
+    assert db["latency"].count == 0
+
+
+def test_an_unknown_kind_is_a_user_error():
+    with pytest.raises(LeaderboardError, match="Unknown result kind 'speed': use one of accuracy, throughput"):
+        get_kind("speed")
+
+
+def test_every_kind_has_its_partial_and_its_job():
+    for kind in KINDS.values():
+        assert (build_module.TEMPLATES / kind.partial).is_file(), kind.partial
+        assert callable(function_at(kind.job)) and callable(function_at(kind.planner))
+        assert set(kind.identity) <= set(kind.columns) and set(kind.site_fields) <= set(kind.columns)
+        assert isinstance(Job("k", kind.name, "m", {}).label, str)
