@@ -201,26 +201,40 @@ EVALUATE_HELP = {
 def evaluate(c, model, data_dir=None, img_size=None, checkpoint=None, class_map=None, split="validation",
              dataset=None, dataset_type="", batch_size=None, workers=None, precision="fp32",
              channels_last=False, device=None, db=None):
-    """Measure one model's top-1/top-5 exactly as timm's validate.py does; print and store the result.
+    """Measure one model's top-1/top-5 exactly as timm's validate.py does, in a fresh job process; print and store it.
 
     Example: invoke evaluate --model test_vit.r160_in1k --data-dir /data/imagenet/val --img-size 192
     """
-    from db.store import save_measured
-    from jobs.accuracy import run_accuracy, summary_line, validate_accuracy_spec
+    from jobs.accuracy import summary_line
 
     settings = c.config.leaderboard
     spec = dict(model=model, data_dir=data_dir or settings.data_dir, weights=checkpoint or settings.checkpoint_dir,
                 class_map=class_map or settings.get("class_map"), img_size=img_size, split=split, dataset=dataset,
                 dataset_type=dataset_type, batch_size=batch_size, workers=workers, precision=precision,
                 channels_last=channels_last, device=device)
-    spec = validate_accuracy_spec(spec)
-    database = open_database(c, db)
-    result = run_accuracy(spec)
-    if result["status"] != "done":
-        raise Exit(f"Accuracy job {result['status']}: {result['error']}")
-    save_measured(database, "accuracy", result)
-    print(summary_line(result))
+    run_one_job(c, "accuracy", spec, db, summary_line)
     print(f"Stored in {db or settings.db} (accuracy, source measured).")
+
+
+def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
+    """`invoke evaluate` and `invoke bench`: check `spec` (one line if it is bad, before the database is
+    opened), run ONE job of `kind` in a fresh job process as eval-all would, print `describe(result)`,
+    and store it; a failed job prints why and exits 1, storing nothing."""
+    from db.kinds import get_kind
+    from db.store import save_measured
+    from jobs.executors import job_process
+
+    with job_process(float(c.config.leaderboard.job_timeout)) as runner:
+        checked = runner.call("jobs.spec_checks:checked_spec", kind, spec)
+        if checked["status"] != "done":
+            raise Exit(checked["error"])
+        database = open_database(c, db_flag)
+        result = runner.call(get_kind(kind).job, checked["spec"])
+    if result.get("status") != "done":
+        raise Exit(f"{kind.capitalize()} job {result.get('status', 'failed')}: {result['error']}")
+    save_measured(database, kind, result)
+    print(describe(result))
+    return result
 
 
 EVAL_ALL_HELP = {
@@ -249,43 +263,18 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
              ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None, device=None, force=False,
              retry_failed=False, dry_run=False, no_site=False, timeout=None, db=None):
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
-    settings = c.config.leaderboard
-    executor = executor or settings.executor
-    check_choice("executor", executor, ("local", "ray"))
+    check_choice("executor", executor or c.config.leaderboard.executor, ("local", "ray"))
     if kind is not None:
         check_choice("kind", kind, ("accuracy", "throughput"))
-    from db.queue import enqueue
-    from jobs import campaign
-    from jobs.progress import Progress
-    from db.catalog import save_catalog
-    from jobs.sweep import Narrowing, data_settings, get_sweep
+    from jobs.campaign import Options, run_campaign
 
-    data_dir = data_dir or settings.data_dir
-    if data_dir and not Path(data_dir).expanduser().is_dir():
-        raise Exit(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, or set leaderboard.data_dir in invoke.yaml.")
-    data = data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map)
-    narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
+    options = Options.from_flags(
+        c.config.leaderboard, sweep, models, kind, bench, compile_mode, executor, ray_address, data_dir,
+        checkpoint_dir, class_map, device, timeout, force=force, retry_failed=retry_failed, dry_run=dry_run)
     database = open_database(c, db)
-    catalogued = None if dry_run else {row["name"] for row in database["models"].rows}
-    try:
-        target, runner, jobs, new_models = campaign.start(
-            get_sweep(sweep, settings.sweeps), device, executor, timeout or settings.job_timeout,
-            ray_address or settings.ray_address, data, narrowing, dry_run, catalogued)
-    except ValueError as e:
-        raise Exit(str(e))
-    try:
-        save_catalog(database, new_models)  # family and norm of every model the site will show
-        queued = enqueue(database, jobs, sweep, force=force, retry_failed=retry_failed, dry_run=dry_run)
-        print(f"Sweep {sweep!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
-        print(campaign.plan_text(jobs, queued))
-        if not data_dir:
-            print("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set leaderboard.data_dir in invoke.yaml.")
-        if dry_run or not queued.to_run:
-            return
-        summary = campaign.run_jobs(database, runner, queued.to_run, Progress(len(queued.to_run)))
-    finally:
-        if runner:
-            runner.close()
+    summary = run_campaign(database, options)
+    if summary is None:  # a dry run, or nothing left to run
+        return
     print(summary.text())
     if not no_site:
         build_site_after_sweep(c, database)
@@ -332,25 +321,12 @@ def bench(c, model, bench="infer", compile_mode="eager", precision="fp32", img_s
 
     Example: invoke bench --model test_vit --compile-mode default --bench train --batch-size 64
     """
-    from db.store import save_measured
-    from jobs.executors import job_process
     from jobs.throughput import describe
 
     spec = dict(model=model, bench=bench, compile_mode=compile_mode, precision=precision, img_size=img_size,
                 batch_size=batch_size, channels_last=channels_last, fast_norm=fast_norm,
                 sync_each_step=sync_each_step, device=device, steps=steps, warmup_steps=warmup, repeats=repeats)
-    with job_process(float(c.config.leaderboard.job_timeout)) as runner:
-        checked = runner.call("jobs.throughput:checked_spec", spec)
-        if checked["status"] != "done":
-            raise Exit(checked["error"])
-        database = open_database(c, db)
-        result = runner.call("jobs.throughput:run_throughput", checked["spec"])
-    if "environment" not in result:  # the job process itself died: no figures, only how it ended
-        raise Exit(f"Throughput job failed: {result['error']}")
-    print(describe(result))
-    if result["status"] != "done":
-        raise Exit(f"Throughput job failed: {result['error']}")
-    save_measured(database, "throughput", result)
+    run_one_job(c, "throughput", spec, db, describe)
     print(f"Stored in {db or c.config.leaderboard.db} (throughput, source measured).")
 
 

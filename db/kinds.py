@@ -28,6 +28,7 @@ class ResultKind:
     name: str                   # the job kind, and the name of its table
     job: str                    # "module:function" that runs ONE job: spec → result dict
     planner: str                # "module:function" planning a sweep's specs: (models, config, target, data, narrowing)
+    validator: str              # "module:function": spec → the spec checked and filled, or a LeaderboardError
     columns: dict               # the table's columns → type (provenance included)
     identity: tuple             # the columns that make two rows the same result
     later_identity: tuple = ()  # identity columns added after rows were stored: they count only when set
@@ -136,7 +137,8 @@ def get_kind(name: str) -> ResultKind:
 PROVENANCE_FIELDS = tuple(c for c in PROVENANCE_COLUMNS if c not in ("id", "job_key"))
 
 ACCURACY = register(AccuracyKind(
-    name="accuracy", job="jobs.accuracy:run_accuracy", planner="jobs.sweep:accuracy_jobs", columns=ACCURACY_COLUMNS, label="Accuracy", index_filter="ag",
+    name="accuracy", job="jobs.accuracy:run_accuracy", planner="jobs.sweep:accuracy_jobs",
+    validator="jobs.accuracy:validate_accuracy_spec", columns=ACCURACY_COLUMNS, label="Accuracy", index_filter="ag",
     identity=("model", "tag", "dataset", "img_size", "precision", "weights", "source", "environment_id"),
     extras=("device",),
     site_fields=("model", "tag", "dataset", "img_size", "top1", "top5", "param_count", "crop_pct", "interpolation",
@@ -145,7 +147,8 @@ ACCURACY = register(AccuracyKind(
 ))
 
 THROUGHPUT = register(ThroughputKind(
-    name="throughput", job="jobs.throughput:run_throughput", planner="jobs.sweep:throughput_jobs", columns=THROUGHPUT_COLUMNS, label="Throughput",
+    name="throughput", job="jobs.throughput:run_throughput", planner="jobs.sweep:throughput_jobs",
+    validator="jobs.throughput:validate_throughput_spec", columns=THROUGHPUT_COLUMNS, label="Throughput",
     index_filter="tg",
     identity=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "img_size", "source",
               "environment_id"),

@@ -19,6 +19,18 @@ def yes_no(key: str, value) -> bool:
     raise LeaderboardError(f"Bad {key} {value!r}: it must be true or false.")
 
 
+def checked_spec(kind: str, spec: dict) -> dict:
+    """`spec` checked by its kind's validator, as a job result: {"status": "done", "spec": filled}, or
+    "failed" with the one-line error; so the command line can check a spec inside a job process."""
+    from db.kinds import get_kind
+    from jobs.sweep import function_at
+
+    try:
+        return {"status": "done", "spec": function_at(get_kind(kind).validator)(spec)}
+    except LeaderboardError as e:
+        return {"status": "failed", "error": str(e)}
+
+
 def resolve_device(device: str | None) -> str:
     """The device a job runs on: `device` if this machine has it, or cuda when available, else cpu."""
     import torch

@@ -77,18 +77,8 @@ def validate_throughput_spec(spec: dict) -> dict:
         checked[key] = yes_no(key, checked[key])
     if checked["device"] is not None and not DEVICE_PATTERN.fullmatch(str(checked["device"])):
         raise LeaderboardError(f"Unknown device {checked['device']!r}: use cpu, cuda or cuda:N.")
+    resolve_device(checked["device"])  # one this machine has (the job decides cuda or cpu when None)
     return checked
-
-
-def checked_spec(spec: dict) -> dict:
-    """validate_throughput_spec (and the device) as a job result: {"status": "done", "spec": ...}, or
-    "failed" with the one-line error; so the command line can check a spec in a job process."""
-    try:
-        checked = validate_throughput_spec(spec)
-        resolve_device(checked["device"])
-    except LeaderboardError as e:
-        return {"status": "failed", "error": str(e)}
-    return {"status": "done", "spec": checked}
 
 
 def single_model(name) -> str:

@@ -23,7 +23,8 @@ from jobs.sweep import Job, Narrowing, Target, function_at, plan_jobs
 
 ENVIRONMENT = {"device": "cpu: toy", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
 LATENCY = ResultKind(
-    name="latency", job="test_kinds:measure_latency", planner="test_kinds:plan_latency", label="Latency",
+    name="latency", job="test_kinds:measure_latency", planner="test_kinds:plan_latency",
+    validator="test_kinds:validate_latency", label="Latency",
     columns={"model": str, "batch_size": int, "latency_ms": float, **PROVENANCE_COLUMNS},
     identity=("model", "batch_size", "source", "environment_id"),
     site_fields=("model", "batch_size", "latency_ms", "source", "source_url", "environment_id", "created_at"),
@@ -34,6 +35,10 @@ PARTIAL = """<table class="results latency">{% for r in section.rows %}
 
 def plan_latency(models, config, target, data, narrowing) -> list[dict]:
     return [{"model": m, "batch_size": b} for m in models for b in config["batch_sizes"]]
+
+
+def validate_latency(spec: dict) -> dict:
+    return {"batch_size": 1, **spec}
 
 
 def measure_latency(spec: dict) -> dict:
@@ -94,6 +99,6 @@ def test_an_unknown_kind_is_a_user_error():
 def test_every_kind_has_its_partial_and_its_job():
     for kind in KINDS.values():
         assert (build_module.TEMPLATES / kind.partial).is_file(), kind.partial
-        assert callable(function_at(kind.job)) and callable(function_at(kind.planner))
+        assert all(callable(function_at(path)) for path in (kind.job, kind.planner, kind.validator))
         assert set(kind.identity) <= set(kind.columns) and set(kind.site_fields) <= set(kind.columns)
         assert isinstance(Job("k", kind.name, "m", {}).label, str)
