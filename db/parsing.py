@@ -50,5 +50,6 @@ def pick_numbers(name: str, line: int, record: dict, columns: dict) -> dict:
 
 
 def split_tag(model: str) -> tuple[str, str | None]:
+    """`test_vit.r160_in1k` → ("test_vit", "r160_in1k"); `test_vit` → ("test_vit", None)."""
     arch, _, tag = model.strip().partition(".")
     return arch, tag or None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from db.errors import LeaderboardError, one_line
 from db.kinds import ACCURACY_PRECISIONS
+from db.parsing import split_tag
 from jobs.environment import current_environment
 from jobs.measuring import select_device, traceback_text
 from jobs.spec_checks import resolve_device, whole_number, yes_no
@@ -80,11 +81,11 @@ def resolve_model_name(model) -> str:
 
     if not model or not isinstance(model, str):
         raise LeaderboardError("No model given: pass --model ARCH.TAG, e.g. --model test_vit.r160_in1k.")
-    arch, _, tag = model.partition(".")
+    arch, tag = split_tag(model)
     if not timm.is_model(arch):
         raise LeaderboardError(unknown_model_message(model, timm.list_models()))
     default_tag = timm.get_pretrained_cfg(arch).tag
-    tags = [name.partition(".")[2] for name in timm.models.get_arch_pretrained_cfgs(arch)]
+    tags = [split_tag(name)[1] for name in timm.models.get_arch_pretrained_cfgs(arch)]
     if tag and tag not in tags:
         raise LeaderboardError(f"Unknown weight tag {tag!r} for {arch}: it has {', '.join(tags)}. "
                          f"Try --model {arch}.{default_tag}.")
@@ -104,7 +105,7 @@ def empty_result(spec: dict) -> dict:
     """Every key a result has, filled from the spec where the spec knows it."""
     result = {key: None for key in RESULT_COLUMNS}
     model = spec.get("model") if isinstance(spec.get("model"), str) else None
-    arch, _, tag = (model or "").partition(".")
+    arch, tag = split_tag(model or "")
     result.update(
         kind="accuracy", status="failed", error=None, traceback=None, environment=None, model=arch or None, tag=tag or None,
         dataset=spec.get("dataset"), img_size=spec.get("img_size"), batch_size=spec.get("batch_size"),
@@ -165,7 +166,7 @@ def published_param_count(name: str, model) -> float:
 
     try:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
-            model = timm.create_model(name.partition(".")[0], pretrained=False)
+            model = timm.create_model(split_tag(name)[0], pretrained=False)
     except Exception:  # a model that cannot be built on meta: the evaluated one's count
         pass
     return round(sum(p.numel() for p in model.parameters()) / 1e6, 3)

@@ -8,6 +8,7 @@ image size), and the number equals the one validate.py prints for those weights.
 from pathlib import Path
 
 from db.errors import LeaderboardError, first_line
+from db.parsing import split_tag
 
 # Names tried, in order, for MODEL (arch.tag) inside a checkpoint folder.
 CHECKPOINT_NAMES = (
@@ -76,7 +77,7 @@ def hub_message(model: str, error: Exception) -> str:
 
 
 def checkpoint_message(model: str, checkpoint: str, error: Exception) -> str:
-    arch = model.split(".", 1)[0]
+    arch = split_tag(model)[0]
     return (
         f"Checkpoint {checkpoint} does not load into {model} ({load_error_summary(error)}). "
         f"Pass a checkpoint saved from timm's {arch} with its default number of classes."

@@ -14,6 +14,7 @@ import timm
 import torch
 
 from db.errors import LeaderboardError, one_line
+from db.parsing import split_tag
 
 DEFAULT_MODELS = ("test_*",)
 
@@ -63,17 +64,12 @@ def module_of_model() -> dict:
     return {name: module for module in timm.list_modules() for name in timm.list_models(module=module)}
 
 
-def architecture(name: str) -> str:
-    """`test_vit.r160_in1k` → `test_vit`."""
-    return name.split(".", 1)[0]
-
-
 def resolve_models(patterns=DEFAULT_MODELS) -> list[str]:
     """Expand names and globs to sorted architecture names; unknown names raise UnknownModel."""
     known = timm.list_models()
     found = set()
     for pattern in patterns:
-        arch = architecture(pattern)
+        arch = split_tag(pattern)[0]
         matches = fnmatch.filter(known, arch)
         if not matches:
             raise UnknownModel(unknown_model_message(pattern, known))
@@ -82,7 +78,7 @@ def resolve_models(patterns=DEFAULT_MODELS) -> list[str]:
 
 
 def unknown_model_message(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(architecture(name), known, n=5, cutoff=0.6)
+    close = difflib.get_close_matches(split_tag(name)[0], known, n=5, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return f"Unknown model {name!r} in timm {timm.__version__}.{hint} List them with `invoke catalog --models 'PATTERN*'`."
 
@@ -127,7 +123,7 @@ def pretrained_facts(name: str) -> dict:
     default = timm.get_pretrained_cfg(name)
     test_size = default.test_input_size
     return {
-        "pretrained_tags": [tag.split(".", 1)[1] for tag in published],
+        "pretrained_tags": [split_tag(name)[1] for name in published],
         "has_weights": bool(published),
         "input_size": default.input_size[-1],
         "test_input_size": test_size[-1] if test_size else None,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from db.errors import LeaderboardError
 from db.kinds import COMPILE_MODES, KINDS
+from db.parsing import split_tag
 from db.store import stable_hash
 from jobs.environment import cpu_name
 
@@ -135,7 +136,7 @@ def sweep_models(sweep: dict, narrowing: Narrowing) -> list[str]:
     if not narrowing.models:
         return architectures
     resolve_models(narrowing.models)  # an unknown name is an error, not an empty sweep
-    arch_globs = [g.split(".", 1)[0] for g in narrowing.models]
+    arch_globs = [split_tag(g)[0] for g in narrowing.models]
     return [a for a in architectures if any(fnmatch.fnmatchcase(a, g) for g in arch_globs)]
 
 
@@ -209,13 +210,13 @@ def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Nar
                   catalogued: set | None = None) -> dict:
     """plan_jobs, for running in a worker process: a result dict with the jobs or the error, and
     the catalogue facts of the sweep's architectures not in `catalogued` (None: none wanted)."""
-    from jobs.catalog import architecture, model_facts
+    from jobs.catalog import model_facts
 
     try:
         jobs = plan_jobs(sweep, target, data, narrowing)
     except LeaderboardError as e:  # an unknown model name, ...
         return {"status": "failed", "error": str(e)}
-    missing = sorted({architecture(j.model) for j in jobs} - catalogued) if catalogued is not None else []
+    missing = sorted({split_tag(j.model)[0] for j in jobs} - catalogued) if catalogued is not None else []
     return {"status": "done", "jobs": [asdict(j) for j in jobs],
             "models": [model_facts(name) for name in missing]}  # on the CPU: faster than meta for small models
 

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from db.kinds import KINDS
+from db.parsing import split_tag
 from db.report import KEY_SHOWN
 from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, model_names, model_params,
                          page_name)
@@ -78,7 +79,7 @@ def model_contexts(data: dict, names=None):
     """(file name, context) for `names` (default: every model with a result or a catalogue entry)."""
     params = model_params(data)
     by_kind = {kind: by_model(data[kind]) for kind in KINDS}
-    failed = by_model([dict(job, model=job["model"].split(".", 1)[0]) for job in data.get("failed_jobs", [])])
+    failed = by_model([dict(job, model=split_tag(job["model"])[0]) for job in data.get("failed_jobs", [])])
     for name in model_names(data) if names is None else names:
         results = {kind: rows.get(name, []) for kind, rows in by_kind.items()}
         yield page_name(name), model_context(name, results, data, params, failed.get(name, []))

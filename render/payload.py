@@ -3,6 +3,17 @@
 Labels ship once (rows hold small integers into label lists), figures are rounded to what a
 chart or table shows, and per-row provenance stays on the model pages and in the downloads.
 That keeps the index of a full timm import (~36k result rows) well under 300 KB gzipped.
+
+The payload, as templates/static/lb-core.js reads it (columns are parallel lists, one entry a row;
+a letter column holds indexes into `labels`, `models` or `groups`):
+    models  name, family, norm (→ labels.family / labels.norm), params (millions)
+    groups  [{key, kind, rows, collection, label}]: one source on one environment
+    acc     m model, t tag (→ labels.tag), d dataset (→ labels.dataset), g group, s img size, top1, top5
+    tp      m model, g group, b bench, c compile mode, p precision, l layout (→ labels.bench, .compile,
+            .precision, .layout), s img size, sps samples/s, cs compile seconds
+    gmacs   m model, s img size, v GMACs per sample
+    labels  the label lists above; labels.compile starts with db.kinds.COMPILE_MODES, in order
+    defaults  ag, tg: the accuracy and throughput groups shown first; ds: the dataset
 """
 from db.kinds import BENCHES, COMPILE_MODES
 from render.data import (DEFAULT_DATASET, UNKNOWN, Lookup, gmacs_by_size, group_key, groups,

@@ -1,5 +1,10 @@
 /* Leaderboard data: decode the page's columnar JSON, join accuracy with throughput, filter,
-   sort and find Pareto frontiers. No DOM here (lb-view.js draws). */
+   sort and find Pareto frontiers. No DOM here (lb-view.js draws).
+   The payload's keys (written by render/payload.py, whose docstring is the reference):
+     acc: m model, t tag, d dataset, g group, s img size, top1, top5
+     tp:  m model, g group, b bench, c compile mode, p precision, l layout, s img size,
+          sps samples/s, cs compile seconds
+     gmacs: m model, s img size, v GMACs;  letter columns index into D.labels, D.models or D.groups. */
 (function () {
   'use strict';
 
