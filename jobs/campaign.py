@@ -5,12 +5,60 @@ stored (result row + job status, one transaction) as soon as the job ends.
 """
 import json
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from db import queue
-from jobs.executors import LocalExecutor, local_slots
+from db.catalog import save_catalog
+from db.errors import LeaderboardError
+from jobs.executors import Executor, LocalExecutor, local_slots, planner
 from jobs.progress import Progress
-from jobs.sweep import Job, detect_target, plan_as_dicts
+from jobs.sweep import Narrowing, data_settings, detect_target, get_sweep
+
+NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
+           "leaderboard.data_dir in invoke.yaml.")
+
+
+@dataclass
+class Options:
+    """One eval-all campaign, as its flags and the configuration decide it."""
+    sweep_name: str
+    sweep: dict                # the sweep's definition (jobs.sweep)
+    narrowing: Narrowing       # --models, --kind, --bench, --compile-mode
+    data: dict | None          # data_dir, weights, class_map (absolute); None skips accuracy jobs
+    executor: str              # local | ray
+    ray_address: str | None
+    device: str | None         # cpu | cuda | None: cuda when a GPU is visible
+    timeout_s: float           # per job
+    force: bool = False        # run finished jobs again
+    retry_failed: bool = False
+    dry_run: bool = False      # print the plan, run nothing
+
+    @classmethod
+    def from_flags(cls, settings, sweep: str, models=None, kind=None, bench=None, compile_mode=None,
+                   executor=None, ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None,
+                   device=None, timeout=None, **switches) -> "Options":
+        """Flags over `settings` (the leaderboard configuration); LeaderboardError for a missing dataset or sweep."""
+        data_dir = data_dir or settings.data_dir
+        if data_dir and not Path(data_dir).expanduser().is_dir():
+            raise LeaderboardError(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, "
+                                   "or set leaderboard.data_dir in invoke.yaml.")
+        with user_errors():
+            definition = get_sweep(sweep, settings.sweeps)
+        return cls(sweep, definition, Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None),
+                   data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map),
+                   executor or settings.executor, ray_address or settings.ray_address, device,
+                   float(timeout or settings.job_timeout), **switches)
+
+
+@contextmanager
+def user_errors():
+    """Planning's ValueErrors (an unknown sweep, device or model) are the user's to fix."""
+    try:
+        yield
+    except ValueError as e:
+        raise LeaderboardError(str(e)) from e
 
 
 @dataclass
@@ -44,48 +92,38 @@ def plan_text(jobs, plan: queue.QueuePlan) -> str:
     return "\n".join(lines)
 
 
-def plan(executor, sweep: dict, target, data, narrowing, catalogued: set | None = None) -> tuple[list[Job], list]:
-    """(the sweep's jobs, catalogue facts of its uncatalogued models). Planning needs timm, so
-    torch: a local executor plans in one of its workers, which have both imported already, so
-    this process stays light and exits fast."""
-    args = (sweep, target, data, narrowing, catalogued)
-    if hasattr(executor, "call"):
-        result = executor.call("jobs.sweep:plan_as_dicts", *args)
-    else:
-        result = plan_as_dicts(*args)
-    if result["status"] != "done":
-        raise ValueError(result["error"])
-    return [Job(**job) for job in result["jobs"]], result["models"]
-
-
-def make_executor(name: str, target, timeout_s: float, ray_address: str | None = None):
-    """A started executor: `local` (forkserver children, one per slot) or `ray`."""
-    if name == "ray":
+def make_executor(options: Options, target) -> Executor:
+    """Not yet started: a light planner for a dry run, else `local` (one job server, a slot per GPU) or `ray`."""
+    if options.dry_run:
+        return planner(options.timeout_s)
+    if options.executor == "ray":
         from jobs.ray_executor import RayExecutor
 
-        executor = RayExecutor(target.device_type, timeout_s, ray_address)
-    else:
-        executor = LocalExecutor(local_slots(target.device_type, target.slots), timeout_s)
-    executor.start()
-    return executor
+        return RayExecutor(target.device_type, options.timeout_s, options.ray_address)
+    return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s)
 
 
-def start(sweep: dict, device, executor_name: str, timeout_s: float, ray_address, data, narrowing,
-          dry_run=False, catalogued: set | None = None):
-    """(target, started executor or None for a dry run, planned jobs, catalogue facts). The
-    executor starts first, so its workers' imports overlap with the rest; it is closed again if
-    planning fails."""
-    target = detect_target(device)
-    executor = None if dry_run else make_executor(executor_name, target, timeout_s, ray_address)
-    try:
-        return (target, executor, *plan(executor, sweep, target, data, narrowing, catalogued))
-    except BaseException:
-        if executor:
-            executor.close()
-        raise
+def run_campaign(database, options: Options, say=print, make=make_executor) -> Summary | None:
+    """Plan the sweep where its jobs run, queue it, `say` the plan, run what is left: the summary,
+    or None when nothing ran (a dry run, or every job already done)."""
+    catalogued = None if options.dry_run else {row["name"] for row in database["models"].rows}
+    with user_errors():
+        target = detect_target(options.device)
+    with make(options, target) as executor:  # started first: its imports overlap the planning
+        jobs, new_models = executor.plan(options.sweep, target, options.data, options.narrowing, catalogued)
+        save_catalog(database, new_models)  # family and norm of every model the site will show
+        queued = queue.enqueue(database, jobs, options.sweep_name, force=options.force,
+                               retry_failed=options.retry_failed, dry_run=options.dry_run)
+        say(f"Sweep {options.sweep_name!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
+        say(plan_text(jobs, queued))
+        if not options.data:
+            say(NO_DATA)
+        if options.dry_run or not queued.to_run:
+            return None
+        return run_jobs(database, executor, queued.to_run, Progress(len(queued.to_run)))
 
 
-def run_jobs(db, executor, jobs, progress: Progress) -> Summary:
+def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
     def on_start(job, slot):
         queue.mark_running(db, job.key)
         progress.started(job, slot)

@@ -2,22 +2,24 @@
 
 Results come back to the driver (the invoke process), which writes the database. A task whose
 worker dies (segfault, OOM kill) becomes a failed job; tasks are never retried by Ray, since a
-retry policy belongs to the queue (`--retry-failed`).
+retry policy belongs to the queue (`--retry-failed`). Planning is a Ray task too, so the driver
+never imports torch, and job keys hold the library versions of the workers that run the jobs.
 """
 import time
 
-from db.errors import one_line
+from db.errors import LeaderboardError, one_line
 from db.queue import TRACEBACK_CHARS
-from jobs.executors import JOB_FUNCTIONS, failed_result, resolve
+from jobs.executors import JOB_FUNCTIONS, PLAN, Executor, planned
+from jobs.job_server import failed_result, resolve
 
 CPUS_PER_CPU_JOB = 1.0  # CPU-only clusters: Ray CPUs a job reserves (fractions pack more per node)
 
 
-def run_in_worker(function_path: str, spec: dict) -> dict:
-    return resolve(function_path)(spec)
+def run_in_worker(function_path: str, *args) -> dict:
+    return resolve(function_path)(*args)
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     def __init__(self, device_type: str, timeout_s: float, address: str | None = None,
                  job_functions: dict = JOB_FUNCTIONS, init_kwargs: dict | None = None):
         self.device_type = device_type
@@ -30,7 +32,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise ValueError("--executor ray needs Ray: pip install -e '.[ray]'.") from None
+            raise LeaderboardError("--executor ray needs Ray: pip install -e '.[ray]'.") from None
         ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False, **self.init_kwargs)
         resources = {"num_gpus": 1} if self.device_type == "cuda" else {"num_cpus": CPUS_PER_CPU_JOB}
         self.remote = ray.remote(max_retries=0, **resources)(run_in_worker)
@@ -40,6 +42,16 @@ class RayExecutor:
         import ray
 
         ray.shutdown()  # a local Ray started here stops; a cluster only loses this driver
+
+    def plan(self, sweep, target, data, narrowing, catalogued):
+        import ray
+
+        ref = self.remote.options(num_gpus=0, num_cpus=1).remote(PLAN, sweep, target, data, narrowing, catalogued)
+        try:
+            ray.wait([ref], timeout=self.timeout_s)
+            return planned(self.result_of(ref))
+        finally:
+            ray.cancel(ref, force=True)
 
     def slots(self, resources: dict) -> int:
         """How many jobs run at once: keeps submission time close to start time, for timeouts."""
@@ -69,10 +81,11 @@ class RayExecutor:
         import ray
 
         try:
-            return ray.get(ref)
+            return ray.get(ref, timeout=0)
+        except ray.exceptions.GetTimeoutError:
+            return self.timed_out()
         except ray.exceptions.RayError as e:  # worker crashed, task error, cancelled
-            return failed_result(one_line(e, 300),
-                                 traceback=str(e)[-TRACEBACK_CHARS:])
+            return failed_result(one_line(e, 300), traceback=str(e)[-TRACEBACK_CHARS:])
 
     def cancel_overdue(self, running: dict, on_finish) -> None:
         import ray
@@ -81,4 +94,7 @@ class RayExecutor:
             if time.monotonic() - submitted > self.timeout_s:
                 ray.cancel(ref, force=True)
                 del running[ref]
-                on_finish(job, "ray", failed_result(f"timed out after {self.timeout_s:g} s (Ray task cancelled)"))
+                on_finish(job, "ray", self.timed_out())
+
+    def timed_out(self) -> dict:
+        return failed_result(f"timed out after {self.timeout_s:g} s (Ray task cancelled)")

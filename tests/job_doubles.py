@@ -9,7 +9,8 @@ ENVIRONMENT = {"device": "cpu: test double", "device_type": "cpu", "device_count
 
 
 def behave(spec: dict) -> dict:
-    """spec["behaviour"]: ok | segfault | hang | sleep (spec["seconds"]) | fail."""
+    """spec["behaviour"]: ok | segfault | hang | sleep (spec["seconds"]) | fail; spec["where"]: also
+    report the process (pid, CUDA_VISIBLE_DEVICES), fields a stored result has no column for."""
     behaviour = spec.get("behaviour", "ok")
     print(f"starting {spec['model']} ({behaviour})", flush=True)
     if behaviour == "segfault":
@@ -20,9 +21,10 @@ def behave(spec: dict) -> dict:
         time.sleep(spec["seconds"])
     if behaviour == "fail":
         return {"status": "failed", "error": "ValueError: told to fail", "kind": "throughput"}
+    where = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
     return {"status": "done", "kind": "throughput", "environment": ENVIRONMENT, "model": spec["model"],
             "bench": "infer", "compile_mode": "eager", "precision": "fp32", "img_size": 8, "samples_per_sec": 1.0,
-            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
+            **(where if spec.get("where") else {})}
 
 
 def spawn_and_hang(spec: dict) -> dict:

@@ -64,7 +64,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
 def test_two_slots_run_in_parallel_with_different_cuda_visible_devices():
     slots = [Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"}), Slot("gpu1", {"CUDA_VISIBLE_DEVICES": "1"})]
     executor = LocalExecutor(slots, timeout_s=30, job_functions=DOUBLES, preload=[])
-    jobs = [job(f"m{i}", behaviour="sleep", seconds=0.5) for i in range(4)]
+    jobs = [job(f"m{i}", behaviour="sleep", seconds=0.5, where=True) for i in range(4)]
     results, ran_on = collect(executor, jobs)
     assert {s for s in ran_on.values()} == {"gpu0", "gpu1"}
     for model, slot in ran_on.items():
