@@ -4,7 +4,6 @@ A thin shell: each task parses its flags, calls into jobs/, db/ or render/, prin
 Heavy imports (torch, timm) happen inside the tasks that need them, so `invoke --list` is instant.
 """
 import functools
-import glob
 import shlex
 import signal
 import sqlite3
@@ -69,7 +68,7 @@ def catalog(c, models=None, format="table", imported=False, db=None):
     if imported and models:
         raise Exit("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
     from db.catalog import save_catalog
-    from db.report import format_records
+    from db.report import catalog_listing, catalog_results_text
     from jobs.catalog import DEFAULT_MODELS, catalog as build_catalog, catalog_results
 
     database = open_database(c, db)
@@ -78,21 +77,7 @@ def catalog(c, models=None, format="table", imported=False, db=None):
         return
     entries = build_catalog(models or DEFAULT_MODELS)
     save_catalog(database, entries)
-    for e in entries:
-        e["params_m"] = round(e["params"] / 1e6, 3)
-        e["weights"] = ",".join(e["pretrained_tags"]) or "-"
-    columns = ["name", "family", "norm", "params_m", "gmacs", "input_size", "weights"]
-    rows = entries if format != "table" else [{k: e[k] for k in columns} for e in entries]
-    print(format_records(rows, columns, format))
-
-
-def catalog_results_text(report: dict) -> str:
-    lines = [f"Catalogued {report['catalogued']} architectures that have stored results."]
-    if report["unknown"]:
-        lines.append(f"{len(report['unknown'])} are not in the installed timm (renamed or removed): "
-                     + ", ".join(report["unknown"][:10]) + (" ..." if len(report["unknown"]) > 10 else ""))
-    lines += [f"failed to build {name}: {error}" for name, error in report["failed"].items()]
-    return "\n".join(lines)
+    print(catalog_listing(entries, format))
 
 
 @task(help={"job": "Show this job in full (its key, or the start of it from the job column): spec, error, "
@@ -103,19 +88,6 @@ def status(c, job=None, db=None):
 
     database = open_database(c, db)
     print(status_report(database) if job is None else job_report(database, job))
-
-
-def import_sources(source: str, remainder: str) -> list[str]:
-    """Expand SOURCE and any after `--`: folders to their CSVs, quoted globs to their matches."""
-    expanded = []
-    for s in [source] + shlex.split(remainder or ""):
-        if Path(s).is_dir():
-            expanded += sorted(str(p) for p in Path(s).glob("*.csv"))
-        elif any(ch in s for ch in "*?[") and not s.startswith(("http://", "https://")):
-            expanded += sorted(glob.glob(s)) or [s]
-        else:
-            expanded.append(s)
-    return expanded
 
 
 @task(
@@ -132,20 +104,12 @@ def import_results(c, source, db=None):
     Examples: invoke import-results ../shared/timm-results
               invoke import-results 'results-*.csv' -- https://host/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv
     """
-    from db.timm_csv import ImportRefused, import_file
+    from db.timm_csv import expand_sources, import_files
 
-    sources = import_sources(source, c.remainder)
+    sources = expand_sources([source, *shlex.split(c.remainder or "")])
     if not sources:
         raise Exit(f"No CSV files in {source}: pass a CSV file, a folder of CSVs or a URL.")
-    database = open_database(c, db)
-    refused = 0
-    for s in sources:
-        try:
-            kind, rows = import_file(database, s)
-            print(f"{s}: {rows} {kind} rows")
-        except ImportRefused as e:
-            refused += 1
-            print(f"refused: {e}", file=sys.stderr)
+    refused = import_files(open_database(c, db), sources)
     if refused:
         raise Exit(f"{refused} of {len(sources)} files refused (nothing of them stored); the others were imported.")
 

@@ -39,6 +39,28 @@ def format_records(rows: list[dict], columns: list[str], fmt: str) -> str:
 KEY_SHOWN = 12  # characters of a job key: enough to name it, short enough to type
 
 
+CATALOG_COLUMNS = ["name", "family", "norm", "params_m", "gmacs", "input_size", "weights"]
+
+
+def catalog_listing(entries: list[dict], fmt: str) -> str:
+    """Catalogue entries as `invoke catalog` prints them: a table of the main facts, or every field."""
+    rows = [{**e, "params_m": round(e["params"] / 1e6, 3), "weights": ",".join(e["pretrained_tags"]) or "-"}
+            for e in entries]
+    if fmt == "table":
+        rows = [{k: r[k] for k in CATALOG_COLUMNS} for r in rows]
+    return format_records(rows, CATALOG_COLUMNS, fmt)
+
+
+def catalog_results_text(report: dict) -> str:
+    """What `invoke catalog --imported` did."""
+    lines = [f"Catalogued {report['catalogued']} architectures that have stored results."]
+    if report["unknown"]:
+        lines.append(f"{len(report['unknown'])} are not in the installed timm (renamed or removed): "
+                     + ", ".join(report["unknown"][:10]) + (" ..." if len(report["unknown"]) > 10 else ""))
+    lines += [f"failed to build {name}: {error}" for name, error in report["failed"].items()]
+    return "\n".join(lines)
+
+
 def count_by(db, table: str, column: str) -> list[dict]:
     return list(db.query(f"SELECT [{column}], count(*) AS rows FROM [{table}] GROUP BY [{column}] ORDER BY rows DESC"))
 

@@ -4,7 +4,9 @@ Each file is read and checked in full before anything is written, then stored in
 transaction: a malformed file stores nothing. Rows keep their source (the file name) and,
 where the file name tells it, their environment. Importing a file again replaces its rows.
 """
+import glob
 import re
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -173,6 +175,33 @@ def parse_file(name: str, text: str) -> ParsedFile:
 
 
 # --- storing ---------------------------------------------------------------------------------
+
+def expand_sources(sources: list[str]) -> list[str]:
+    """Folders to their CSVs, quoted globs to their matches; files and URLs as they are."""
+    expanded = []
+    for s in sources:
+        if Path(s).is_dir():
+            expanded += sorted(str(p) for p in Path(s).glob("*.csv"))
+        elif any(ch in s for ch in "*?[") and not s.startswith(("http://", "https://")):
+            expanded += sorted(glob.glob(s)) or [s]
+        else:
+            expanded.append(s)
+    return expanded
+
+
+def import_files(db, sources: list[str]) -> int:
+    """Import each source on its own (a refused one stores nothing and stops none of the others);
+    print a line per source; return how many were refused."""
+    refused = 0
+    for s in sources:
+        try:
+            kind, rows = import_file(db, s)
+            print(f"{s}: {rows} {kind} rows")
+        except ImportRefused as e:
+            refused += 1
+            print(f"refused: {e}", file=sys.stderr)
+    return refused
+
 
 def import_file(db, source: str) -> tuple[str, int]:
     """Import one path or URL; return (kind, rows stored). Nothing is stored if it is refused."""
