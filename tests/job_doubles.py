@@ -5,6 +5,8 @@ import subprocess
 import sys
 import time
 
+from jobs.executors import Executor
+
 ENVIRONMENT = {"device": "cpu: test double", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
 
 
@@ -34,3 +36,25 @@ def spawn_and_hang(spec: dict) -> dict:
         f.write(str(child.pid))
     time.sleep(3600)
     return {"status": "done"}
+
+
+class InlineExecutor(Executor):
+    """The Executor interface at its smallest: plans the jobs it is given, runs `behave` in this process."""
+
+    def __init__(self, jobs, models=()):
+        self.jobs, self.models = list(jobs), list(models)
+        self.started = self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def plan(self, sweep, target, data, narrowing, catalogued):
+        return self.jobs, self.models
+
+    def run(self, jobs, on_start, on_finish) -> None:
+        for job in jobs:
+            on_start(job, "inline")
+            on_finish(job, "inline", behave(job.spec))
+
+    def close(self) -> None:
+        self.closed = True

@@ -39,6 +39,33 @@ def jobs_table(path):
     return {r["model"]: r for r in sqlite_utils.Database(path)["jobs"].rows}
 
 
+def test_a_campaign_runs_on_any_executor_and_skips_what_is_stored(db):
+    """run_campaign needs only the Executor interface: here a double that runs jobs in this process."""
+    from job_doubles import InlineExecutor
+    from jobs.campaign import Options, run_campaign
+    from jobs.sweep import Job, Narrowing
+
+    jobs = [Job("k1", "throughput", "m1", {"model": "m1"}),
+            Job("k2", "throughput", "m2", {"model": "m2", "behaviour": "fail"})]
+    options = Options("tiny", {}, Narrowing(), None, "inline", None, "cpu", 60)
+    executors, said = [], []
+
+    def make(options, target):
+        executors.append(InlineExecutor(jobs))
+        return executors[-1]
+
+    summary = run_campaign(db, options, say=said.append, make=make)
+    assert (summary.done, [f["model"] for f in summary.failed]) == (1, ["m2"])
+    assert said[1:] == ["throughput: 2 jobs, 2 to run\n"
+                        "total: 2 jobs; 0 already done, 2 to run (0 interrupted before), 0 failed before",
+                        "Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
+                        "leaderboard.data_dir in invoke.yaml."]
+    assert run_campaign(db, options, say=said.append, make=make) is None  # nothing left to run
+    assert said[-2].endswith("total: 2 jobs; 1 already done, 0 to run (0 interrupted before), 1 failed before "
+                             "(pass --retry-failed to run them again)")
+    assert all(e.started and e.closed for e in executors) and db["throughput"].count == 1
+
+
 def test_dry_run_prints_the_plan_and_runs_nothing(project):
     result = invoke("eval-all", "--dry-run", cwd=project)
     assert result.returncode == 0, result.stderr

@@ -72,6 +72,47 @@ def test_two_slots_run_in_parallel_with_different_cuda_visible_devices():
     assert len({r["pid"] for r in results.values()}) == 4  # a fresh process per job
 
 
+def test_an_interrupted_sweep_kills_its_running_jobs_and_close_stops_the_server(tmp_path):
+    """Ctrl-C while a job runs: the job's whole process group goes; close() leaves no server behind."""
+    pid_file = tmp_path / "grandchild.pid"
+    executor = LocalExecutor([Slot("a"), Slot("b")], timeout_s=60,
+                             job_functions={"throughput": "job_doubles:spawn_and_hang"}, preload=[])
+
+    def on_start(job, slot):
+        if job.model == "second":  # the first one is running by now
+            wait_for_pid(pid_file)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        executor.run([job("first", pid_file=str(pid_file)), job("second", pid_file=str(pid_file))],
+                     on_start, lambda j, s, r: None)
+    grandchild, server = wait_for_pid(pid_file), executor.server.process.pid
+    executor.close()
+    assert wait_until_gone(grandchild) and not alive(server)
+
+
+def test_planning_never_imports_torch_in_this_process():
+    """Local and dry-run planning both happen in a job process: `invoke` stays light and exits fast."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", PLAN_TWICE], env=env, capture_output=True, text=True, timeout=300)
+    assert result.stdout.split() == ["1", "0", "1", "1", "False"], result.stderr
+
+
+PLAN_TWICE = """
+import sys
+from jobs.campaign import Options, make_executor
+from jobs.sweep import BUILTIN_SWEEPS, Narrowing, detect_target
+target = detect_target("cpu")
+for dry_run in (True, False):
+    options = Options("smoke", BUILTIN_SWEEPS["smoke"], Narrowing(["test_resnet"]), None, "local", None, "cpu", 300,
+                      dry_run=dry_run)
+    with make_executor(options, target) as executor:
+        jobs, models = executor.plan(options.sweep, target, None, options.narrowing, None if dry_run else set())
+    print(len(jobs), len(models))
+print("torch" in sys.modules)
+"""
+
+
 def test_local_slots_follow_the_visible_gpus(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert [s.env["CUDA_VISIBLE_DEVICES"] for s in local_slots("cuda", 2)] == ["0", "1"]
@@ -97,18 +138,24 @@ def test_a_job_does_not_outlive_a_killed_sweep(tmp_path):
     script.write_text(SWEEP_THAT_HANGS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
     sweep = subprocess.Popen([sys.executable, str(script), str(pid_file)], env=env)
-    for _ in range(300):
-        if pid_file.exists() and pid_file.read_text():
-            break
-        time.sleep(0.1)
-    job = int(pid_file.read_text())
+    job = wait_for_pid(pid_file)
     os.kill(sweep.pid, signal.SIGKILL)
     sweep.wait()
-    for _ in range(100):
-        if not alive(job):
-            break
+    assert wait_until_gone(job)
+
+
+def wait_for_pid(path, timeout=30) -> int:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive(job)
+    return int(path.read_text())
+
+
+def wait_until_gone(pid: int, timeout=10) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not alive(pid)
 
 
 def alive(pid: int) -> bool:

@@ -5,6 +5,7 @@ from conftest import ROOT
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
+from db.errors import LeaderboardError  # noqa: E402
 from jobs.ray_executor import RayExecutor  # noqa: E402
 from jobs.sweep import Job  # noqa: E402
 
@@ -29,3 +30,17 @@ def test_ray_runs_jobs_and_a_crashing_task_fails_alone(local_ray):
     assert {m: r["status"] for m, r in results.items()} == {"m0": "done", "crash": "failed", "m1": "done", "m2": "done"}
     assert "Worker" in results["crash"]["error"] or "died" in results["crash"]["error"].lower()
     assert results["m0"]["samples_per_sec"] == 1.0
+
+
+def test_ray_plans_in_a_ray_task(local_ray):
+    """The driver never imports torch: the sweep is planned on a Ray worker."""
+    from jobs.sweep import BUILTIN_SWEEPS, Narrowing, detect_target
+
+    executor = RayExecutor("cpu", timeout_s=300, init_kwargs={"num_cpus": 2, "include_dashboard": False})
+    executor.start()
+    target = detect_target("cpu")
+    jobs, models = executor.plan(BUILTIN_SWEEPS["smoke"], target, None, Narrowing(["test_resnet"]), set())
+    assert [(j.kind, j.model) for j in jobs] == [("throughput", "test_resnet")]
+    assert [m["name"] for m in models] == ["test_resnet"]
+    with pytest.raises(LeaderboardError, match="Unknown model 'test_nope'"):
+        executor.plan(BUILTIN_SWEEPS["smoke"], target, None, Narrowing(["test_nope"]), None)
