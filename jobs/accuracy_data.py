@@ -9,6 +9,7 @@ from timm.data import ImageDataset, create_dataset
 
 from db.errors import first_line
 from jobs.accuracy_weights import JobFailed
+from jobs.compat import limit_image_retries
 
 SPLIT_FOLDERS = {"val", "validation", "test", "eval", "train"}
 SEED = 42  # validate.py's default --seed, passed to create_dataset for readers that shuffle
@@ -22,7 +23,7 @@ class StrictImageDataset(ImageDataset):
     """timm's ImageDataset, except that an image which fails to load fails the job, naming the file."""
 
     def __getitem__(self, index):
-        self._max_retries = 1  # timm's substitute-the-next-sample loop, cut to the first sample
+        limit_image_retries(self)  # timm's substitute-the-next-sample loop, cut to the first sample
         try:
             return super().__getitem__(index)
         except RuntimeError:
