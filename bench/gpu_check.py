@@ -1,0 +1,510 @@
+#!/usr/bin/env python3
+"""GPU check: run this project's CUDA paths on a real GPU through its own command line and write one
+report to bring back (issue 9, item 5). See bench/GPU_CHECK.md for what it needs and how to run it.
+
+    python3 bench/gpu_check.py --out gpu-check-out                       # the check, on CUDA
+    python3 bench/gpu_check.py --device cpu --quick --out /tmp/gpucheck  # its plumbing, on a CPU
+
+Steps, in the report's order (each isolated: a failing step is recorded and the check goes on):
+  1 smoke      invoke eval-all --sweep smoke: every test_* model, one eager step
+  2 modes      invoke eval-all: each compile mode x infer/train for test_vit, test_resnet, test_efficientnet
+  3 variants   invoke bench: fp16, channels-last, fast-norm
+  4 accuracy   invoke evaluate on a generated image folder, on the device and on the CPU: same top-1
+  5 oom        invoke bench at a batch too big for the device: backs off, stores the batch used
+  6 slots      each eval-all job's device from the environments table (the local executor's GPU slot)
+  7 compare    timm's benchmark.py beside eval-all's figure and invoke bench --sync-each-step
+  8 agreement  one spec through invoke bench, an eval-all job and run_throughput in-process, alternating
+They run cheapest first; once --budget-s has passed no new step starts. Writes gpu-check-report.md,
+gpu-check.json, gpu-check.log and leaderboard.db into --out, after every step. Exit 1 if a step failed.
+"""
+import argparse
+import csv
+import json
+import re
+import signal
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_check_report import outcome, render_report  # noqa: E402
+from gpu_check_runner import ROOT, Ran, Runner, as_flags, nvidia_smi  # noqa: E402
+
+TIMM_SCRIPTS = (ROOT / ".gpu/timm-scripts", ROOT.parent / "shared/timm-scripts")  # first that exists
+COMPILE_MODES = ("eager", "default", "reduce-overhead", "max-autotune")
+BENCHES = ("infer", "train")
+THREE_MODELS = ("test_vit", "test_resnet", "test_efficientnet")
+ACCURACY_MODEL = "test_vit.r160_in1k"
+IMG_SIZE = 160  # every test_* model's default input size, which the sweep uses
+RUN_ORDER = ("environment", "smoke", "variants", "accuracy", "oom", "agreement", "modes", "slots", "compare")
+FREE_STEPS = ("environment", "slots")  # cheap: they run even when the budget is spent
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The default sweep's throughput settings on a device (jobs/sweep.py), which every `invoke bench`
+    here repeats, so that it measures the same spec as the eval-all jobs (checked in step modes)."""
+    precision: str
+    batch_size: int
+    warmup_steps: int
+    steps: int
+    repeats: int
+
+
+TIMINGS = {"cuda": Timing("amp_bf16", 256, 10, 20, 5), "cpu": Timing("fp32", 32, 3, 10, 3)}
+
+
+@dataclass(frozen=True)
+class OomPlan:
+    model: str
+    batch_size: int               # too big: it must back off at least once, then fit
+    precision: str
+    memory_cap_mb: int | None     # the job's address space (RLIMIT_AS), so a CPU refuses the batch safely
+
+
+OOM_PLANS = {
+    # Training keeps ~0.37 GiB of bf16 activations per sample (saved-tensor hooks, measured on a CPU),
+    # plus ~8 GiB of weights, grads and momentum: 512 needs ~190 GiB, an H200 (141 GB) fits ~350.
+    "cuda": OomPlan("vit_huge_patch14_224", 512, "amp_bf16", None),
+    # test_vit training takes ~3 MiB per sample; 5 GB of address space is ~1.4 GB above torch's own.
+    "cpu": OomPlan("test_vit", 1024, "fp32", 5000),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    smoke_models: tuple     # () = the smoke sweep's own: every test_* model
+    mode_models: tuple
+    compile_modes: tuple
+    compare_models: tuple   # in order; the later ones only while the budget lasts
+    variants: tuple         # (label, model, {invoke bench flag: value})
+    accuracy_images: int
+    agreement_rounds: int
+    tolerance: float | None  # agreement: the largest |ratio - 1| that passes (None: not judged)
+
+
+VARIANTS = (("fp16", "test_resnet", {"precision": "amp_fp16"}),
+            ("channels-last", "test_resnet", {"precision": "amp_bf16", "channels-last": True}),
+            ("fast-norm", "test_vit", {"precision": "amp_bf16", "fast-norm": True}))
+FULL = Plan((), THREE_MODELS, COMPILE_MODES, THREE_MODELS, VARIANTS, 50, 3, 0.03)
+# Proves the plumbing (on a CPU in a few minutes), not the figures: agreement is shown, not judged.
+QUICK = Plan(("test_vit", "test_resnet"), ("test_vit", "test_resnet"), ("eager",), ("test_vit",), VARIANTS, 16, 2, None)
+
+DATASET_CODE = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+from imagenet_fixtures import make_labelled_dataset, save_checkpoint
+model, root, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+checkpoint = save_checkpoint(model, root / "checkpoints" / f"{model}.safetensors", seed=1)
+folder, class_map = make_labelled_dataset(root, model, checkpoint, count)
+print("GPU_CHECK " + json.dumps({"folder": str(folder), "class_map": str(class_map), "checkpoints": str(checkpoint.parent)}))
+"""
+IN_PROCESS_CODE = """
+import json, sys
+from jobs.throughput import run_throughput
+r = run_throughput(json.loads(sys.argv[1]))
+print("GPU_CHECK " + json.dumps({k: r.get(k) for k in ("status", "error", "samples_per_sec", "batch_size")}))
+"""
+ENVIRONMENT_CODE = """
+import importlib.metadata as md, json, os, platform, torch, timm
+def version(name):
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+cuda = torch.cuda.is_available()
+print("GPU_CHECK " + json.dumps({
+    "python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
+    "torch": torch.__version__, "torch_cuda": torch.version.cuda, "timm": timm.__version__, "timm_from": timm.__file__,
+    "cudnn": torch.backends.cudnn.version() if cuda else None, "cuda_available": cuda,
+    "gpu_count": torch.cuda.device_count() if cuda else 0,
+    **{name: version(name) for name in ("triton", "invoke", "sqlite-utils", "jinja2", "plotly")}}))
+"""
+
+
+class Check(Runner):
+    """The runner, with the plan and the results so far."""
+
+    def __init__(self, args, plan: Plan):
+        super().__init__(args.out, args.device, args.budget_s, args.grace_s)
+        self.args, self.plan = args, plan
+        self.timing, self.oom_plan = TIMINGS[args.device], OOM_PLANS[args.device]
+        self.records = {}   # step name -> {"status", "seconds", "problems", "data"}
+
+    def bench(self, model: str, bench="infer", mode="eager", flags=None) -> Ran:
+        """invoke bench of the default sweep's spec on this device, with `flags` overriding."""
+        spec = {"model": model, "bench": bench, "compile-mode": mode, "precision": self.timing.precision,
+                "batch-size": self.timing.batch_size, "warmup": self.timing.warmup_steps,
+                "steps": self.timing.steps, "repeats": self.timing.repeats, "device": self.device, **(flags or {})}
+        return self.invoke("bench", *as_flags(spec), cap_s=300 if mode == "eager" else 600)
+
+
+class StepFailed(Exception):
+    pass
+
+
+def models_flags(models) -> list:
+    return [flag for model in models for flag in ("--models", model)]
+
+
+def job_label(job: dict) -> str:
+    spec = job["spec"]
+    return f"{job['model']} {spec.get('bench')} {spec.get('compile_mode')}"
+
+
+def job_problems(jobs: list) -> list:
+    """One line per unfinished job, saying where its traceback is."""
+    return [f"{job_label(j)}: {j['status']}: {j['error']} (traceback: invoke status --job {j['key'][:10]})"
+            for j in jobs if j["status"] != "done"]
+
+
+def throughput_figures(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    keys = ("samples_per_sec", "samples_per_sec_min", "samples_per_sec_max", "compile_s", "batch_size", "env_device")
+    return {key: row.get(key) for key in keys}
+
+
+def require(ran: Ran, what: str) -> None:
+    if not ran.ok:
+        raise StepFailed(ran.problem(what))
+
+
+# --- the steps: each returns its data, with "problems" (a non-empty list fails the step) ------------
+
+def step_environment(ck: Check) -> dict:
+    ran = ck.python(ENVIRONMENT_CODE, cap_s=120)
+    require(ran, "torch/timm facts")
+    facts = ran.tagged_json()
+    gpu = nvidia_smi("name,driver_version,memory.total,clocks.max.sm,power.limit")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    facts.update(gpu=gpu, commit=commit.stdout.strip() or None, cpu=cpu_name(), device=ck.device,
+                 plan="quick" if ck.args.quick else "full", timing=asdict(ck.timing))
+    problems = []
+    if ck.device == "cuda" and not (facts["cuda_available"] and gpu):
+        problems.append(f"--device cuda, but torch sees no GPU (cuda_available={facts['cuda_available']}, nvidia-smi: {gpu})")
+    return {**facts, "problems": problems}
+
+
+def cpu_name() -> str | None:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+
+def step_smoke(ck: Check) -> dict:
+    ran = ck.eval_all("--sweep", "smoke", *models_flags(ck.plan.smoke_models), cap_s=600)
+    jobs = [j for j in ck.sweep_jobs("smoke") if not ck.plan.smoke_models or j["model"] in ck.plan.smoke_models]
+    problems = [] if ran.ok else [ran.problem("eval-all --sweep smoke")]
+    problems += job_problems(jobs)
+    if not jobs:
+        problems.append("no smoke job in the database")
+    return {"jobs": len(jobs), "done": sum(j["status"] == "done" for j in jobs), "problems": problems}
+
+
+def step_modes(ck: Check) -> dict:
+    narrowing = [] if ck.plan.compile_modes == COMPILE_MODES else [
+        flag for mode in ck.plan.compile_modes for flag in ("--compile-mode", mode)]
+    ran = ck.eval_all(*models_flags(ck.plan.mode_models), "--kind", "throughput", *narrowing, cap_s=900)
+    jobs = [j for j in ck.sweep_jobs("default") if j["model"] in ck.plan.mode_models
+            and j["spec"].get("compile_mode") in ck.plan.compile_modes]
+    rows = [{"model": j["model"], "bench": j["spec"]["bench"], "mode": j["spec"]["compile_mode"],
+             **{k: j[k] for k in ("status", "error", "samples_per_sec", "samples_per_sec_min",
+                                  "samples_per_sec_max", "compile_s", "batch_size", "device")}} for j in jobs]
+    problems = [] if ran.ok else [ran.problem("eval-all (compile modes)")]
+    problems += job_problems(jobs)
+    expected = len(ck.plan.mode_models) * len(BENCHES) * len(ck.plan.compile_modes)
+    if len(jobs) != expected:
+        problems.append(f"{len(jobs)} of {expected} jobs in the database")
+    problems += spec_mismatches(ck.timing, jobs)
+    return {"rows": rows, "problems": problems}
+
+
+def spec_mismatches(timing: Timing, jobs: list) -> list:
+    """Where the sweep's job specs differ from TIMINGS: invoke bench here would measure another spec."""
+    wanted = asdict(timing)
+    found = {key: {j["spec"].get(key) for j in jobs} - {value} for key, value in wanted.items()}
+    return [f"the default sweep's {key} is {sorted(map(str, other))}, not {wanted[key]}: update TIMINGS in "
+            "bench/gpu_check.py" for key, other in found.items() if other]
+
+
+def step_variants(ck: Check) -> dict:
+    rows, problems = [], []
+    for label, model, flags in ck.plan.variants:
+        before = ck.last_rowid("throughput")
+        ran = ck.bench(model, flags=flags)
+        new = ck.rows_since("throughput", before)
+        rows.append({"variant": label, "model": model, "flags": as_flags(flags), "ok": ran.ok,
+                     **(throughput_figures(new[-1] if new else None) or {})})
+        if not ran.ok or not new:
+            problems.append(ran.problem(f"invoke bench {label}"))
+    return {"rows": rows, "problems": problems}
+
+
+def step_accuracy(ck: Check) -> dict:
+    root = Path(tempfile.mkdtemp(prefix="gpu-check-images-"))
+    try:
+        made = ck.python(DATASET_CODE, ACCURACY_MODEL, root, ck.plan.accuracy_images)
+        require(made, "generating the image folder")
+        data = made.tagged_json()
+        results = {label: evaluate_on(ck, data, device) for label, device in (("device", ck.device), ("cpu", "cpu"))}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    problems = [r["problem"] for r in results.values() if r.get("problem")]
+    top1 = {label: r.get("top1") for label, r in results.items()}
+    if not problems and top1["device"] != top1["cpu"]:
+        problems.append(f"top-1 on {ck.device} is {top1['device']}, on the CPU {top1['cpu']} (NVIDIA_TF32_OVERRIDE=0 "
+                        "tells TF32 rounding of close random-init logits from a bug)")
+    return {"model": ACCURACY_MODEL, "images": ck.plan.accuracy_images, **results, "problems": problems}
+
+
+def evaluate_on(ck: Check, data: dict, device: str) -> dict:
+    before = ck.last_rowid("accuracy")
+    ran = ck.invoke("evaluate", "--model", ACCURACY_MODEL, "--data-dir", data["folder"], "--class-map",
+                    data["class_map"], "--checkpoint", data["checkpoints"], "--device", device, "--workers", 2)
+    new = ck.rows_since("accuracy", before)
+    if not ran.ok or not new:
+        return {"problem": ran.problem(f"invoke evaluate --device {device}")}
+    row = new[-1]
+    return {key: row.get(key) for key in ("top1", "top5", "images", "images_per_sec", "env_device")}
+
+
+def step_oom(ck: Check) -> dict:
+    p = ck.oom_plan
+    before = ck.last_rowid("throughput")
+    ran = ck.invoke("bench", "--model", p.model, "--bench", "train", "--precision", p.precision, "--batch-size",
+                    p.batch_size, "--steps", 1, "--repeats", 1, "--warmup", 0, "--device", ck.device,
+                    cap_s=360, memory_cap_mb=p.memory_cap_mb)
+    new = ck.rows_since("throughput", before)
+    used = new[-1]["batch_size"] if new else None
+    backoffs = re.findall(r"out of memory at batch (\d+), retrying at (\d+)", ran.output)
+    problems = [] if ran.ok and new else [ran.problem(f"invoke bench {p.model} at batch {p.batch_size}")]
+    if used is not None and used >= p.batch_size:
+        problems.append(f"batch {used} used: no back-off from {p.batch_size}")
+    return {**asdict(p), "used": used, "backoffs": [list(map(int, b)) for b in backoffs],
+            "seconds": round(ran.seconds, 1), "problems": problems}
+
+
+def step_slots(ck: Check) -> dict:
+    jobs = [j for j in ck.sweep_jobs() if j["status"] == "done"]
+    rows = [{"job": job_label(j), "sweep": j["sweep"], "device": j["device"], "device_type": j["device_type"]}
+            for j in jobs]
+    wrong = [r for r in rows if r["device_type"] != ck.device]
+    problems = [f"{r['job']} ({r['sweep']}) ran on {r['device']}" for r in wrong]
+    if not rows:
+        problems.append("no finished eval-all job to check (steps smoke and modes did not run or all failed)")
+    return {"rows": rows, "problems": problems}
+
+
+def step_compare(ck: Check) -> dict:
+    script = next((d / "benchmark.py" for d in timm_script_dirs(ck) if (d / "benchmark.py").exists()), None)
+    if script is None:
+        raise StepFailed(f"no benchmark.py in {', '.join(map(str, timm_script_dirs(ck)))}: run bash bench/gpu_wheels.sh")
+    sync = ck.has_flag("bench", "--sync-each-step")
+    data = {"benchmark_py": str(script), "sync": sync, "rows": [], "problems": [],
+            "notes": [] if sync else ["invoke bench has no --sync-each-step yet: column left out"]}
+    for model, mode in ((m, c) for m in ck.plan.compare_models for c in ck.plan.compile_modes):
+        if data["rows"] and ck.over_budget():
+            data["notes"].append(f"budget spent: {model} {mode} and what follows not compared")
+            break
+        data["rows"] += compare_one(ck, script, model, mode, sync, data["problems"])
+    return data
+
+
+def compare_one(ck: Check, script: Path, model: str, mode: str, sync: bool, problems: list) -> list:
+    """benchmark.py, and invoke bench --sync-each-step, for one model and compile mode: a row per bench."""
+    theirs = run_benchmark_py(ck, script, model, mode)
+    problems += [f"benchmark.py {model} {mode}: {theirs['error']}"] if theirs.get("error") else []
+    rows = []
+    for bench in BENCHES:
+        row = {"model": model, "bench": bench, "mode": mode, "benchmark_py": theirs.get(bench)}
+        if sync:
+            before = ck.last_rowid("throughput")
+            ran = ck.bench(model, bench, mode, {"sync-each-step": True})
+            new = ck.rows_since("throughput", before)
+            row["sync_each_step"] = new[-1]["samples_per_sec"] if ran.ok and new else None
+            problems += [] if ran.ok and new else [ran.problem(f"invoke bench --sync-each-step {model} {bench} {mode}")]
+        rows.append(row)
+    return rows
+
+
+def timm_script_dirs(ck: Check) -> list:
+    return [Path(ck.args.timm_scripts)] if ck.args.timm_scripts else list(TIMM_SCRIPTS)
+
+
+def run_benchmark_py(ck: Check, script: Path, model: str, mode: str) -> dict:
+    """timm's benchmark.py on the same spec, inference and training in one run: {"infer": x, "train": y}."""
+    t = ck.timing
+    precision = {"amp_bf16": ["--amp", "--amp-dtype", "bfloat16"], "amp_fp16": ["--amp"]}.get(t.precision, [])
+    compile_flags = [] if mode == "eager" else ["--torchcompile", "--torchcompile-mode", mode]
+    with tempfile.TemporaryDirectory() as tmp:
+        results = Path(tmp) / "results.json"
+        ck.say(f"benchmark.py --model {model} {' '.join(compile_flags)}")
+        ran = ck.run([sys.executable, script, "--model", model, "--bench", "both", "--device", ck.device,
+                      "-b", t.batch_size, "--img-size", IMG_SIZE, "--num-warm-iter", t.warmup_steps,
+                      "--num-bench-iter", t.steps * t.repeats, "--no-retry", *precision, *compile_flags,
+                      "--results-file", results, "--results-format", "json"], 600)
+        found = json.loads(results.read_text()) if results.exists() else {}
+    if not ran.ok or found.get("error"):
+        return {"error": found.get("error") or ran.problem("benchmark.py")}
+    return {bench: found.get(f"{bench}_samples_per_sec") for bench in BENCHES}
+
+
+def step_agreement(ck: Check) -> dict:
+    spec = {"model": "test_vit", "bench": "infer", "compile_mode": "eager", **asdict(ck.timing), "device": ck.device}
+    measurements, problems = [], []
+    entries = {"invoke bench": lambda: agreement_bench(ck), "eval-all job": lambda: agreement_eval_all(ck, spec),
+               "in-process": lambda: agreement_in_process(ck, spec)}
+    for round_ in range(1, ck.plan.agreement_rounds + 1):
+        for entry, measure in entries.items():
+            clocks_before = ck.gpu_clocks()
+            figure, problem = measure()
+            measurements.append({"round": round_, "entry": entry, "samples_per_sec": figure,
+                                 "clocks_before": clocks_before, "clocks_after": ck.gpu_clocks()})
+            problems += [problem] if problem else []
+    medians = {entry: median_of(measurements, entry) for entry in entries}
+    reference = medians["eval-all job"]
+    ratios = {entry: round(median / reference, 4) for entry, median in medians.items()
+              if entry != "eval-all job" and median and reference}
+    if ck.plan.tolerance is not None:
+        problems += [f"{entry} / eval-all job = {ratio}: more than {ck.plan.tolerance:.0%} apart"
+                     for entry, ratio in ratios.items() if abs(ratio - 1) > ck.plan.tolerance]
+    return {"spec": spec, "measurements": measurements, "medians": medians, "ratios": ratios,
+            "tolerance": ck.plan.tolerance, "problems": problems}
+
+
+def median_of(measurements: list, entry: str) -> float | None:
+    figures = [m["samples_per_sec"] for m in measurements if m["entry"] == entry and m["samples_per_sec"]]
+    return round(statistics.median(figures), 2) if figures else None
+
+
+def agreement_bench(ck: Check):
+    before = ck.last_rowid("throughput")
+    ran = ck.bench("test_vit")
+    new = ck.rows_since("throughput", before)
+    return (new[-1]["samples_per_sec"], None) if ran.ok and new else (None, ran.problem("invoke bench"))
+
+
+def agreement_eval_all(ck: Check, spec: dict):
+    before = ck.last_rowid("throughput")
+    ran = ck.eval_all("--models", "test_vit", "--kind", "throughput", "--bench", "infer", "--compile-mode", "eager",
+                      "--force", cap_s=300)
+    new = [row for row in ck.rows_since("throughput", before) if row.get("job_key")]
+    job = next((j for j in ck.sweep_jobs("default") if new and j["key"] == new[-1]["job_key"]), None)
+    if job and {k: job["spec"].get(k) for k in spec} != spec:
+        return None, f"the eval-all job's spec {job['spec']} is not {spec}"
+    return (new[-1]["samples_per_sec"], None) if ran.ok and new else (None, ran.problem("eval-all job"))
+
+
+def agreement_in_process(ck: Check, spec: dict):
+    ck.say("python3 -c 'run_throughput(spec)' in-process")
+    ran = ck.python(IN_PROCESS_CODE, json.dumps(spec))
+    result = ran.tagged_json() or {}
+    if not ran.ok or result.get("status") != "done":
+        return None, result.get("error") or ran.problem("run_throughput in-process")
+    return result["samples_per_sec"], None
+
+
+STEPS = {"environment": step_environment, "smoke": step_smoke, "modes": step_modes, "variants": step_variants,
+         "accuracy": step_accuracy, "oom": step_oom, "slots": step_slots, "compare": step_compare,
+         "agreement": step_agreement}
+
+
+# --- driving the steps ------------------------------------------------------------------------------
+
+def run_step(ck: Check, name: str) -> dict:
+    """Run one step; any exception is its failure, recorded with the traceback in the log."""
+    ck.say(f"step {name}: started")
+    start = time.monotonic()
+    try:
+        data = STEPS[name](ck)
+    except StepFailed as e:
+        data = {"problems": [str(e)]}
+    except Exception as e:
+        ck.log.write(traceback.format_exc())
+        data = {"problems": [f"{type(e).__name__}: {e} (traceback in gpu-check.log)"]}
+    problems = data.pop("problems")
+    record = {"status": "failed" if problems else "passed", "seconds": round(time.monotonic() - start, 1),
+              "problems": problems, "data": data}
+    ck.say(f"step {name}: {record['status']} in {record['seconds']:.0f} s" + "".join(f"\n    {p}" for p in problems))
+    return record
+
+
+def chosen_steps(args) -> list:
+    only, skip = set(args.only or RUN_ORDER), set(args.skip or ())
+    return [name for name in RUN_ORDER if name == "environment" or (name in only and name not in skip)]
+
+
+def write_outputs(ck: Check) -> None:
+    summary = {"elapsed_s": round(ck.elapsed(), 1), "budget_s": ck.args.budget_s, "argv": sys.argv[1:],
+               "steps": ck.records}
+    (ck.out / "gpu-check.json").write_text(json.dumps(summary, indent=1, default=str))
+    reference = ROOT / "db/reference/tiny-test-models-throughput.csv"
+    with open(reference, newline="") as f:
+        reference_rows = list(csv.DictReader(f))
+    (ck.out / "gpu-check-report.md").write_text(render_report(summary, reference_rows))
+
+
+def earlier_records(out: Path) -> dict:
+    path = out / "gpu-check.json"
+    return json.loads(path.read_text())["steps"] if path.exists() else {}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a running command is ended with the check
+    ck = Check(args, QUICK if args.quick else FULL)
+    if args.resume:
+        ck.records.update(earlier_records(ck.out))
+    ck.say(f"GPU check ({'quick' if args.quick else 'full'} plan) on {args.device}, writing {ck.out}")
+    for name in chosen_steps(args):
+        if ck.over_budget() and name not in FREE_STEPS:
+            ck.records[name] = {"status": "not run", "seconds": 0, "problems": [],
+                                "data": {"reason": f"budget of {args.budget_s} s spent"}}
+            ck.say(f"step {name}: not run (budget of {args.budget_s} s spent)")
+        else:
+            ck.records[name] = run_step(ck, name)
+        write_outputs(ck)
+    ck.close()
+    write_outputs(ck)
+    word, failed, not_run = outcome(ck.records)
+    print(f"{word}{': failed ' + ', '.join(failed) if failed else ''}{': not run ' + ', '.join(not_run) if not_run else ''}"
+          f" in {ck.elapsed():.0f} s. Report: {ck.out / 'gpu-check-report.md'}")
+    return 1 if failed else 0
+
+
+def step_list(text: str) -> list:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STEPS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown step {', '.join(unknown)}: choose from {', '.join(RUN_ORDER[1:])}")
+    return names
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    parser.add_argument("--out", default=str(ROOT / "gpu-check-out"),
+                        help="folder for the report, JSON, log and database (default: gpu-check-out/ in the repository)")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cuda (the check) or cpu (its plumbing)")
+    parser.add_argument("--quick", action="store_true", help="a tiny plan to prove the plumbing: 2 models, eager only, 16 images, 2 agreement rounds")
+    parser.add_argument("--only", type=step_list, help="comma-separated steps to run (default: all)")
+    parser.add_argument("--skip", type=step_list, help="comma-separated steps to leave out")
+    parser.add_argument("--resume", action="store_true", help="keep the earlier results in --out of the steps not run now")
+    parser.add_argument("--timm-scripts", help="folder holding timm's benchmark.py (default: .gpu/timm-scripts, else ../shared/timm-scripts)")
+    parser.add_argument("--budget-s", type=float, default=450, help="start no step after this many seconds (default 450)")
+    parser.add_argument("--grace-s", type=float, default=100, help="a running command is stopped this long after the budget (default 100)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
