@@ -66,8 +66,9 @@ def autocast(precision: str, device: str):
 
 
 class PeakMemory:
-    """Peak memory from now on: CUDA max allocated, or on CPU the increase of the process's peak RSS
-    (meaningful in a fresh job process; an earlier, larger peak in the same process hides it)."""
+    """Peak memory from now on: CUDA max allocated, or on CPU how far the process's peak resident
+    memory rose above its resident memory now. On Linux the kernel's peak is reset first, so an
+    earlier peak (the job server's imports a forked job inherits) hides nothing; elsewhere it can."""
 
     def __init__(self, device: str):
         import torch
@@ -76,17 +77,47 @@ class PeakMemory:
         self.cuda = is_cuda(device)
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(device)
-        self.start = 0 if self.cuda else peak_rss_bytes()
+            return
+        self.start = resident_bytes() if reset_peak_rss() else peak_rss_bytes()
 
     def peak_mb(self) -> float:
         import torch
 
         if self.cuda:
             return torch.cuda.max_memory_allocated(self.device) / 2**20
-        return (peak_rss_bytes() - self.start) / 2**20
+        return max(0, peak_rss_bytes() - self.start) / 2**20
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's record of this process's peak resident memory (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def proc_status_bytes(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def resident_bytes() -> int:
+    return proc_status_bytes("VmRSS") or 0
 
 
 def peak_rss_bytes() -> int:
+    """The process's peak resident memory: VmHWM (which reset_peak_rss resets), else getrusage's."""
+    peak = proc_status_bytes("VmHWM")
+    if peak is not None:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 

@@ -176,6 +176,14 @@ def done_result(spec: dict, environment: dict, figures: dict) -> dict:
     }
 
 
+def batch_text(result: dict) -> str:
+    """The batch used, and the one asked for when out-of-memory made the job back off."""
+    asked = result.get("requested_batch_size")
+    if asked and asked != result["batch_size"]:
+        return f"{result['batch_size']} (backed off from {asked}: out of memory)"
+    return str(result["batch_size"])
+
+
 def describe(result: dict) -> str:
     """A result as `field  value` lines for the command line."""
     from db.report import format_table
@@ -184,7 +192,7 @@ def describe(result: dict) -> str:
     shown = {
         "model": r["model"], "bench": r["bench"], "compile_mode": r["compile_mode"],
         "precision": r["precision"], "channels_last": r["channels_last"], "fast_norm": r["fast_norm"],
-        "img_size": r["img_size"], "batch_size": r["batch_size"], "status": r["status"],
+        "img_size": r["img_size"], "batch_size": batch_text(r), "status": r["status"],
     }
     if r["status"] == "done":
         shown.update({

@@ -163,6 +163,7 @@ def test_out_of_memory_backs_off_through_timms_batch_sizes(error):
     assert result["status"] == "done", result["error"]
     assert attempts == [16, 12, 8, 6, 4]
     assert result["batch_size"] == 4 and result["requested_batch_size"] == 16
+    assert printed(describe(result), "batch_size") == "4 (backed off from 16: out of memory)"
     assert result["samples_per_sec"] * result["step_time_ms"] / 1000 == pytest.approx(4, rel=1e-3)
 
 
@@ -273,3 +274,16 @@ def test_describe_shows_a_failure_and_its_error():
     text = describe(run_throughput({**TINY, "bench": "eval"}))
     assert printed(text, "status") == "failed"
     assert printed(text, "error") == "Unknown bench 'eval': use one of infer, train."
+
+
+def test_cpu_peak_memory_is_not_hidden_by_an_earlier_larger_peak():
+    """A forked job inherits its server's peak (torch's imports): the job's own peak must still show."""
+    from jobs.measuring import PeakMemory, reset_peak_rss
+
+    if not reset_peak_rss():
+        pytest.skip("this kernel does not let a process reset its peak resident memory")
+    earlier = torch.ones(96 * 2**20, dtype=torch.uint8) + 1
+    del earlier
+    memory = PeakMemory("cpu")
+    job = torch.ones(32 * 2**20, dtype=torch.uint8) + 1
+    assert 30 <= memory.peak_mb() <= 64 and job.numel() == 32 * 2**20
