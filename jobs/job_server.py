@@ -99,23 +99,33 @@ class Server:
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.jobs = {}  # pid → job id, until reaped
-        self.wakeup, write_end = os.pipe()
-        os.set_blocking(self.wakeup, False)
-        os.set_blocking(write_end, False)
-        signal.set_wakeup_fd(write_end)  # a SIGCHLD wakes select() below
+        self.wakeup = os.pipe()
+        for end in self.wakeup:
+            os.set_blocking(end, False)
+        signal.set_wakeup_fd(self.wakeup[1])  # a SIGCHLD wakes select() below
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
     def loop(self) -> None:
-        while True:
-            ready, _, _ = select.select([self.sock, self.wakeup], [], [])
-            if self.wakeup in ready:
-                self.reap()
-            if self.sock in ready:
-                message = receive(self.sock)
-                if message is None:  # the parent is gone: so are its jobs
-                    self.kill_all()
-                    os._exit(0)
-                getattr(self, message[0])(*message[1:])
+        """Serve until the parent goes: then kill every job's process group and exit."""
+        try:
+            while self.serve_ready():
+                pass
+        except OSError:  # the parent's end closed while we wrote to it
+            pass
+        for pid in self.jobs:
+            kill_group(pid)
+        os._exit(0)
+
+    def serve_ready(self) -> bool:
+        ready, _, _ = select.select([self.sock, self.wakeup[0]], [], [])
+        if self.wakeup[0] in ready:
+            self.reap()
+        if self.sock in ready:
+            message = receive(self.sock)
+            if message is None:
+                return False
+            {"run": self.run, "kill": self.kill}[message[0]](*message[1:])
+        return True
 
     def run(self, job_id, function_path: str, args: tuple, env: dict, result_path: str, log_path: str) -> None:
         gc.freeze()  # the preloaded objects: never scanned, never copied by the job's collections
@@ -130,7 +140,8 @@ class Server:
             for number, handler in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler)):
                 signal.signal(number, handler)
             self.sock.close()
-            os.close(self.wakeup)
+            for end in self.wakeup:
+                os.close(end)
             child_main(*job)
         except BaseException:
             traceback.print_exc()
@@ -142,13 +153,9 @@ class Server:
             if running == job_id:
                 kill_group(pid)
 
-    def kill_all(self) -> None:
-        for pid in self.jobs:
-            kill_group(pid)
-
     def reap(self) -> None:
         try:
-            while os.read(self.wakeup, 512):
+            while os.read(self.wakeup[0], 512):
                 pass
         except BlockingIOError:  # drained
             pass

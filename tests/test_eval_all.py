@@ -169,7 +169,7 @@ def test_smoke_sweep_killed_mid_run_resumes_and_runs_every_job_exactly_once(proj
     wait_for_done_jobs(db_path, 3, sweep)
     os.kill(sweep.pid, signal.SIGKILL)
     sweep.wait()
-    wait_until_no_process_runs_in(project)  # the forkserver and the job running then exit too
+    wait_until_no_process_runs_in(project)  # the job server and the job running then exit too
 
     interrupted = jobs_table(db_path)
     done_before = {m for m, r in interrupted.items() if r["status"] == "done"}
