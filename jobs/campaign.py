@@ -46,7 +46,8 @@ class Options:
                                    "or set leaderboard.data_dir in invoke.yaml.")
         with user_errors():
             definition = get_sweep(sweep, settings.sweeps)
-        return cls(sweep, definition, Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None),
+        narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
+        return cls(sweep, definition, narrowing,
                    data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map),
                    executor or settings.executor, ray_address or settings.ray_address, device,
                    float(timeout or settings.job_timeout), **switches)

@@ -136,6 +136,9 @@ class LocalExecutor(Executor):
         job_id = self.server.submit(function_path, args, slot.env, str(result_path), str(log_path))
         return Running(job, slot, job_id, time.monotonic(), result_path, log_path)
 
+    def launch(self, job, slot: Slot) -> Running:
+        return self.spawn(f"job-{job.key}", self.job_functions[job.kind], (job.spec,), slot, job)
+
     def call(self, function_path: str, *args) -> dict:
         """`function(*args)` in a fresh job process, as a job runs; its result dict."""
         run = self.spawn("call", function_path, args, self.slots[0])
@@ -185,7 +188,7 @@ class LocalExecutor(Executor):
                     if slot.name not in running and pending:
                         job = pending.popleft()
                         on_start(job, slot.name)
-                        running[slot.name] = self.spawn(f"job-{job.key}", self.job_functions[job.kind], (job.spec,), slot, job)
+                        running[slot.name] = self.launch(job, slot)
                 self.wait_any(running)
                 for name, run in list(running.items()):
                     if self.ended(run) or self.overdue(run):
