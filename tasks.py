@@ -204,7 +204,7 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
 EVAL_ALL_HELP = {
     "sweep": "Named sweep: default (the tiny-test-model campaign), smoke, or one under leaderboard.sweeps in invoke.yaml.",
     "models": "Only these models (names or globs, repeatable), within the sweep's.",
-    "kind": "Only accuracy or only throughput jobs.",
+    "kind": "Only the jobs of this result kind: accuracy or throughput.",
     "bench": "Only these throughput benches (infer, train; repeatable).",
     "compile_mode": "Only these compile modes (eager, default, reduce-overhead, max-autotune; repeatable).",
     "executor": "local (one process per job, one slot per GPU or one CPU slot) or ray.",
@@ -228,9 +228,11 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
              retry_failed=False, dry_run=False, no_site=False, timeout=None, db=None):
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
     check_choice("executor", executor or c.config.leaderboard.executor, ("local", "ray"))
-    if kind is not None:
-        check_choice("kind", kind, ("accuracy", "throughput"))
+    from db.kinds import KINDS
     from jobs.campaign import Options, run_campaign
+
+    if kind is not None:
+        check_choice("kind", kind, tuple(KINDS))
 
     options = Options.from_flags(
         c.config.leaderboard, sweep, models, kind, bench, compile_mode, executor, ray_address, data_dir,

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.errors import LeaderboardError
+from db.kinds import get_kind
 from db.queue import TAIL_CHARS
 from jobs.job_server import JobServer, failed_result
 from jobs.sweep import Job
 
-JOB_FUNCTIONS = {
-    "throughput": "jobs.throughput:run_throughput",
-    "accuracy": "jobs.accuracy:run_accuracy",
-}
+def job_function(kind: str, overrides: dict | None = None) -> str:
+    """The "module:function" that runs a job of `kind`: its result kind's (db/kinds.py), unless overridden."""
+    return (overrides or {}).get(kind) or get_kind(kind).job
 PLAN = "jobs.sweep:plan_as_dicts"  # planning needs timm (model names, catalogue facts), so torch
 # Imported once by the job server, so no job pays for them: the job modules and what they import
 # lazily (none of them initialises CUDA).
@@ -112,7 +112,7 @@ def exit_description(code: int | None) -> str:
 class LocalExecutor(Executor):
     """Runs jobs on this machine's slots, at most one job per slot at a time."""
 
-    def __init__(self, slots: list[Slot], timeout_s: float, job_functions: dict = JOB_FUNCTIONS, preload=PRELOAD):
+    def __init__(self, slots: list[Slot], timeout_s: float, job_functions: dict | None = None, preload=PRELOAD):
         self.slots = slots
         self.timeout_s = timeout_s
         self.job_functions = job_functions
@@ -137,7 +137,7 @@ class LocalExecutor(Executor):
         return Running(job, slot, job_id, time.monotonic(), result_path, log_path)
 
     def launch(self, job, slot: Slot) -> Running:
-        return self.spawn(f"job-{job.key}", self.job_functions[job.kind], (job.spec,), slot, job)
+        return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), slot, job)
 
     def call(self, function_path: str, *args) -> dict:
         """`function(*args)` in a fresh job process, as a job runs; its result dict."""

@@ -126,7 +126,7 @@ def release_memory(device: str) -> None:
     """Free what a failed attempt left behind before the next one."""
     import torch
 
-    torch._dynamo.reset()  # compiled graphs (and CUDA graph pools) hold memory too
+    torch.compiler.reset()  # compiled graphs (and CUDA graph pools) hold memory too
     gc.collect()
     if is_cuda(device):
         torch.cuda.empty_cache()

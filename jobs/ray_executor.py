@@ -9,7 +9,7 @@ import time
 
 from db.errors import LeaderboardError, one_line
 from db.queue import TRACEBACK_CHARS
-from jobs.executors import JOB_FUNCTIONS, PLAN, Executor, planned
+from jobs.executors import PLAN, Executor, job_function, planned
 from jobs.job_server import failed_result, resolve
 
 CPUS_PER_CPU_JOB = 1.0  # CPU-only clusters: Ray CPUs a job reserves (fractions pack more per node)
@@ -21,7 +21,7 @@ def run_in_worker(function_path: str, *args) -> dict:
 
 class RayExecutor(Executor):
     def __init__(self, device_type: str, timeout_s: float, address: str | None = None,
-                 job_functions: dict = JOB_FUNCTIONS, init_kwargs: dict | None = None):
+                 job_functions: dict | None = None, init_kwargs: dict | None = None):
         self.device_type = device_type
         self.timeout_s = timeout_s
         self.address = address
@@ -68,7 +68,7 @@ class RayExecutor(Executor):
                 while pending and len(running) < self.capacity:
                     job = pending.pop(0)
                     on_start(job, "ray")
-                    running[self.remote.remote(self.job_functions[job.kind], job.spec)] = (job, time.monotonic())
+                    running[self.remote.remote(job_function(job.kind, self.job_functions), job.spec)] = (job, time.monotonic())
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
                 for ref in ready:
                     on_finish(running.pop(ref)[0], "ray", self.result_of(ref))

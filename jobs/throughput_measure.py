@@ -11,9 +11,9 @@ from contextlib import contextmanager, nullcontext
 import timm
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from jobs.catalog import count_gmacs
+from jobs.compat import cudagraph_skips, torch_dispatch_mode
 from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer, tensor_device
 
 # Ops whose output elements count as activations: convolutions, matrix products, attention
@@ -26,7 +26,7 @@ ACTIVATION_OPS = {
 
 def measure(spec: dict, device: str, batch_size: int) -> dict:
     """Compile, warm up and time `spec` at `batch_size` on `device`; figures, not yet rounded."""
-    torch._dynamo.reset()  # a fresh compile per attempt: no cached graph from an earlier job
+    torch.compiler.reset()  # a fresh compile per attempt: no cached graph from an earlier job
     device = select_device(device)
     skips_before = cudagraph_skips()
     memory = PeakMemory(device)
@@ -158,7 +158,7 @@ def timed_steps(step, sync, steps: int, sync_each_step: bool = False) -> float:
     return time.perf_counter() - start
 
 
-class ActivationCounter(TorchDispatchMode):
+class ActivationCounter(torch_dispatch_mode()):
     """Counts the output elements of the ops in ACTIVATION_OPS."""
 
     def __init__(self):
@@ -186,10 +186,3 @@ def count_mactivations(model, input_size, device="cpu") -> float:
         model(x)
     model.train(was_training)
     return counter.elements / 1e6
-
-
-def cudagraph_skips() -> int:
-    """How often inductor declined CUDA graphs for a graph so far in this process."""
-    from torch._dynamo.utils import counters
-
-    return int(counters["inductor"].get("cudagraph_skips", 0))

@@ -19,6 +19,7 @@ from db.export import export_records, write_export
 from db.timm_csv import import_file
 from render import build as build_module
 from render.build import build_site
+from jobs.executors import LocalExecutor, local_slots
 from jobs.sweep import Job, Narrowing, Target, function_at, plan_jobs
 
 ENVIRONMENT = {"device": "cpu: toy", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
@@ -64,8 +65,11 @@ def test_a_new_kind_runs_through_plan_queue_store_export_import_status_and_site(
     assert [(j.kind, j.spec["batch_size"]) for j in jobs] == [("latency", 1), ("latency", 8)]
 
     queue.enqueue(db, jobs, "toy")
-    for job in jobs:
-        assert queue.record_result(db, job, function_at(latency.job)(job.spec)) == "done"
+    statuses = []
+    with LocalExecutor(local_slots("cpu", 1), timeout_s=120) as executor:  # each job in its own process
+        executor.run(jobs, lambda job, slot: None,
+                     lambda job, slot, result: statuses.append(queue.record_result(db, job, result)))
+    assert statuses == ["done", "done"]
     assert {r["latency_ms"] for r in db["latency"].rows} == {0.25, 2.0}
     assert "latency results: 2" in status_report(db)
 
