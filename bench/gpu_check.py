@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_check_report import outcome, render_report  # noqa: E402
 from gpu_check_runner import ROOT, Ran, Runner, as_flags, nvidia_smi  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
+from db.kinds import BENCHES, COMPILE_MODES  # noqa: E402 (the project's own vocabulary)
+
 TIMM_SCRIPTS = (ROOT / ".gpu/timm-scripts", ROOT.parent / "shared/timm-scripts")  # first that exists
-COMPILE_MODES = ("eager", "default", "reduce-overhead", "max-autotune")
-BENCHES = ("infer", "train")
 THREE_MODELS = ("test_vit", "test_resnet", "test_efficientnet")
 ACCURACY_MODEL = "test_vit.r160_in1k"
 IMG_SIZE = 160  # every test_* model's default input size, which the sweep uses
