@@ -15,8 +15,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from db.errors import LeaderboardError
-from db.kinds import KINDS
 from db.export import export_records, without_nulls, write_export
+from db.kinds import KINDS
 from render.data import load, model_names
 from render.filters import register
 from render.pages import index_context, methodology_context, model_contexts

@@ -10,17 +10,17 @@ import shutil
 import pytest
 
 from db import queue
-from db.kinds import KINDS, ResultKind, get_kind
 from db.errors import LeaderboardError
+from db.export import export_records, write_export
+from db.kinds import KINDS, ResultKind, get_kind
 from db.report import status_report
 from db.schema import PROVENANCE_COLUMNS, open_db
 from db.store import save_measured
-from db.export import export_records, write_export
 from db.timm_csv import import_file
-from render import build as build_module
-from render.build import build_site
 from jobs.executors import LocalExecutor, local_slots
 from jobs.sweep import Job, Narrowing, Target, function_at, plan_jobs
+from render import build as build_module
+from render.build import build_site
 
 ENVIRONMENT = {"device": "cpu: toy", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
 LATENCY = ResultKind(
