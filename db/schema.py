@@ -161,10 +161,15 @@ def m003_build_versions_tracebacks_sync(db):
                            ("throughput", THROUGHPUT_COLUMNS_M003)):
         for name, type_ in columns.items():
             db[table].add_column(name, type_)
-    # Measured environments recorded the torch build's CUDA/cuDNN even on a CPU: keep those as
-    # the build's, and say the CPU used none.
-    db.execute("UPDATE environments SET build_cuda = cuda, build_cudnn = cudnn WHERE host IS NOT NULL")
-    db.execute("UPDATE environments SET cuda = NULL, cudnn = NULL WHERE device_type = 'cpu'")
+    # Measured environments (they have a host) recorded the torch build's CUDA/cuDNN even on a
+    # CPU: keep those as the build's and say a CPU used none. An environment's id hashes its
+    # contents, so each changed one is stored under its new id and its results move with it.
+    from db.store import rekey_environment
+
+    for env in list(db.query("SELECT * FROM environments WHERE host IS NOT NULL")):
+        used = {"cuda": None, "cudnn": None} if env["device_type"] == "cpu" else {}
+        rekey_environment(db, env["id"], {**env, "build_cuda": env["cuda"], "build_cudnn": env["cudnn"], **used},
+                          tables=("accuracy", "throughput"))
 
 
 def open_db(path) -> sqlite_utils.Database:

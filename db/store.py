@@ -38,6 +38,24 @@ def save_environment(db, env: dict) -> str:
     return row["id"]
 
 
+def rekey_environment(db, old_id: str, env: dict, tables) -> None:
+    """Store the changed contents `env` of environment `old_id` under their own id, and move the
+    environment's rows of `tables` with it: a row's id hashes its environment's id, and the jobs
+    that made those rows point at them."""
+    new = environment_row(env)
+    db["environments"].insert(new, pk="id", replace=True)
+    if new["id"] == old_id:
+        return
+    for kind in tables:
+        for row in list(db.query(f"SELECT * FROM [{kind}] WHERE environment_id = ?", [old_id])):
+            moved = {**row, "environment_id": new["id"]}
+            moved["id"] = row_id(kind, moved)
+            db.execute(f"DELETE FROM [{kind}] WHERE id = ?", [row["id"]])
+            save_results(db, kind, [moved])
+            db.execute("UPDATE jobs SET result_id = ? WHERE result_id = ?", [moved["id"], row["id"]])
+    db["environments"].delete(old_id)
+
+
 def row_id(kind: str, row: dict) -> str:
     """The hash of what makes `row` its result: storing the same result again replaces it. Identity
     columns added later count only when set, so rows stored before them keep their ids."""

@@ -34,24 +34,41 @@ def test_older_schema_upgrades_without_losing_rows(db_path):
     assert not migrations.pending(db)
 
 
-def test_m003_keeps_a_cpu_runs_build_versions_apart_from_what_it_used(db_path):
+def test_m003_keeps_a_cpu_runs_build_versions_apart_and_moves_its_results(db_path, tmp_path):
+    from db.export import export_records, write_export
+    from db.store import environment_row, row_id
+    from db.timm_csv import import_file
+
     old = sqlite_utils.Database(db_path)
     migrations.apply(old, stop_before="m003_build_versions_tracebacks_sync")
-    old["environments"].insert_all([
-        {"id": "cpu-run", "device_type": "cpu", "cuda": "13.0", "cudnn": "92400", "host": "box"},
-        {"id": "gpu-run", "device_type": "cuda", "cuda": "13.0", "cudnn": "92400", "host": "gpu"},
-        {"id": "imported", "device_type": "cuda", "cuda": "12.4"},  # from a timm file name: no host
-    ])
-    old["throughput"].insert({"id": "t1", "model": "test_vit", "samples_per_sec": 5.0})
+    def before_m003(env):
+        return {k: v for k, v in environment_row(env).items() if not k.startswith("build_")}
+
+    cpu = before_m003({**ENV, "cuda": "13.0", "cudnn": "92400"})
+    gpu = before_m003({**ENV, "device": "NVIDIA H200", "device_type": "cuda", "cuda": "13.0", "host": "gpu"})
+    imported = {"id": "imported", "device": "RTX 4090", "device_type": "cuda", "cuda": "12.4"}  # no host
+    old["environments"].insert_all([cpu, gpu, imported])
+    row = {"model": "test_vit", "bench": "infer", "compile_mode": "eager", "samples_per_sec": 5.0,
+           "source": "measured", "environment_id": cpu["id"]}
+    old["throughput"].insert({**row, "id": row_id("throughput", row)})
+    old["jobs"].insert({"key": "k1", "status": "done", "result_id": row_id("throughput", row)})
     old.close()
 
     db = open_db(db_path)
-    envs = {e["id"]: e for e in db["environments"].rows}
-    assert (envs["cpu-run"]["cuda"], envs["cpu-run"]["cudnn"]) == (None, None)
-    assert (envs["cpu-run"]["build_cuda"], envs["cpu-run"]["build_cudnn"]) == ("13.0", "92400")
-    assert (envs["gpu-run"]["cuda"], envs["gpu-run"]["build_cuda"]) == ("13.0", "13.0")
-    assert (envs["imported"]["cuda"], envs["imported"]["build_cuda"]) == ("12.4", None)
-    assert db["throughput"].get("t1")["sync_each_step"] is None and "traceback" in db["jobs"].columns_dict
+    envs = {e["device"]: e for e in db["environments"].rows}
+    moved = envs[ENV["device"]]
+    assert (moved["cuda"], moved["cudnn"], moved["build_cuda"], moved["build_cudnn"]) == (None, None, "13.0", "92400")
+    assert (envs["NVIDIA H200"]["cuda"], envs["NVIDIA H200"]["build_cuda"]) == ("13.0", "13.0")
+    assert (envs["RTX 4090"]["cuda"], envs["RTX 4090"]["build_cuda"], envs["RTX 4090"]["id"]) == ("12.4", None, "imported")
+    stored = next(db["throughput"].rows)
+    assert stored["environment_id"] == moved["id"] == environment_id(moved) != cpu["id"]
+    assert db["jobs"].get("k1")["result_id"] == stored["id"] == row_id("throughput", stored)
+
+    exported = tmp_path / "leaderboard-throughput.csv"
+    with open(exported, "w", newline="") as stream:
+        write_export(export_records(db, "throughput"), "throughput", "csv", stream)
+    import_file(db, str(exported))  # importing the upgraded database's export replaces, never adds
+    assert db["throughput"].count == 1 and db["environments"].count == 3
 
 
 def test_opening_twice_applies_nothing_new(db_path):
