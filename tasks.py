@@ -195,6 +195,8 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
         database = open_database(c, db_flag)
         result = runner.call(get_kind(kind).job, checked["spec"])
     if result.get("status") != "done":
+        if not result.get("user_error") and (result.get("traceback") or result.get("output_tail")):
+            print(result.get("traceback") or result["output_tail"], file=sys.stderr)  # a bug or a crash: where
         raise Exit(f"{kind.capitalize()} job {result.get('status', 'failed')}: {result['error']}")
     save_measured(database, kind, result)
     print(describe(result))
@@ -204,7 +206,7 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
 EVAL_ALL_HELP = {
     "sweep": "Named sweep: default (the tiny-test-model campaign), smoke, or one under leaderboard.sweeps in invoke.yaml.",
     "models": "Only these models (names or globs, repeatable), within the sweep's.",
-    "kind": "Only the jobs of this result kind: accuracy or throughput.",
+    "kind": "Only the jobs of one result kind (accuracy, throughput: the kinds in db/kinds.py).",
     "bench": "Only these throughput benches (infer, train; repeatable).",
     "compile_mode": "Only these compile modes (eager, default, reduce-overhead, max-autotune; repeatable).",
     "executor": "local (one process per job, one slot per GPU or one CPU slot) or ray.",
@@ -311,8 +313,9 @@ def build(c, out=None, db=None):
     from render.build import build_site
 
     summary = build_site(open_database(c, db), site_folder(c, out))
-    print(f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from "
-          f"{summary['accuracy_rows']} accuracy and {summary['throughput_rows']} throughput rows in {summary['seconds']} s")
+    rows = " and ".join(f"{count} {kind}" for kind, count in summary["rows"].items())
+    print(f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from {rows} rows "
+          f"in {summary['seconds']} s")
 
 
 @task(help={"port": "Port on localhost (default 8000).", "out": SITE_OUT_HELP})

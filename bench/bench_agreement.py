@@ -72,7 +72,6 @@ def via_eval_all(a, folder: Path, db: Path) -> float:
 
 def main() -> None:
     a = parse_args()
-    sys.path.insert(0, str(ROOT))
     folder = project_folder(a)
     print(f"Spec: {a.model} infer eager {a.precision} batch {a.batch}, {a.warmup} warm-up, "
           f"{a.repeats} x {a.steps} steps, {a.device}\n")

@@ -287,11 +287,12 @@ def step_oom(ck: Check) -> dict:
                     cap_s=360, memory_cap_mb=p.memory_cap_mb)
     new = ck.rows_since("throughput", before)
     used = new[-1]["batch_size"] if new else None
-    backoffs = re.findall(r"out of memory at batch (\d+), retrying at (\d+)", ran.output)
+    # invoke bench prints "batch_size  N (backed off from M: out of memory)" (the job's own log stays in its process)
+    backoffs = re.findall(r"^batch_size\s+(\d+) \(backed off from (\d+): out of memory\)", ran.output, re.M)
     problems = [] if ran.ok and new else [ran.problem(f"invoke bench {p.model} at batch {p.batch_size}")]
     if used is not None and used >= p.batch_size:
         problems.append(f"batch {used} used: no back-off from {p.batch_size}")
-    return {**asdict(p), "used": used, "backoffs": [list(map(int, b)) for b in backoffs],
+    return {**asdict(p), "used": used, "backoffs": [[int(asked), int(got)] for got, asked in backoffs],
             "seconds": round(ran.seconds, 1), "problems": problems}
 
 

@@ -19,7 +19,7 @@ PRECISIONS = ("fp32", "amp_bf16", "amp_fp16")
 ACCURACY_PRECISIONS = ("fp32", "amp", "amp_fp16", "amp_bf16")  # validate.py's --amp too (float16 on CUDA)
 
 # What any job result carries beside its table's columns.
-RESULT_ENVELOPE = ("kind", "status", "error", "traceback", "environment", "output_tail", "exit_code")
+RESULT_ENVELOPE = ("kind", "status", "error", "traceback", "user_error", "environment", "output_tail", "exit_code")
 NOT_EXPORTED = ("id", "environment_id")  # internal keys: the export carries the environment itself
 
 

@@ -5,7 +5,11 @@ same transaction as its `done` status: killing the sweep at any moment loses no 
 and the next run picks up what is left (`running` jobs were interrupted and run again).
 """
 import json
+import sqlite3
+import traceback
 from dataclasses import dataclass
+
+from db.errors import one_line
 
 from db.store import now_iso, save_measured
 
@@ -75,18 +79,24 @@ def finish(db, key: str, fields: dict) -> None:
 
 
 def record_result(db, job, result: dict) -> str:
-    """Store a job function's result dict and the job's final status; return that status."""
+    """Store a job function's result dict and the job's final status; return that status. A result
+    that cannot be stored (a bug in its job) fails its job, never the sweep."""
+    if result.get("status") == "done":
+        try:
+            with db.atomic():
+                row = save_measured(db, job.kind, result, job_key=job.key)
+                finish(db, job.key, {"status": "done", "error": None, "traceback": None, "output_tail": None,
+                                     "result_id": row["id"], "exit_code": 0})
+            return "done"
+        except (ValueError, TypeError, sqlite3.InterfaceError) as e:  # fields the table cannot take
+            result = {**result, "status": "failed", "error": f"Result not stored: {one_line(e)}",
+                      "traceback": traceback.format_exc()}
     status = result.get("status", "failed")
     with db.atomic():
-        if status == "done":
-            row = save_measured(db, job.kind, result, job_key=job.key)
-            finish(db, job.key, {"status": "done", "error": None, "traceback": None, "output_tail": None,
-                                 "result_id": row["id"], "exit_code": 0})
-        else:
-            finish(db, job.key, {"status": status, "error": result.get("error") or "failed without a message",
-                                 "exit_code": result.get("exit_code"),
-                                 "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
-                                 "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None})
+        finish(db, job.key, {"status": status, "error": result.get("error") or "failed without a message",
+                             "exit_code": result.get("exit_code"),
+                             "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
+                             "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None})
     return status
 
 

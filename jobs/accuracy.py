@@ -25,7 +25,7 @@ from db.errors import LeaderboardError, one_line
 from db.kinds import ACCURACY_PRECISIONS
 from db.parsing import split_tag
 from jobs.environment import current_environment
-from jobs.measuring import select_device, traceback_text
+from jobs.measuring import failure, select_device
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def run_accuracy(spec: dict) -> dict:
         else:
             result.update(measure(full), status="done")
     except Exception as e:  # a user error or a bug: either is one job's failure, never the sweep's
-        result.update(error=one_line(e, 400), traceback=traceback_text(e))
+        result.update(failure(e, 400))
     result["wall_s"] = round(time.perf_counter() - started, 3)
     result["environment"] = current_environment(device)
     return result
@@ -159,16 +159,17 @@ def measure(spec: dict) -> dict:
 
 
 def published_param_count(name: str, model) -> float:
-    """Millions of parameters of `name` at its default input size, as timm publishes it: a ViT
-    rebuilt for another size has a resized position embedding, but it is the same model."""
+    """Millions of parameters of `name` (arch.tag: the tag decides the head) at its default input
+    size, as timm publishes it: a ViT rebuilt for another size has a resized position embedding,
+    but it is the same model. A model that cannot be built on the meta device counts as evaluated."""
     import timm
     import torch
 
     try:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
-            model = timm.create_model(split_tag(name)[0], pretrained=False)
-    except Exception:  # a model that cannot be built on meta: the evaluated one's count
-        pass
+            model = timm.create_model(name, pretrained=False)
+    except Exception as e:
+        log.warning("%s: counting the evaluated model's parameters (%s)", name, one_line(e))
     return round(sum(p.numel() for p in model.parameters()) / 1e6, 3)
 
 

@@ -5,7 +5,6 @@ stored (result row + job status, one transaction) as soon as the job ends.
 """
 import json
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,22 +43,12 @@ class Options:
         if data_dir and not Path(data_dir).expanduser().is_dir():
             raise LeaderboardError(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, "
                                    "or set leaderboard.data_dir in invoke.yaml.")
-        with user_errors():
-            definition = get_sweep(sweep, settings.sweeps)
+        definition = get_sweep(sweep, settings.sweeps)
         narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
         return cls(sweep, definition, narrowing,
                    data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map),
                    executor or settings.executor, ray_address or settings.ray_address, device,
-                   float(timeout or settings.job_timeout), **switches)
-
-
-@contextmanager
-def user_errors():
-    """Planning's ValueErrors (an unknown sweep, device or model) are the user's to fix."""
-    try:
-        yield
-    except ValueError as e:
-        raise LeaderboardError(str(e)) from e
+                   job_timeout(timeout or settings.job_timeout), **switches)
 
 
 @dataclass
@@ -104,12 +93,22 @@ def make_executor(options: Options, target) -> Executor:
     return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s)
 
 
+def job_timeout(value) -> float:
+    """--timeout (a string from the command line or the environment) as seconds > 0."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0:
+        raise LeaderboardError(f"Bad --timeout {value!r}: pass the seconds a job may run, e.g. --timeout 1800.")
+    return seconds
+
+
 def run_campaign(database, options: Options, say=print, make=make_executor) -> Summary | None:
     """Plan the sweep where its jobs run, queue it, `say` the plan, run what is left: the summary,
     or None when nothing ran (a dry run, or every job already done)."""
     catalogued = None if options.dry_run else {row["name"] for row in database["models"].rows}
-    with user_errors():
-        target = detect_target(options.device)
+    target = detect_target(options.device)
     with make(options, target) as executor:  # started first: its imports overlap the planning
         jobs, new_models = executor.plan(options.sweep, target, options.data, options.narrowing, catalogued)
         save_catalog(database, new_models)  # family and norm of every model the site will show

@@ -20,12 +20,9 @@ from pathlib import Path
 from db.errors import LeaderboardError
 from db.kinds import get_kind
 from db.queue import TAIL_CHARS
-from jobs.job_server import JobServer, failed_result
+from jobs.job_server import JobServer, job_failure
 from jobs.sweep import Job
 
-def job_function(kind: str, overrides: dict | None = None) -> str:
-    """The "module:function" that runs a job of `kind`: its result kind's (db/kinds.py), unless overridden."""
-    return (overrides or {}).get(kind) or get_kind(kind).job
 PLAN = "jobs.sweep:plan_as_dicts"  # planning needs timm (model names, catalogue facts), so torch
 # Imported once by the job server, so no job pays for them: the job modules and what they import
 # lazily (none of them initialises CUDA).
@@ -33,6 +30,11 @@ PLAN_PRELOAD = ["torch", "timm", "jobs.sweep", "jobs.catalog"]
 PRELOAD = [*PLAN_PRELOAD, "torch.utils.flop_counter", "jobs.environment", "jobs.throughput",
            "jobs.throughput_measure", "jobs.accuracy", "jobs.accuracy_data", "jobs.accuracy_eval",
            "jobs.accuracy_weights"]
+
+
+def job_function(kind: str, overrides: dict | None = None) -> str:
+    """The "module:function" that runs a job of `kind`: its result kind's (db/kinds.py), unless overridden."""
+    return (overrides or {}).get(kind) or get_kind(kind).job
 
 
 class Executor(abc.ABC):
@@ -162,7 +164,7 @@ class LocalExecutor(Executor):
     def outcome(self, run: Running, timed_out: bool) -> dict:
         if timed_out:
             code = self.stop(run)
-            return failed_result(f"timed out after {self.timeout_s:g} s (process group killed)",
+            return job_failure(f"timed out after {self.timeout_s:g} s (process group killed)",
                                  exit_code=code, output_tail=output_tail(run.log_path))
         if run.result_path.exists():
             result = json.loads(run.result_path.read_text())
@@ -170,7 +172,7 @@ class LocalExecutor(Executor):
                 result.setdefault("output_tail", output_tail(run.log_path))
             return result
         code = self.server.exit_codes[run.job_id]
-        return failed_result(exit_description(code), exit_code=code, output_tail=output_tail(run.log_path))
+        return job_failure(exit_description(code), exit_code=code, output_tail=output_tail(run.log_path))
 
     def stop(self, run: Running, grace_s: float = 5.0) -> int | None:
         """Kill the job's process group; its exit code once the server has seen it end."""

@@ -31,7 +31,7 @@ import sys
 import traceback
 
 from db.errors import one_line
-from jobs.measuring import traceback_text
+from jobs.measuring import failure
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 HEADER = struct.Struct("!I")  # a message's length
@@ -39,12 +39,13 @@ BOOT = ("import json, sys; config = json.loads(sys.argv[1]); sys.path[:] = confi
         "from jobs.job_server import serve; serve(config)")
 
 
-def resolve(function_path: str):
-    module, name = function_path.split(":")
+def function_at(path: str):
+    """The function a "module:function" path names (job functions, planners, validators)."""
+    module, name = path.split(":")
     return getattr(importlib.import_module(module), name)
 
 
-def failed_result(error: str, **extra) -> dict:
+def job_failure(error: str, **extra) -> dict:
     return {"status": "failed", "error": error, **extra}
 
 
@@ -191,10 +192,10 @@ def child_main(function_path: str, args: tuple, env: dict, result_path: str, log
     os.dup2(log, 2)
     faulthandler.enable()  # a segfault leaves its stack in the log
     try:
-        result = resolve(function_path)(*args)
+        result = function_at(function_path)(*args)
     except Exception as e:  # a bug outside the job's own error handling: still one failed job
         traceback.print_exc()
-        result = failed_result(one_line(e), traceback=traceback_text(e))
+        result = {"status": "failed", **failure(e)}
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f, default=str)

@@ -166,6 +166,15 @@ def run_with_backoff(attempt, batch_size: int, device: str, what: str):
         batch_size = smaller
 
 
+def failure(error: BaseException, limit: int = 500) -> dict:
+    """What a failed job's result says of its error: one line, the traceback, and whether the user
+    can fix it (a LeaderboardError: the line says how) or it is a bug (the traceback matters)."""
+    from db.errors import LeaderboardError, one_line
+
+    return {"error": one_line(error, limit), "traceback": traceback_text(error),
+            "user_error": isinstance(error, LeaderboardError)}
+
+
 def traceback_text(error: BaseException) -> str:
     """The error's traceback (its end, when long): where a failed job's error came from."""
     from db.queue import TRACEBACK_CHARS

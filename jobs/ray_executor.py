@@ -10,13 +10,13 @@ import time
 from db.errors import LeaderboardError, one_line
 from db.queue import TRACEBACK_CHARS
 from jobs.executors import PLAN, Executor, job_function, planned
-from jobs.job_server import failed_result, resolve
+from jobs.job_server import function_at, job_failure
 
 CPUS_PER_CPU_JOB = 1.0  # CPU-only clusters: Ray CPUs a job reserves (fractions pack more per node)
 
 
 def run_in_worker(function_path: str, *args) -> dict:
-    return resolve(function_path)(*args)
+    return function_at(function_path)(*args)
 
 
 class RayExecutor(Executor):
@@ -85,7 +85,7 @@ class RayExecutor(Executor):
         except ray.exceptions.GetTimeoutError:
             return self.timed_out()
         except ray.exceptions.RayError as e:  # worker crashed, task error, cancelled
-            return failed_result(one_line(e, 300), traceback=str(e)[-TRACEBACK_CHARS:])
+            return job_failure(one_line(e, 300), traceback=str(e)[-TRACEBACK_CHARS:])
 
     def cancel_overdue(self, running: dict, on_finish) -> None:
         import ray
@@ -97,4 +97,4 @@ class RayExecutor(Executor):
                 on_finish(job, "ray", self.timed_out())
 
     def timed_out(self) -> dict:
-        return failed_result(f"timed out after {self.timeout_s:g} s (Ray task cancelled)")
+        return job_failure(f"timed out after {self.timeout_s:g} s (Ray task cancelled)")

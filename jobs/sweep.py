@@ -12,7 +12,6 @@ Accuracy jobs are planned for every published weight tag of each model; throughp
 every architecture. `precision: auto` is mixed precision (bf16) on CUDA and fp32 on CPU.
 """
 import fnmatch
-import importlib
 import importlib.metadata
 import os
 import subprocess
@@ -24,6 +23,7 @@ from db.kinds import COMPILE_MODES, KINDS
 from db.parsing import split_tag
 from db.store import stable_hash
 from jobs.environment import cpu_name
+from jobs.job_server import function_at
 
 
 BUILTIN_SWEEPS = {
@@ -194,12 +194,6 @@ def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowi
             planner = function_at(kind.planner)
             specs += [(kind.name, s) for s in planner(models, sweep[kind.name], target, data, narrowing)]
     return [Job(job_key(kind, spec, target, versions), kind, spec["model"], spec) for kind, spec in specs]
-
-
-def function_at(path: str):
-    """The function a "module:function" path names."""
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def absolute(path: str | None) -> str | None:

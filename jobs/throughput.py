@@ -20,10 +20,10 @@ import re
 import statistics
 from dataclasses import asdict, dataclass
 
-from db.errors import LeaderboardError, one_line
+from db.errors import LeaderboardError
 from db.kinds import BENCHES, COMPILE_MODES, PRECISIONS
 from jobs.environment import current_environment
-from jobs.measuring import run_with_backoff, traceback_text
+from jobs.measuring import failure, run_with_backoff
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
@@ -144,8 +144,7 @@ def settings(spec: dict) -> dict:
 
 
 def failed_result(spec: dict, environment: dict, error: BaseException) -> dict:
-    return {"kind": "throughput", "status": "failed", "error": one_line(error),
-            "traceback": traceback_text(error), "environment": environment,
+    return {"kind": "throughput", "status": "failed", **failure(error), "environment": environment,
             **settings(spec), **dict.fromkeys(FIGURE_FIELDS)}
 
 

@@ -130,8 +130,8 @@ def write_site(db, folder: Path) -> dict:
     model_pages.wait()
     (folder / ".nojekyll").touch()  # GitHub Pages: serve files as they are
     (folder / MARKER).write_text(built_at + "\n")
-    return {"model_pages": len(list((folder / "models").iterdir())), "accuracy_rows": len(data["accuracy"]),
-            "throughput_rows": len(data["throughput"])}
+    return {"model_pages": len(list((folder / "models").iterdir())),
+            "rows": {kind: len(data[kind]) for kind in KINDS}}
 
 
 def swap_in(new: Path, out: Path) -> None:

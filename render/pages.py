@@ -102,5 +102,5 @@ def methodology_context(data: dict) -> dict:
     envs = data["environments"]
     return {
         "root": "", "sources": data["sources"],
-        "groups": groups(data["accuracy"], "accuracy", envs) + groups(data["throughput"], "throughput", envs),
+        "groups": [group for kind in KINDS for group in groups(data[kind], kind, envs)],
     }

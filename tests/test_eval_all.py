@@ -84,6 +84,8 @@ def test_bad_flags_are_one_line_errors(project):
         (("--models", "test_resnett"), "Unknown model 'test_resnett'"),
         (("--data-dir", project / "missing"), f"No dataset at {project / 'missing'}: pass --data-dir"),
         (("--device", "tpu"), "--device 'tpu' is not cpu or cuda."),
+        (("--timeout", "abc"), "Bad --timeout 'abc': pass the seconds a job may run, e.g. --timeout 1800."),
+        (("--timeout", "-5"), "Bad --timeout '-5': pass the seconds"),
     ]:
         result = invoke("eval-all", "--dry-run", *args, cwd=project)
         assert result.returncode == 1 and message in result.stderr, (args, result.stderr)

@@ -18,7 +18,8 @@ from db.schema import PROVENANCE_COLUMNS, open_db
 from db.store import save_measured
 from db.timm_csv import import_file
 from jobs.executors import LocalExecutor, local_slots
-from jobs.sweep import Job, Narrowing, Target, function_at, plan_jobs
+from jobs.job_server import function_at
+from jobs.sweep import Job, Narrowing, Target, plan_jobs
 from render import build as build_module
 from render.build import build_site
 
@@ -92,7 +93,12 @@ def test_a_measured_field_with_no_column_is_refused_not_dropped(latency, tmp_pat
     result = {**measure_latency({"model": "test_vit", "batch_size": 1}), "latency_p99_ms": 0.4}
     with pytest.raises(ValueError, match="latency result fields with no column: latency_p99_ms"):
         save_measured(db, "latency", result)
-    assert db["latency"].count == 0
+    job = Job("k1", "latency", "test_vit", {"model": "test_vit", "batch_size": 1})
+    queue.enqueue(db, [job], "toy")
+    assert queue.record_result(db, job, result) == "failed"  # the job fails; a sweep goes on
+    stored = db["jobs"].get("k1")
+    assert stored["error"].startswith("Result not stored: ValueError: latency result fields with no column")
+    assert "Traceback" in stored["traceback"] and db["latency"].count == 0
 
 
 def test_an_unknown_kind_is_a_user_error():

@@ -287,3 +287,13 @@ def test_cpu_peak_memory_is_not_hidden_by_an_earlier_larger_peak():
     memory = PeakMemory("cpu")
     job = torch.ones(32 * 2**20, dtype=torch.uint8) + 1
     assert 30 <= memory.peak_mb() <= 64 and job.numel() == 32 * 2**20
+
+
+def test_invoke_bench_shows_where_a_job_error_came_from(run_invoke, db):
+    """A bug or a model error is more than one line: its traceback is printed (a user error is not)."""
+    result = run_invoke("bench", "--model", "test_vit", "--img-size", "8", "--batch-size", "2",
+                        "--steps", "1", "--repeats", "1", "--warmup", "0")
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr and "throughput_measure.py" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Throughput job failed: AssertionError: Input height (8)")
+    assert db["throughput"].count == 0
