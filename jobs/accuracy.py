@@ -25,6 +25,7 @@ from db.errors import LeaderboardError, one_line
 from db.kinds import ACCURACY_PRECISIONS
 from db.parsing import split_tag
 from jobs.environment import current_environment
+from jobs import measuring
 from jobs.measuring import failure, select_device
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
@@ -152,7 +153,7 @@ def measure(spec: dict) -> dict:
     dataset = open_dataset(spec, "RGB" if data_config["input_size"][0] == 3 else "L")
     check_classes(dataset, model.num_classes, spec["model"], spec["class_map"])
     memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
-    model = model.to(device=torch.device(spec["device"]), memory_format=memory_format).eval()
+    model = model.to(device=torch.device(measuring.tensor_device(spec["device"])), memory_format=memory_format).eval()
     counts = evaluate(model, dataset, data_config, spec)
     return figures(counts, data_config, weights=checkpoint or hub_source(spec["model"]),
                    param_count=published_param_count(spec["model"], model))

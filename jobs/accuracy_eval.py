@@ -12,6 +12,7 @@ from timm.data import create_loader
 
 from jobs.accuracy_data import UnreadableImage, target_range_message, unreadable_image_message
 from jobs.accuracy_weights import JobFailed
+from jobs import measuring
 from jobs.measuring import autocast, is_out_of_memory, run_with_backoff
 
 
@@ -52,13 +53,13 @@ def make_loader(dataset, data_config: dict, spec: dict, batch_size: int):
         crop_pct=data_config["crop_pct"],
         crop_mode=data_config["crop_mode"],
         pin_memory=False,
-        device=torch.device(spec["device"]),
+        device=torch.device(measuring.tensor_device(spec["device"])),
         img_dtype=torch.float32,
     )
 
 
 def evaluate_at(model, dataset, data_config: dict, spec: dict, batch_size: int) -> Counts:
-    device = torch.device(spec["device"])
+    device = torch.device(measuring.tensor_device(spec["device"]))
     amp = lambda: autocast(spec["precision"], spec["device"])  # noqa: E731 (a new context per batch)
     memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
     loader = make_loader(dataset, data_config, spec, batch_size)

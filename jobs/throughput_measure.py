@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from jobs.catalog import count_gmacs
 from jobs.compat import cudagraph_skips, torch_dispatch_mode
-from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer, tensor_device
+from jobs import measuring
+from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer
 
 # Ops whose output elements count as activations: convolutions, matrix products, attention
 # (timm's benchmark.py convention: fvcore's count of conv/matmul/linear/einsum outputs).
@@ -36,7 +37,7 @@ def measure(spec: dict, device: str, batch_size: int) -> dict:
         first_call_s, durations = run_timed(step, context, synchronizer(device), spec)
         peak_mem_mb = memory.peak_mb()
         del step
-        input_size, place = (3, img_size, img_size), tensor_device(device)
+        input_size, place = (3, img_size, img_size), measuring.tensor_device(device)
         return {
             "img_size": img_size,
             "first_call_s": first_call_s,
@@ -68,7 +69,7 @@ def build_model(spec: dict, device: str):
     img_size = spec["img_size"] or default_size
     # Fixed-size models (ViT, MaxViT...) are built for the size; the others take any input.
     kwargs = {"img_size": img_size} if cfg and cfg.fixed_input_size and img_size != default_size else {}
-    model = timm.create_model(spec["model"], pretrained=False, **kwargs).to(tensor_device(device))
+    model = timm.create_model(spec["model"], pretrained=False, **kwargs).to(measuring.tensor_device(device))
     if spec["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     model.train(spec["bench"] == "train")
@@ -94,7 +95,7 @@ def cuda_graph_step_marker(spec: dict, device: str):
 
 def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
     """One benchmark step closed over fixed inputs on the device, and the context steps run in."""
-    place = tensor_device(device)
+    place = measuring.tensor_device(device)
     x = torch.randn(batch_size, 3, img_size, img_size, device=place)
     if spec["channels_last"]:
         x = x.contiguous(memory_format=torch.channels_last)

@@ -5,10 +5,11 @@ these tests fail on that mistake."""
 import pytest
 import torch
 
-from jobs import measuring, throughput_measure
+from jobs import measuring
 from jobs.environment import current_environment
 from jobs.measuring import (PeakMemory, autocast, is_out_of_memory, release_memory, run_with_backoff,
                             select_device, synchronizer)
+from jobs.accuracy import run_accuracy
 from jobs.throughput import run_throughput
 from cuda_fake import FAKE_NAME, StrictCuda
 
@@ -25,7 +26,7 @@ def cuda(monkeypatch):
 def cuda_on_cpu_tensors(cuda, monkeypatch):
     """CUDA code paths with the model and inputs on the CPU: every decision the job takes for CUDA,
     every torch.cuda call checked, the arithmetic done where it can be."""
-    monkeypatch.setattr(throughput_measure, "tensor_device", lambda device: "cpu")
+    monkeypatch.setattr(measuring, "tensor_device", lambda device: "cpu")
     return cuda
 
 
@@ -235,3 +236,24 @@ def test_measuring_module_makes_every_torch_cuda_call_of_the_jobs():
     allowed = {"measuring.py", "environment.py", "spec_checks.py"}
     offenders = [p.name for p in jobs.glob("*.py") if p.name not in allowed and "torch.cuda." in p.read_text()]
     assert offenders == []
+
+
+@pytest.fixture(scope="module")
+def labelled_folder(tmp_path_factory):
+    """A generated image folder labelled with a seeded test_vit's own predictions, and its checkpoint."""
+    from imagenet_fixtures import make_labelled_dataset, save_checkpoint
+
+    root = tmp_path_factory.mktemp("cuda-accuracy")
+    checkpoint = save_checkpoint("test_vit.r160_in1k", root / "test_vit.r160_in1k.safetensors", seed=1)
+    folder, class_map = make_labelled_dataset(root, "test_vit.r160_in1k", checkpoint, 8, seed=2)
+    return checkpoint, folder, class_map
+
+
+def test_an_accuracy_job_on_cuda_makes_only_valid_cuda_calls(cuda_on_cpu_tensors, labelled_folder):
+    checkpoint, folder, class_map = labelled_folder
+    result = run_accuracy({"model": "test_vit.r160_in1k", "weights": str(checkpoint), "data_dir": str(folder),
+                           "class_map": str(class_map), "img_size": 160, "batch_size": 4, "workers": 0,
+                           "precision": "amp", "device": "cuda"})
+    assert result["status"] == "done", result["error"]
+    assert result["top1"] == 100.0 and result["environment"]["device"] == FAKE_NAME
+    assert cuda_on_cpu_tensors.named("set_device") == [0]
