@@ -67,9 +67,13 @@ class Executor(abc.ABC):
 
 
 def planned(result: dict) -> tuple[list[Job], list]:
-    """plan_as_dicts's result dict → (jobs, catalogue facts); its error as a LeaderboardError."""
+    """plan_as_dicts's result dict → (jobs, catalogue facts). A user's error (an unknown model) is a
+    LeaderboardError; a bug in planning, or a planner that died, keeps its traceback or output."""
     if result["status"] != "done":
-        raise LeaderboardError(result["error"])
+        if result.get("user_error"):
+            raise LeaderboardError(result["error"])
+        details = result.get("traceback") or result.get("output_tail") or ""
+        raise RuntimeError(f"Planning failed: {result['error']}\n{details}".rstrip())
     return [Job(**job) for job in result["jobs"]], result["models"]
 
 

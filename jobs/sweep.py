@@ -209,7 +209,7 @@ def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Nar
     try:
         jobs = plan_jobs(sweep, target, data, narrowing)
     except LeaderboardError as e:  # an unknown model name, ...
-        return {"status": "failed", "error": str(e)}
+        return {"status": "failed", "error": str(e), "user_error": True}
     missing = sorted({split_tag(j.model)[0] for j in jobs} - catalogued) if catalogued is not None else []
     return {"status": "done", "jobs": [asdict(j) for j in jobs],
             "models": [model_facts(name) for name in missing]}  # on the CPU: faster than meta for small models

@@ -164,3 +164,13 @@ def alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+def test_planning_failures_are_one_line_for_the_user_and_keep_the_traceback_for_a_bug():
+    from db.errors import LeaderboardError
+    from jobs.executors import planned
+
+    with pytest.raises(LeaderboardError, match="^Unknown model 'x'"):
+        planned({"status": "failed", "error": "Unknown model 'x'", "user_error": True})
+    with pytest.raises(RuntimeError, match="(?s)Planning failed: KeyError: 'y'.*Traceback"):
+        planned({"status": "failed", "error": "KeyError: 'y'", "traceback": "Traceback (most recent call last): ..."})
