@@ -14,7 +14,7 @@ import invoke
 from invoke import Collection, Exit
 
 from db.errors import LeaderboardError
-from jobs.settings import defaults
+from jobs.settings import defaults, job_timeout
 
 DB_HELP = "SQLite database file (default: leaderboard.db in invoke.yaml, else db/leaderboard.db)."
 FORMATS = ("table", "json", "csv")
@@ -188,7 +188,7 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
     from db.store import save_measured
     from jobs.executors import job_process
 
-    with job_process(float(c.config.leaderboard.job_timeout)) as runner:
+    with job_process(job_timeout(c.config.leaderboard.job_timeout)) as runner:
         checked = runner.call("jobs.spec_checks:checked_spec", kind, spec)
         if checked["status"] != "done":
             raise Exit(checked["error"])

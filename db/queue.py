@@ -26,6 +26,14 @@ class QueuePlan:
     resumed: int = 0      # left `running` by an interrupted sweep: run again
 
 
+LABEL_SETTINGS = ("bench", "compile_mode", "img_size")  # what tells a model's jobs apart at a glance
+
+
+def spec_label(spec: dict) -> str:
+    """A job's settings for people: "train max-autotune 160" (the ones its spec has)."""
+    return " ".join(str(spec[k]) for k in LABEL_SETTINGS if spec.get(k))
+
+
 def jobs_with_keys(db, columns: str, keys: list[str], where: str = "1") -> list[dict]:
     rows = []
     for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit

@@ -130,7 +130,6 @@ JOB_COLUMNS_M003 = {"traceback": str}  # where a failed job's error came from
 THROUGHPUT_COLUMNS_M003 = {"sync_each_step": int}  # 1: timed as timm's benchmark.py (sync after every step)
 
 ENVIRONMENT_COLUMNS = {**ENVIRONMENT_COLUMNS_M001, **ENVIRONMENT_COLUMNS_M003}
-JOB_COLUMNS = {**JOB_COLUMNS_M001, **JOB_COLUMNS_M003}
 THROUGHPUT_COLUMNS = {**THROUGHPUT_COLUMNS_M001, **THROUGHPUT_COLUMNS_M003}
 
 

@@ -13,6 +13,7 @@ from db.catalog import save_catalog
 from db.errors import LeaderboardError
 from jobs.executors import Executor, LocalExecutor, local_slots, planner
 from jobs.progress import Progress
+from jobs.settings import job_timeout
 from jobs.sweep import Narrowing, data_settings, detect_target, get_sweep
 
 NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
@@ -66,9 +67,7 @@ class Summary:
 
 
 def job_settings(row: dict) -> str:
-    spec = json.loads(row["spec"])
-    settings = [str(spec[k]) for k in ("bench", "compile_mode", "img_size") if spec.get(k)]
-    return " ".join([row["model"], *settings])
+    return " ".join(filter(None, [row["model"], queue.spec_label(json.loads(row["spec"]))]))
 
 
 def plan_text(jobs, plan: queue.QueuePlan) -> str:
@@ -91,17 +90,6 @@ def make_executor(options: Options, target) -> Executor:
 
         return RayExecutor(target.device_type, options.timeout_s, options.ray_address)
     return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s)
-
-
-def job_timeout(value) -> float:
-    """--timeout (a string from the command line or the environment) as seconds > 0."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 0.0
-    if not seconds > 0:
-        raise LeaderboardError(f"Bad --timeout {value!r}: pass the seconds a job may run, e.g. --timeout 1800.")
-    return seconds
 
 
 def run_campaign(database, options: Options, say=print, make=make_executor) -> Summary | None:

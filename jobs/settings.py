@@ -20,5 +20,18 @@ class Settings:
     sweeps: dict = field(default_factory=dict)  # named sweeps added to the built-in default and smoke
 
 
+def job_timeout(value) -> float:
+    """job_timeout / --timeout (a string from the command line or the environment) as seconds > 0."""
+    from db.errors import LeaderboardError
+
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0:
+        raise LeaderboardError(f"Bad --timeout {value!r}: pass the seconds a job may run, e.g. --timeout 1800.")
+    return seconds
+
+
 def defaults() -> dict:
     return asdict(Settings())

@@ -21,6 +21,7 @@ from pathlib import Path
 from db.errors import LeaderboardError
 from db.kinds import COMPILE_MODES, KINDS
 from db.parsing import split_tag
+from db.queue import spec_label
 from db.store import stable_hash
 from jobs.environment import cpu_name
 from jobs.job_server import function_at
@@ -55,8 +56,7 @@ class Job:
 
     @property
     def label(self) -> str:
-        settings = [self.spec.get(k) for k in ("bench", "compile_mode", "img_size") if self.spec.get(k)]
-        return " ".join([self.kind, self.model, *map(str, settings)])
+        return " ".join(filter(None, [self.kind, self.model, spec_label(self.spec)]))
 
 
 @dataclass

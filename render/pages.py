@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from db.kinds import KINDS
 from db.parsing import split_tag
+from db.queue import spec_label
 from db.report import KEY_SHOWN
 from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, model_names, model_params,
                          page_name)
@@ -50,9 +51,7 @@ def build_label(env: dict) -> str:
 
 def failed_job_view(job: dict) -> SimpleNamespace:
     """A failed job as its model page lists it: the key to look it up by, its settings, its error."""
-    spec = json.loads(job["spec"] or "{}")
-    settings = [str(spec[k]) for k in ("bench", "compile_mode", "precision", "img_size", "batch_size") if spec.get(k)]
-    return SimpleNamespace(job=job["key"][:KEY_SHOWN], kind=job["kind"], settings=" ".join(settings),
+    return SimpleNamespace(job=job["key"][:KEY_SHOWN], kind=job["kind"], settings=spec_label(json.loads(job["spec"] or "{}")),
                            error=job["error"], attempts=job["attempts"], finished_at=job["finished_at"])
 
 
