@@ -81,13 +81,24 @@ def catalog(c, models=None, format="table", imported=False, db=None):
 
 
 @task(help={"job": "Show this job in full (its key, or the start of it from the job column): spec, error, "
-            "traceback, output.", "db": DB_HELP})
-def status(c, job=None, db=None):
-    """Summarise what is stored: results per source, the job queue, recent failures; or one job in full."""
+            "traceback, output.",
+            "threshold": "Flag a change of more than this fraction between a measurement's consecutive runs "
+            "(default: leaderboard.change_threshold, 0.05).", "db": DB_HELP})
+def status(c, job=None, threshold=None, db=None):
+    """Summarise what is stored: results per source, the job queue, flagged changes between runs, recent
+    failures; or one job in full."""
     from db.report import job_report, status_report
 
+    limit = configured_threshold(c, threshold)
     database = open_database(c, db)
-    print(status_report(database) if job is None else job_report(database, job))
+    print(status_report(database, threshold=limit) if job is None else job_report(database, job))
+
+
+def configured_threshold(c, flag=None) -> float:
+    """The change flagged between a measurement's consecutive runs: --threshold, else leaderboard.change_threshold."""
+    from db.history import change_threshold
+
+    return change_threshold(flag if flag is not None else c.config.leaderboard.change_threshold)
 
 
 @task(
@@ -119,18 +130,21 @@ def import_results(c, source, db=None):
         "kind": "accuracy or throughput.",
         "format": "csv or json.",
         "out": "Output file (default: stdout). Name it leaderboard-<kind>....csv|json to import it back.",
+        "runs": "latest (default: the latest run of each measurement, as the site shows), earlier "
+        "(the runs a later one followed) or all.",
         "db": DB_HELP,
     },
 )
-def export(c, kind="accuracy", format="csv", out=None, db=None):
+def export(c, kind="accuracy", format="csv", out=None, runs="latest", db=None):
     """Write stored results in timm's column conventions, with their provenance; re-importable."""
-    from db.export import export_records, write_export
+    from db.export import RUNS, export_records, write_export
     from db.kinds import KINDS
 
     check_choice("kind", kind, tuple(KINDS))
     check_choice("format", format, ("csv", "json"))
+    check_choice("runs", runs, tuple(RUNS))
 
-    records = export_records(open_database(c, db), kind)
+    records = export_records(open_database(c, db), kind, runs)
     if out is None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `invoke export | head` ends quietly
         write_export(records, kind, format, sys.stdout)
@@ -255,7 +269,7 @@ def build_site_after_sweep(c, database) -> None:
     from render.build import SiteError, build_site
 
     try:
-        summary = build_site(database, site_folder(c, None))
+        summary = build_site(database, site_folder(c, None), configured_threshold(c))
     except SiteError as e:
         raise Exit(f"Results are stored, but the site was not built: {e}")
     print(f"Site built: {summary['out']}/index.html (invoke serve to browse it).")
@@ -312,7 +326,7 @@ def build(c, out=None, db=None):
     """Render the database into the static site: index, model pages, methodology, CSV/JSON downloads (works from file://)."""
     from render.build import build_site
 
-    summary = build_site(open_database(c, db), site_folder(c, out))
+    summary = build_site(open_database(c, db), site_folder(c, out), configured_threshold(c))
     rows = " and ".join(f"{count} {kind}" for kind, count in summary["rows"].items())
     print(f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from {rows} rows "
           f"in {summary['seconds']} s")

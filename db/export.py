@@ -7,8 +7,10 @@ import csv
 import io
 import json
 
+from db.errors import LeaderboardError
 from db.kinds import get_kind
 from db.parsing import ImportRefused, ParsedFile, csv_records, to_number
+from db.queries import latest_run
 from db.schema import ENVIRONMENT_COLUMNS
 from db.store import environment_id
 
@@ -20,10 +22,19 @@ def export_columns(kind: str) -> list[str]:
     return get_kind(kind).export_columns() + [ENV_PREFIX + f for f in ENV_FIELDS]
 
 
-def rows_with_environment(db, kind: str):
+RUNS = {  # which runs an export holds → the SQL condition on a row's rowid
+    "latest": "r.rowid IN ({latest})",       # the latest run of each series: what the site shows
+    "earlier": "r.rowid NOT IN ({latest})",  # the runs a later run followed: the history
+    "all": "1",
+}
+
+
+def rows_with_environment(db, kind: str, runs: str = "latest"):
+    if runs not in RUNS:
+        raise LeaderboardError(f"Unknown runs {runs!r}: use one of {', '.join(RUNS)}.")
     env_select = ", ".join(f"e.{f} AS {ENV_PREFIX}{f}" for f in ENV_FIELDS)
-    sql = (f"SELECT r.*, {env_select} FROM {kind} r "
-           f"LEFT JOIN environments e ON e.id = r.environment_id ORDER BY r.model, r.rowid")
+    sql = (f"SELECT r.*, {env_select} FROM {kind} r LEFT JOIN environments e ON e.id = r.environment_id "
+           f"WHERE {RUNS[runs].format(latest=latest_run(kind))} ORDER BY r.model, r.created_at, r.rowid")
     return db.query(sql)
 
 
@@ -32,8 +43,9 @@ def to_export_record(kind: str, row: dict) -> dict:
     return get_kind(kind).to_export(row)
 
 
-def export_records(db, kind: str) -> list[dict]:
-    return [to_export_record(kind, row) for row in rows_with_environment(db, kind)]
+def export_records(db, kind: str, runs: str = "latest") -> list[dict]:
+    """Stored rows of `kind` as exported: the latest run of each series, or `runs` ("earlier", "all")."""
+    return [to_export_record(kind, row) for row in rows_with_environment(db, kind, runs)]
 
 
 def without_nulls(records: list[dict]) -> list[dict]:

@@ -30,8 +30,11 @@ class ResultKind:
     planner: str                # "module:function" planning a sweep's specs: (models, config, target, data, narrowing)
     validator: str              # "module:function": spec → the spec checked and filled, or a LeaderboardError
     columns: dict               # the table's columns → type (provenance included)
-    identity: tuple             # the columns that make two rows the same result
-    later_identity: tuple = ()  # identity columns added after rows were stored: they count only when set
+    identity: tuple             # every column that changes the number: rows equal in these are runs of one series
+    setting: tuple = ()         # what a figure is of, whatever ran it: the model page's history follows it across environments
+    headline: str = ""          # the figure a change between runs is judged on ("samples_per_sec")
+    headline_label: str = ""    # ... as people read it ("samples/s")
+    spread: tuple = ()          # (min, max) columns of the headline's measured spread, if stored
     extras: tuple = ()          # result fields beyond the columns, shown but not stored
     site_fields: tuple = ()     # the columns the site reads
     site_order: str = "model"   # the order the site reads rows in
@@ -126,6 +129,7 @@ def ensure_tables(db) -> None:
         if not db[kind.name].exists():
             db[kind.name].create(kind.columns, pk="id", foreign_keys=[("environment_id", "environments")])
             db[kind.name].create_index(["source"])
+            db[kind.name].create_index(["series", "created_at"])
 
 
 def get_kind(name: str) -> ResultKind:
@@ -135,14 +139,18 @@ def get_kind(name: str) -> ResultKind:
 
 
 PROVENANCE_FIELDS = tuple(c for c in PROVENANCE_COLUMNS if c not in ("id", "job_key"))
+RUN_FIELDS = ("series", "low_fidelity")  # which runs belong together, and which are low-fidelity
 
 ACCURACY = register(AccuracyKind(
     name="accuracy", job="jobs.accuracy:run_accuracy", planner="jobs.sweep:accuracy_jobs",
     validator="jobs.accuracy:validate_accuracy_spec", columns=ACCURACY_COLUMNS, label="Accuracy", index_filter="ag",
-    identity=("model", "tag", "dataset", "img_size", "precision", "weights", "source", "environment_id"),
+    identity=("model", "tag", "dataset", "img_size", "precision", "weights", "batch_size", "images", "low_fidelity",
+              "source", "environment_id"),
+    setting=("model", "tag", "dataset", "img_size", "precision", "low_fidelity"),
+    headline="top1", headline_label="top-1 %",
     extras=("device",),
     site_fields=("model", "tag", "dataset", "img_size", "top1", "top5", "param_count", "crop_pct", "interpolation",
-                 "precision", "images", "batch_size", "weights", *PROVENANCE_FIELDS),
+                 "precision", "images", "batch_size", "weights", *PROVENANCE_FIELDS, *RUN_FIELDS),
     site_order="model, dataset, img_size, tag, source",
 ))
 
@@ -150,13 +158,16 @@ THROUGHPUT = register(ThroughputKind(
     name="throughput", job="jobs.throughput:run_throughput", planner="jobs.sweep:throughput_jobs",
     validator="jobs.throughput:validate_throughput_spec", columns=THROUGHPUT_COLUMNS, label="Throughput",
     index_filter="tg",
-    identity=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "img_size", "source",
-              "environment_id"),
-    later_identity=("sync_each_step",),
-    extras=("requested_batch_size", "warmup_steps", "device", "repeat_samples_per_sec", "first_call_s",
-            "cudagraph_skips"),
+    identity=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
+              "img_size", "requested_batch_size", "batch_size", "warmup_steps", "steps", "repeats", "low_fidelity",
+              "source", "environment_id"),
+    setting=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
+             "img_size", "low_fidelity"),
+    headline="samples_per_sec", headline_label="samples/s", spread=("samples_per_sec_min", "samples_per_sec_max"),
+    extras=("device", "repeat_samples_per_sec", "first_call_s", "cudagraph_skips"),
     site_fields=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
                  "img_size", "batch_size", "samples_per_sec", "samples_per_sec_min", "samples_per_sec_max",
-                 "step_time_ms", "compile_s", "peak_mem_mb", "gmacs", "param_count", *PROVENANCE_FIELDS),
+                 "step_time_ms", "compile_s", "peak_mem_mb", "gmacs", "param_count", "requested_batch_size",
+                 "warmup_steps", "steps", "repeats", *PROVENANCE_FIELDS, *RUN_FIELDS),
     site_order="model, bench, compile_mode, precision, img_size, source",
 ))

@@ -7,15 +7,26 @@ import json
 
 from db.kinds import KINDS
 
-def _select(db, table: str, fields, order: str) -> list[dict]:
+def _select(db, table: str, fields, order: str, where: str = "1") -> list[dict]:
     columns = ", ".join(f"[{f}]" for f in fields)
-    cursor = db.conn.execute(f"SELECT {columns} FROM [{table}] ORDER BY {order}")
+    cursor = db.conn.execute(f"SELECT {columns} FROM [{table}] WHERE {where} ORDER BY {order}")
     return [dict(zip(fields, values)) for values in cursor]
 
 
+def latest_run(table: str) -> str:
+    """SQL: the rowids of the latest run of each series in `table` (SQLite takes a bare column from
+    the row that gives max() its value)."""
+    return f"SELECT rowid FROM (SELECT rowid, max(created_at) FROM [{table}] GROUP BY series)"
+
+
 def result_rows(db, kind) -> list[dict]:
-    """Every stored row of `kind` (a db.kinds.ResultKind), the fields the site reads."""
-    return _select(db, kind.name, kind.site_fields, kind.site_order)
+    """The latest run of each series of `kind` (a db.kinds.ResultKind), the fields the site reads."""
+    return _select(db, kind.name, kind.site_fields, kind.site_order, where=f"rowid IN ({latest_run(kind.name)})")
+
+
+def earlier_runs(db, kind) -> list[dict]:
+    """The runs a later run of their series followed, oldest first: the history beside the latest."""
+    return _select(db, kind.name, kind.site_fields, "created_at", where=f"rowid NOT IN ({latest_run(kind.name)})")
 
 
 def model_facts(db) -> dict[str, dict]:

@@ -86,13 +86,18 @@ def finish(db, key: str, fields: dict) -> None:
     db["jobs"].update(key, {**fields, "finished_at": now_iso()})
 
 
+def low_fidelity(spec: dict) -> int:
+    """1 for a job of a sweep marked low-fidelity (the smoke sweep): its runs are kept apart."""
+    return int(bool(spec.get("low_fidelity")))
+
+
 def record_result(db, job, result: dict) -> str:
     """Store a job function's result dict and the job's final status; return that status. A result
     that cannot be stored (a bug in its job) fails its job, never the sweep."""
     if result.get("status") == "done":
         try:
             with db.atomic():
-                row = save_measured(db, job.kind, result, job_key=job.key)
+                row = save_measured(db, job.kind, {**result, "low_fidelity": low_fidelity(job.spec)}, job_key=job.key)
                 finish(db, job.key, {"status": "done", "error": None, "traceback": None, "output_tail": None,
                                      "result_id": row["id"], "exit_code": 0})
             return "done"

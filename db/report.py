@@ -4,7 +4,9 @@ import io
 import json
 
 from db.errors import LeaderboardError
-from db.kinds import KINDS
+from db.history import CHANGE_THRESHOLD, latest_changes
+from db.kinds import KINDS, get_kind
+from db.queue import spec_label
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:
@@ -65,8 +67,15 @@ def count_by(db, table: str, column: str) -> list[dict]:
     return list(db.query(f"SELECT [{column}], count(*) AS rows FROM [{table}] GROUP BY [{column}] ORDER BY rows DESC"))
 
 
-def status_report(db, failures_shown: int = 20) -> str:
-    """What is stored: rows per source, the queue per status, and the latest failures."""
+def changes_table(changes: list) -> str:
+    rows = [{"kind": c.kind, "model": c.after["model"], "settings": spec_label(c.after),
+             "before": c.before[get_kind(c.kind).headline], "after": c.after[get_kind(c.kind).headline],
+             "change": c.percent, "flag": c.direction, "run": (c.after["created_at"] or "")[:16]} for c in changes]
+    return format_table(rows, ["kind", "model", "settings", "before", "after", "change", "flag", "run"])
+
+
+def status_report(db, failures_shown: int = 20, threshold: float = CHANGE_THRESHOLD) -> str:
+    """What is stored: rows per source, the queue per status, flagged changes and the latest failures."""
     parts = [
         f"Database: {db.conn.execute('PRAGMA database_list').fetchone()[2]}",
         f"Models in catalogue: {db['models'].count}   environments: {db['environments'].count}",
@@ -78,6 +87,10 @@ def status_report(db, failures_shown: int = 20) -> str:
     parts.append(f"\njobs: {db['jobs'].count}")
     if db["jobs"].count:
         parts.append(format_table(count_by(db, "jobs", "status"), ["status", "rows"]))
+    flagged = latest_changes(db, threshold)
+    if flagged:
+        parts.append(f"\nchanges beyond {threshold:.0%} between a measurement's last two runs "
+                     "(the model pages show each history):\n" + changes_table(flagged))
     failed = list(db.query(
         f"SELECT substr(key, 1, {KEY_SHOWN}) AS job, kind, model, attempts, error FROM jobs "
         "WHERE status = 'failed' ORDER BY finished_at DESC LIMIT ?", [failures_shown]))

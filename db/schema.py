@@ -65,7 +65,7 @@ JOB_COLUMNS_M001 = {
 
 # Columns shared by both result tables: where a number came from.
 PROVENANCE_COLUMNS = {
-    "id": str,              # hash of the row's identity (see db.store.row_id)
+    "id": str,              # the row's run: its series, plus its time for measured runs (db.store.row_id)
     "source": str,          # "measured", or "<collection>:<file name>" for imports
     "source_url": str,      # the file or URL an import was read from
     "environment_id": str,
@@ -73,7 +73,7 @@ PROVENANCE_COLUMNS = {
     "created_at": str,
 }
 
-ACCURACY_COLUMNS = {
+ACCURACY_COLUMNS_M001 = {
     "model": str,           # architecture
     "tag": str,             # pretrained weight tag, e.g. r160_in1k
     "dataset": str,         # imagenet, imagenet-real, sketch, ...
@@ -129,8 +129,20 @@ ENVIRONMENT_COLUMNS_M003 = {
 JOB_COLUMNS_M003 = {"traceback": str}  # where a failed job's error came from
 THROUGHPUT_COLUMNS_M003 = {"sync_each_step": int}  # 1: timed as timm's benchmark.py (sync after every step)
 
+# Added by m004: every run is kept, so a row names its series and what its run asked for.
+RUN_COLUMNS_M004 = {
+    "series": str,          # hash of the row's identity: the runs of one measurement share it (db.store.series_id)
+    "low_fidelity": int,    # 1: a smoke/low-fidelity run, never shown as a model's figure beside real runs
+}
+THROUGHPUT_COLUMNS_M004 = {
+    "requested_batch_size": int,  # the batch asked for (batch_size is the one used after any OOM back-off)
+    "warmup_steps": int,
+    **RUN_COLUMNS_M004,
+}
+
 ENVIRONMENT_COLUMNS = {**ENVIRONMENT_COLUMNS_M001, **ENVIRONMENT_COLUMNS_M003}
-THROUGHPUT_COLUMNS = {**THROUGHPUT_COLUMNS_M001, **THROUGHPUT_COLUMNS_M003}
+ACCURACY_COLUMNS = {**ACCURACY_COLUMNS_M001, **RUN_COLUMNS_M004}
+THROUGHPUT_COLUMNS = {**THROUGHPUT_COLUMNS_M001, **THROUGHPUT_COLUMNS_M003, **THROUGHPUT_COLUMNS_M004}
 
 
 @migrations()
@@ -138,7 +150,7 @@ def m001_create_tables(db):
     db["environments"].create(ENVIRONMENT_COLUMNS_M001, pk="id")
     db["models"].create(MODEL_COLUMNS, pk="name")
     db["jobs"].create(JOB_COLUMNS_M001, pk="key")
-    db["accuracy"].create(ACCURACY_COLUMNS, pk="id", foreign_keys=[("environment_id", "environments")])
+    db["accuracy"].create(ACCURACY_COLUMNS_M001, pk="id", foreign_keys=[("environment_id", "environments")])
     db["throughput"].create(
         THROUGHPUT_COLUMNS_M001, pk="id", foreign_keys=[("environment_id", "environments")]
     )
@@ -169,6 +181,42 @@ def m003_build_versions_tracebacks_sync(db):
         used = {"cuda": None, "cudnn": None} if env["device_type"] == "cpu" else {}
         rekey_environment(db, env["id"], {**env, "build_cuda": env["cuda"], "build_cudnn": env["cudnn"], **used},
                           tables=("accuracy", "throughput"))
+
+
+@migrations()
+def m004_every_run_kept(db):
+    """Rows become runs: each gets its series (the identity, now with batch, warm-up, steps and
+    repeats) and an id of its run; every row is kept, and jobs keep pointing at theirs."""
+    for table, columns in (("accuracy", RUN_COLUMNS_M004), ("throughput", THROUGHPUT_COLUMNS_M004)):
+        for name, type_ in columns.items():
+            db[table].add_column(name, type_)
+    from db.store import reidentify_rows
+
+    backfill_run_settings(db)
+    for table in ("accuracy", "throughput"):
+        mark_smoke_runs(db, table)
+        reidentify_rows(db, table)
+        db[table].create_index(["series", "created_at"])
+
+
+def mark_smoke_runs(db, table: str) -> None:
+    """Before m004 a smoke run replaced the real run of the same settings: mark the smoke sweep's
+    rows low-fidelity, and queue again the jobs whose result one of them replaced."""
+    smoke = "job_key IN (SELECT key FROM jobs WHERE sweep = 'smoke')"
+    db.execute(f"UPDATE [{table}] SET low_fidelity = 1 WHERE {smoke}")
+    db.execute(f"UPDATE jobs SET status = 'queued', result_id = NULL WHERE status = 'done' "
+               f"AND coalesce(sweep, '') != 'smoke' AND result_id IN (SELECT id FROM [{table}] WHERE {smoke})")
+    db.execute(f"UPDATE [{table}] SET low_fidelity = 0 WHERE low_fidelity IS NULL AND source = 'measured'")
+
+
+def backfill_run_settings(db) -> None:
+    """What a measured throughput run asked for, from its job's spec: its later runs, which store
+    it, then continue its series."""
+    db.execute("UPDATE throughput SET sync_each_step = 0 WHERE sync_each_step IS NULL AND source = 'measured'")
+    db.execute("UPDATE throughput SET "
+               "requested_batch_size = (SELECT json_extract(spec, '$.batch_size') FROM jobs WHERE key = job_key), "
+               "warmup_steps = (SELECT json_extract(spec, '$.warmup_steps') FROM jobs WHERE key = job_key) "
+               "WHERE source = 'measured' AND job_key IS NOT NULL")
 
 
 def open_db(path) -> sqlite_utils.Database:

@@ -13,8 +13,8 @@ def stable_hash(value) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def now_iso(timespec: str = "seconds") -> str:
+    return datetime.now(timezone.utc).isoformat(timespec=timespec)
 
 
 def environment_id(env: dict) -> str:
@@ -40,42 +40,57 @@ def save_environment(db, env: dict) -> str:
 
 def rekey_environment(db, old_id: str, env: dict, tables) -> None:
     """Store the changed contents `env` of environment `old_id` under their own id, and move the
-    environment's rows of `tables` with it: a row's id hashes its environment's id, and the jobs
-    that made those rows point at them."""
+    environment's rows of `tables` with it (their ids follow in m004's reidentify_rows)."""
     new = environment_row(env)
     db["environments"].insert(new, pk="id", replace=True)
     if new["id"] == old_id:
         return
     for kind in tables:
-        for row in list(db.query(f"SELECT * FROM [{kind}] WHERE environment_id = ?", [old_id])):
-            moved = {**row, "environment_id": new["id"]}
-            moved["id"] = row_id(kind, moved)
-            db.execute(f"DELETE FROM [{kind}] WHERE id = ?", [row["id"]])
-            save_results(db, kind, [moved])
-            db.execute("UPDATE jobs SET result_id = ? WHERE result_id = ?", [moved["id"], row["id"]])
+        db.execute(f"UPDATE [{kind}] SET environment_id = ? WHERE environment_id = ?", [new["id"], old_id])
     db["environments"].delete(old_id)
 
 
-def row_id(kind: str, row: dict) -> str:
-    """The hash of what makes `row` its result: storing the same result again replaces it. Identity
-    columns added later count only when set, so rows stored before them keep their ids."""
-    definition = get_kind(kind)
-    later = {k: row[k] for k in definition.later_identity if row.get(k)}
-    return stable_hash([kind] + [row.get(k) for k in definition.identity] + ([later] if later else []))
+def series_id(kind: str, row: dict) -> str:
+    """The hash of what makes `row` the measurement it is: the runs of one measurement share it."""
+    return stable_hash([kind] + [row.get(k) for k in get_kind(kind).identity])
+
+
+def row_id(kind: str, row: dict, series: str | None = None) -> str:
+    """A measured row is one run of its series, named by its time: a re-run adds a row. An imported
+    row is its series: importing the same file again replaces its rows, never adds."""
+    series = series or series_id(kind, row)
+    return stable_hash([series, row.get("created_at")]) if row.get("source") == "measured" else series
+
+
+def reidentify_rows(db, kind: str) -> None:
+    """Give every row of `kind` its series and id under today's identity (a migration's step); the
+    jobs that made rows keep pointing at them."""
+    rows = list(db.query(f"SELECT rowid AS _rowid, * FROM [{kind}]"))
+    updates, moved = [], []
+    for row in rows:
+        series = series_id(kind, row)
+        new_id = row_id(kind, row, series)
+        updates.append([series, new_id, row["_rowid"]])
+        if new_id != row["id"]:
+            moved.append([new_id, row["id"]])
+    db.conn.executemany(f"UPDATE [{kind}] SET series = ?, id = ? WHERE rowid = ?", updates)
+    db.conn.executemany("UPDATE jobs SET result_id = ? WHERE result_id = ?", moved)
 
 
 def result_row(kind: str, result: dict, environment_id_: str | None = None) -> dict:
-    """Keep the table's columns of `result`, then give the row its identity."""
+    """Keep the table's columns of `result`, then give the row its series and id."""
     row = {k: result.get(k) for k in get_kind(kind).columns}
     if environment_id_ is not None:
         row["environment_id"] = environment_id_
     row["created_at"] = row["created_at"] or now_iso()
-    row["id"] = row_id(kind, row)
+    row["series"] = series_id(kind, row)
+    row["id"] = row_id(kind, row, row["series"])
     return row
 
 
 def save_results(db, kind: str, rows: list[dict]) -> int:
-    """Insert-or-replace prepared rows (from result_row) into the table for `kind`."""
+    """Insert-or-replace prepared rows (from result_row) into the table for `kind`: only a row with
+    the same id (an imported row imported again) is replaced."""
     # executemany, not insert_all: sqlite-utils' per-cell type checks cost ~4x the insert itself
     columns = ["id", *(c for c in get_kind(kind).columns if c != "id")]
     sql = (f"INSERT OR REPLACE INTO [{kind}] ({', '.join(f'[{c}]' for c in columns)}) "
@@ -91,7 +106,9 @@ def save_measured(db, kind: str, result: dict, job_key: str | None = None) -> di
         raise ValueError(f"{kind} result fields with no column: {', '.join(unknown)}. Add them to the "
                          f"table (a migration) or to the kind's extras in db/kinds.py.")
     env_id = save_environment(db, result["environment"])
-    row = result_row(kind, {**result, "source": "measured", "job_key": job_key}, env_id)
+    # to the microsecond: the time names the run, and two runs of one setting never share it
+    run = {**result, "source": "measured", "job_key": job_key, "created_at": now_iso("microseconds")}
+    row = result_row(kind, run, env_id)
     with db.atomic():
         save_results(db, kind, [row])
     return row

@@ -6,6 +6,8 @@ its environment variable.
 """
 from dataclasses import asdict, dataclass, field
 
+from db.history import CHANGE_THRESHOLD
+
 
 @dataclass
 class Settings:
@@ -17,6 +19,7 @@ class Settings:
     executor: str = "local"         # eval-all: local (this machine's slots) or ray
     ray_address: str | None = None  # Ray cluster address; None: RAY_ADDRESS, else a local Ray
     job_timeout: float = 1800.0     # seconds before a job's whole process group is killed
+    change_threshold: float = CHANGE_THRESHOLD  # flag a change between a measurement's consecutive runs beyond this fraction
     sweeps: dict = field(default_factory=dict)  # named sweeps added to the built-in default and smoke
 
 

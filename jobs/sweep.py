@@ -3,6 +3,7 @@
 A sweep is a dict (built in here, or under `leaderboard.sweeps` in invoke.yaml):
 
     models: ["test_*"]                     # names or globs
+    low_fidelity: false                    # true: quick runs, kept apart from real figures (smoke)
     accuracy:   {img_sizes: [160, 192], batch_size: 256, workers: 4}      # omit or null: no accuracy jobs
     throughput: {benches: [infer, train], compile_modes: [eager, default], precision: auto,
                  batch_size: 256, warmup_steps: 10, steps: 20, repeats: 5,  # omit or null: none
@@ -37,9 +38,11 @@ BUILTIN_SWEEPS = {
                        # a CPU runs the same campaign at a batch and length it finishes in
                        "cpu": {"batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3}},
     },
-    # Quick check that every model runs here: one tiny eager step each, no compile, no data.
+    # Quick check that every model runs here: one tiny eager step each, no compile, no data. Its
+    # figures say nothing about speed: low_fidelity keeps them out of the site's default views.
     "smoke": {
         "models": ["test_*"],
+        "low_fidelity": True,
         "accuracy": None,
         "throughput": {"benches": ["infer"], "compile_modes": ["eager"], "precision": "fp32",
                        "batch_size": 2, "warmup_steps": 0, "steps": 1, "repeats": 1},
@@ -193,6 +196,8 @@ def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowi
         if sweep.get(kind.name) and kind.name in narrowed([kind.name], narrowing.kinds):
             planner = function_at(kind.planner)
             specs += [(kind.name, s) for s in planner(models, sweep[kind.name], target, data, narrowing)]
+    if sweep.get("low_fidelity"):  # a different job from the same settings run in earnest
+        specs = [(kind, {**spec, "low_fidelity": True}) for kind, spec in specs]
     return [Job(job_key(kind, spec, target, versions), kind, spec["model"], spec) for kind, spec in specs]
 
 

@@ -55,7 +55,7 @@ SPEC_DEFAULTS = {
 
 # What a failed result still carries, so it can be matched to its job.
 SETTING_FIELDS = ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm",
-                  "sync_each_step", "img_size", "batch_size", "steps", "repeats")
+                  "sync_each_step", "img_size", "batch_size", "warmup_steps", "steps", "repeats")
 FIGURE_FIELDS = ("samples_per_sec", "samples_per_sec_min", "samples_per_sec_max", "step_time_ms",
                  "compile_s", "peak_mem_mb", "gmacs", "macts", "param_count")
 
@@ -107,7 +107,7 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
     environment = current_environment(device)
     figures, error = measure_with_backoff(checked, device, before_attempt or (lambda batch_size: None))
     if error:
-        return failed_result({**checked, **figures}, environment, error)
+        return failed_result({**checked, **figures, "requested_batch_size": checked["batch_size"]}, environment, error)
     if figures["cudagraph_skips"]:
         log.warning("%s: inductor skipped CUDA graphs %d times: reduce-overhead ran partly without them",
                     checked["model"], figures["cudagraph_skips"])
@@ -137,7 +137,9 @@ def safe_environment(device) -> dict:
 
 
 def settings(spec: dict) -> dict:
+    """The spec's settings as a result stores them; batch_size is the batch used (after any back-off)."""
     fields = {key: spec.get(key) for key in SETTING_FIELDS}
+    fields["requested_batch_size"] = spec.get("requested_batch_size", spec.get("batch_size"))
     for flag in ("channels_last", "fast_norm", "sync_each_step"):
         fields[flag] = int(bool(fields[flag]))
     return fields
@@ -155,7 +157,8 @@ def done_result(spec: dict, environment: dict, figures: dict) -> dict:
     compile_s = None if spec["compile_mode"] == "eager" else round(figures["first_call_s"], 3)
     return {
         "kind": "throughput", "status": "done", "error": None, "environment": environment,
-        **settings({**spec, "img_size": figures["img_size"], "batch_size": figures["batch_size"]}),
+        **settings({**spec, "img_size": figures["img_size"], "batch_size": figures["batch_size"],
+                    "requested_batch_size": spec["batch_size"]}),
         "samples_per_sec": round(statistics.median(rates), 2),
         "samples_per_sec_min": round(min(rates), 2),
         "samples_per_sec_max": round(max(rates), 2),
@@ -165,9 +168,7 @@ def done_result(spec: dict, environment: dict, figures: dict) -> dict:
         "gmacs": round(figures["gmacs"], 4),
         "macts": round(figures["macts"], 4),
         "param_count": round(figures["param_count"], 4),
-        # beyond the table's columns: what the job asked for and saw
-        "requested_batch_size": spec["batch_size"],
-        "warmup_steps": spec["warmup_steps"],
+        # beyond the table's columns: what the job saw
         "device": environment["device"],
         "repeat_samples_per_sec": [round(rate, 2) for rate in rates],
         "first_call_s": round(figures["first_call_s"], 3),

@@ -16,7 +16,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from db.errors import LeaderboardError
 from db.export import export_records, without_nulls, write_export
+from db.history import CHANGE_THRESHOLD
 from db.kinds import KINDS
+from render.compare import compare_context
 from render.data import load, model_names
 from render.filters import register
 from render.pages import index_context, methodology_context, model_contexts
@@ -55,15 +57,20 @@ def check_target(out: Path) -> None:
         raise SiteError(f"{out} is not empty and was not built by `invoke build`: pass another --out, or empty it.")
 
 
+DOWNLOADS = {"latest": "", "earlier": "-earlier-runs"}  # runs → file name suffix: together, every run
+
+
 def write_downloads(db, folder: Path) -> None:
-    """The data behind the site, in the export format `invoke import-results` reads back."""
+    """The data behind the site, in the export format `invoke import-results` reads back: the latest
+    run of each measurement (what the site shows), and the earlier runs beside it."""
     folder.mkdir()
     for kind in KINDS:
-        records = export_records(db, kind)
-        with open(folder / f"leaderboard-{kind}.csv", "w", newline="") as stream:
-            write_export(records, kind, "csv", stream)
-        # dumps, not dump: only dumps takes json's C encoder (4x faster on 30k records)
-        (folder / f"leaderboard-{kind}.json").write_text(json.dumps(without_nulls(records)))
+        for runs, suffix in DOWNLOADS.items():
+            records = export_records(db, kind, runs)
+            with open(folder / f"leaderboard-{kind}{suffix}.csv", "w", newline="") as stream:
+                write_export(records, kind, "csv", stream)
+            # dumps, not dump: only dumps takes json's C encoder (4x faster on 30k records)
+            (folder / f"leaderboard-{kind}{suffix}.json").write_text(json.dumps(without_nulls(records)))
 
 
 def write_assets(folder: Path) -> None:
@@ -72,17 +79,19 @@ def write_assets(folder: Path) -> None:
 
 
 def render_pages(env: Environment, data: dict, folder: Path, built_at: str) -> None:
-    """The index and the methodology page."""
+    """The index, the methodology page and the compare page."""
     payload = index_payload(data)
     (folder / "index.html").write_text(
         env.get_template("index.html").render(built_at=built_at, **index_context(data, payload)))
     (folder / "methodology.html").write_text(
         env.get_template("methodology.html").render(built_at=built_at, **methodology_context(data)))
+    (folder / "compare.html").write_text(
+        env.get_template("compare.html").render(built_at=built_at, **compare_context(payload)))
 
 
-def render_model_pages(data: dict, names: list[str], folder: Path, built_at: str) -> None:
+def render_model_pages(data: dict, names: list[str], folder: Path, built_at: str, threshold: float) -> None:
     template = jinja_env().get_template("model.html")
-    for file_name, context in model_contexts(data, names):
+    for file_name, context in model_contexts(data, names, threshold):
         (folder / file_name).write_text(template.render(built_at=built_at, **context))
 
 
@@ -111,19 +120,20 @@ class Background:
             self.process.join()
 
 
-def write_site(db, folder: Path) -> dict:
+def write_site(db, folder: Path, threshold: float) -> dict:
     data = load(db)
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     (folder / "models").mkdir()
     names = model_names(data)
     # The forked child takes 3 in 4 model pages; this process writes the downloads and the index
     # (about as much work as the child's pages), then the last quarter: both cores finish together.
-    model_pages = Background(render_model_pages, data, [n for i, n in enumerate(names) if i % 4], folder / "models", built_at)
+    model_pages = Background(render_model_pages, data, [n for i, n in enumerate(names) if i % 4], folder / "models",
+                             built_at, threshold)
     try:
         write_assets(folder / "assets")
         write_downloads(db, folder / "data")
         render_pages(jinja_env(), data, folder, built_at)
-        render_model_pages(data, names[::4], folder / "models", built_at)
+        render_model_pages(data, names[::4], folder / "models", built_at, threshold)
     except BaseException:
         model_pages.cancel()
         raise
@@ -146,15 +156,16 @@ def swap_in(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build_site(db, out) -> dict:
-    """Render the whole site into `out`; returns what was built and how long it took."""
+def build_site(db, out, threshold: float = CHANGE_THRESHOLD) -> dict:
+    """Render the whole site into `out`, flagging changes beyond `threshold` between consecutive runs;
+    returns what was built and how long it took."""
     started = time.perf_counter()
     out = Path(out).resolve()
     check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        summary = write_site(db, building)
+        summary = write_site(db, building, threshold)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

@@ -2,7 +2,9 @@
 
 A *group* is one source collection on one environment ("timm published · RTX 4090 · torch
 2.4.0"): the unit the site compares within. Rows of different groups never share a series;
-the index shows one accuracy group and one throughput group at a time.
+the index shows one accuracy group and one throughput group at a time. Low-fidelity runs (the
+smoke sweep) form groups of their own, never a default: they are never drawn beside real runs.
+Each kind's rows are the latest run of each series; data["earlier"] holds the runs before them.
 """
 import re
 from collections import Counter
@@ -21,9 +23,14 @@ def collection(source: str) -> str:
     return (source or UNKNOWN).split(":", 1)[0]
 
 
+LOW_FIDELITY_KEY = "~low"  # ends the key of a group of low-fidelity runs
+LOW_FIDELITY_LABEL = "low fidelity"
+
+
 def group_key(row: dict) -> str:
     env = row.get("environment_id")
-    return f"{collection(row['source'])}@{env}" if env else collection(row["source"])
+    key = f"{collection(row['source'])}@{env}" if env else collection(row["source"])
+    return key + LOW_FIDELITY_KEY if row.get("low_fidelity") else key
 
 
 def environment_label(env: dict | None) -> str:
@@ -38,6 +45,8 @@ def environment_label(env: dict | None) -> str:
 
 def group_label(row: dict, envs: dict) -> str:
     name = COLLECTION_LABELS.get(collection(row["source"]), collection(row["source"]))
+    if row.get("low_fidelity"):
+        name += f", {LOW_FIDELITY_LABEL}"
     env = environment_label(envs.get(row.get("environment_id")))
     return f"{name} · {env}" if env else name
 
@@ -83,6 +92,7 @@ class Lookup:
 def load(db) -> dict:
     """Everything the site shows, read once."""
     return {**{name: queries.result_rows(db, kind) for name, kind in KINDS.items()},
+            "earlier": {name: queries.earlier_runs(db, kind) for name, kind in KINDS.items()},
             "facts": queries.model_facts(db), "environments": queries.environments(db),
             "sources": queries.sources(db), "failed_jobs": queries.failed_jobs(db)}
 
@@ -97,15 +107,16 @@ def model_names(data: dict) -> list[str]:
 
 
 def groups(rows: list[dict], kind: str, envs: dict) -> list[dict]:
-    """The groups of `rows`, measured first, then by size; labels made unique."""
+    """The groups of `rows`: real runs before low-fidelity ones, measured first, then by size; labels made unique."""
     found = {}
     for row in rows:
         key = group_key(row)
         if key not in found:
             found[key] = {"key": key, "kind": kind, "rows": 0, "collection": collection(row["source"]),
-                          "label": group_label(row, envs)}
+                          "label": group_label(row, envs), "low_fidelity": bool(row.get("low_fidelity"))}
         found[key]["rows"] += 1
-    ordered = sorted(found.values(), key=lambda g: (g["collection"] != "measured", -g["rows"], g["label"]))
+    ordered = sorted(found.values(),
+                     key=lambda g: (g["low_fidelity"], g["collection"] != "measured", -g["rows"], g["label"]))
     seen = Counter()
     for g in ordered:
         seen[g["label"]] += 1

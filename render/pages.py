@@ -4,10 +4,12 @@ from collections import defaultdict
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
+from db.history import CHANGE_THRESHOLD
 from db.kinds import KINDS
 from db.parsing import split_tag
 from db.queue import spec_label
 from db.report import KEY_SHOWN
+from render.history import model_history
 from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, model_names, model_params,
                          page_name)
 
@@ -55,8 +57,9 @@ def failed_job_view(job: dict) -> SimpleNamespace:
                            error=job["error"], attempts=job["attempts"], finished_at=job["finished_at"])
 
 
-def model_context(name: str, results: dict, data: dict, params: dict, failed: list = ()) -> dict:
-    """A model page: `results` holds its rows of each kind, by kind name."""
+def model_context(name: str, results: dict, data: dict, params: dict, failed: list = (), earlier: dict | None = None,
+                  threshold: float = CHANGE_THRESHOLD) -> dict:
+    """A model page: `results` holds its latest rows of each kind, by kind name; `earlier` its earlier runs."""
     facts = data["facts"].get(name)
     envs = data["environments"]
     family = (facts or {}).get("family") or UNKNOWN
@@ -69,19 +72,22 @@ def model_context(name: str, results: dict, data: dict, params: dict, failed: li
         "params_m": params.get(name), "sections": sections,
         "environments": used_environments([r for rows in results.values() for r in rows], envs),
         "failed_jobs": [failed_job_view(job) for job in failed],
+        "history": model_history(results, earlier or {}, envs, threshold),
         "links": {"model": index_link("../", q=name), "family": index_link("../", family=family),
                   "norm": index_link("../", norm=norm)},
     }
 
 
-def model_contexts(data: dict, names=None):
+def model_contexts(data: dict, names=None, threshold: float = CHANGE_THRESHOLD):
     """(file name, context) for `names` (default: every model with a result or a catalogue entry)."""
     params = model_params(data)
     by_kind = {kind: by_model(data[kind]) for kind in KINDS}
+    earlier_by_kind = {kind: by_model(data.get("earlier", {}).get(kind, [])) for kind in KINDS}
     failed = by_model([dict(job, model=split_tag(job["model"])[0]) for job in data.get("failed_jobs", [])])
     for name in model_names(data) if names is None else names:
         results = {kind: rows.get(name, []) for kind, rows in by_kind.items()}
-        yield page_name(name), model_context(name, results, data, params, failed.get(name, []))
+        earlier = {kind: rows.get(name, []) for kind, rows in earlier_by_kind.items()}
+        yield page_name(name), model_context(name, results, data, params, failed.get(name, []), earlier, threshold)
 
 
 def index_context(data: dict, payload: dict) -> dict:

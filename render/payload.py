@@ -7,7 +7,8 @@ That keeps the index of a full timm import (~36k result rows) well under 300 KB 
 The payload, as templates/static/lb-core.js reads it (columns are parallel lists, one entry a row;
 a letter column holds indexes into `labels`, `models` or `groups`):
     models  name, family, norm (→ labels.family / labels.norm), params (millions)
-    groups  [{key, kind, rows, collection, label}]: one source on one environment
+    groups  [{key, kind, rows, collection, label, low_fidelity}]: one source on one environment
+            (low-fidelity runs apart); rows are the latest run of each series
     acc     m model, t tag (→ labels.tag), d dataset (→ labels.dataset), g group, s img size, top1, top5
     tp      m model, g group, b bench, c compile mode, p precision, l layout (→ labels.bench, .compile,
             .precision, .layout), s img size, sps samples/s, cs compile seconds
@@ -101,9 +102,10 @@ def index_payload(data: dict) -> dict:
 
 
 def defaults(payload: dict) -> dict:
-    """The first view: measured groups if any (else the largest), ImageNet-1k, all compile modes."""
-    first = {kind: next((i for i, g in enumerate(payload["groups"]) if g["kind"] == kind), None)
-             for kind in ("accuracy", "throughput")}
+    """The first view: measured groups if any (else the largest), never low-fidelity runs, ImageNet-1k,
+    all compile modes."""
+    first = {kind: next((i for i, g in enumerate(payload["groups"]) if g["kind"] == kind and not g["low_fidelity"]),
+                        None) for kind in ("accuracy", "throughput")}
     datasets = payload["labels"].get("dataset", [])
     return {"ag": first["accuracy"], "tg": first["throughput"],
             "ds": DEFAULT_DATASET if DEFAULT_DATASET in datasets else (datasets[0] if datasets else None)}

@@ -49,7 +49,7 @@ def test_m003_keeps_a_cpu_runs_build_versions_apart_and_moves_its_results(db_pat
     imported = {"id": "imported", "device": "RTX 4090", "device_type": "cuda", "cuda": "12.4"}  # no host
     old["environments"].insert_all([cpu, gpu, imported])
     row = {"model": "test_vit", "bench": "infer", "compile_mode": "eager", "samples_per_sec": 5.0,
-           "source": "measured", "environment_id": cpu["id"]}
+           "source": "measured", "environment_id": cpu["id"], "created_at": "2026-11-20T10:00:00+00:00"}
     old["throughput"].insert({**row, "id": row_id("throughput", row)})
     old["jobs"].insert({"key": "k1", "status": "done", "result_id": row_id("throughput", row)})
     old.close()
@@ -99,13 +99,22 @@ def test_measured_result_is_stored_with_source_environment_and_job_key(db):
     assert stored["created_at"]
 
 
-def test_measuring_the_same_setting_again_replaces_the_row(db):
-    save_measured(db, "throughput", measured(samples_per_sec=1000.0))
-    save_measured(db, "throughput", measured(samples_per_sec=1100.0))
+def test_measuring_the_same_setting_again_adds_a_run_of_the_same_series(db):
+    first = save_measured(db, "throughput", measured(samples_per_sec=1000.0))
+    again = save_measured(db, "throughput", measured(samples_per_sec=1100.0))
     save_measured(db, "throughput", measured(compile_mode="default", samples_per_sec=1500.0))
-    assert db["throughput"].count == 2
-    eager = next(db["throughput"].rows_where("compile_mode = 'eager'"))
-    assert eager["samples_per_sec"] == 1100.0
+    assert db["throughput"].count == 3  # nothing replaced
+    assert first["series"] == again["series"] and first["id"] != again["id"]
+    assert first["created_at"] < again["created_at"]
+    runs = [r["samples_per_sec"] for r in db["throughput"].rows_where("series = ?", [first["series"]], order_by="created_at")]
+    assert runs == [1000.0, 1100.0]
+
+
+def test_every_setting_that_changes_the_number_makes_its_own_series(db):
+    base = save_measured(db, "throughput", measured())
+    for change in ({"batch_size": 32}, {"requested_batch_size": 256}, {"warmup_steps": 0}, {"steps": 1},
+                   {"repeats": 1}, {"sync_each_step": 1}, {"low_fidelity": 1}):
+        assert save_measured(db, "throughput", measured(**change))["series"] != base["series"], change
 
 
 def test_a_locked_database_is_a_one_line_error_naming_it(db_path, monkeypatch):
@@ -122,17 +131,6 @@ def test_a_locked_database_is_a_one_line_error_naming_it(db_path, monkeypatch):
             tasks.open_database(invoke.Context(), str(db_path))
     finally:
         blocker.rollback()
-
-
-def test_timing_each_step_is_a_different_measurement_and_older_rows_keep_their_identity(db):
-    from db.store import row_id, save_measured
-
-    plain, synced = measured(), measured(sync_each_step=1)
-    save_measured(db, "throughput", plain)
-    save_measured(db, "throughput", synced)
-    assert db["throughput"].count == 2  # neither replaced the other
-    row = {k: plain.get(k) for k in ("model", "bench", "compile_mode")}
-    assert row_id("throughput", {**row, "sync_each_step": 0}) == row_id("throughput", row)
 
 
 def test_columns_added_later_leave_older_identities_as_they_were(db):

@@ -108,9 +108,10 @@ def test_failed_jobs_are_retried_only_when_asked_and_force_reruns_done_ones(proj
     forced = invoke("eval-all", "--sweep", "tiny", "--force", cwd=project)
     assert "1 jobs run: 1 done, 0 failed." in forced.stdout
     db = sqlite_utils.Database(project / "lb.db")
-    assert db["throughput"].count == 1
+    runs = list(db["throughput"].rows_where(order_by="created_at"))
+    assert len(runs) == 2 and runs[0]["series"] == runs[1]["series"]  # the forced re-run added a run
     done = [r for r in db["jobs"].rows if r["status"] == "done"]
-    assert len(done) == 1 and done[0]["attempts"] == 2
+    assert len(done) == 1 and done[0]["attempts"] == 2 and done[0]["result_id"] == runs[1]["id"]
 
 
 def test_a_failed_job_keeps_its_traceback_and_status_says_where_to_read_it(project):

@@ -14,7 +14,7 @@ from db.errors import LeaderboardError
 from db.export import export_records, write_export
 from db.kinds import KINDS, ResultKind, get_kind
 from db.report import status_report
-from db.schema import PROVENANCE_COLUMNS, open_db
+from db.schema import PROVENANCE_COLUMNS, RUN_COLUMNS_M004, open_db
 from db.store import save_measured
 from db.timm_csv import import_file
 from jobs.executors import LocalExecutor, local_slots
@@ -27,7 +27,7 @@ ENVIRONMENT = {"device": "cpu: toy", "device_type": "cpu", "device_count": 1, "t
 LATENCY = ResultKind(
     name="latency", job="test_kinds:measure_latency", planner="test_kinds:plan_latency",
     validator="test_kinds:validate_latency", label="Latency",
-    columns={"model": str, "batch_size": int, "latency_ms": float, **PROVENANCE_COLUMNS},
+    columns={"model": str, "batch_size": int, "latency_ms": float, **PROVENANCE_COLUMNS, **RUN_COLUMNS_M004},
     identity=("model", "batch_size", "source", "environment_id"),
     site_fields=("model", "batch_size", "latency_ms", "source", "source_url", "environment_id", "created_at"),
 )

@@ -166,7 +166,7 @@ def test_failed_build_leaves_the_previous_site(tiny_site, db, monkeypatch):
 def test_failed_model_page_leaves_the_previous_site(tiny_site, db, monkeypatch):
     before = (tiny_site / "models" / "test_vit.html").read_text()
 
-    def broken(data, names):
+    def broken(data, names, threshold):
         if multiprocessing.parent_process() is not None:  # only in the forked renderer
             raise RuntimeError("model page exploded")
         return iter(())

@@ -7,7 +7,7 @@ import timm
 import torch
 from torch._dynamo.utils import counters
 
-from db.schema import PROVENANCE_COLUMNS, THROUGHPUT_COLUMNS
+from db.schema import PROVENANCE_COLUMNS, RUN_COLUMNS_M004, THROUGHPUT_COLUMNS
 from jobs.catalog import count_gmacs
 from db.errors import LeaderboardError
 from jobs.measuring import is_out_of_memory
@@ -17,7 +17,7 @@ from jobs.throughput_measure import build_model, count_mactivations, make_step
 
 # Tiny jobs: the smallest models at a small size, two steps, two or three repeats.
 TINY = {"model": "test_resnet", "img_size": 64, "batch_size": 4, "warmup_steps": 1, "steps": 2, "repeats": 3}
-RESULT_COLUMNS = [c for c in THROUGHPUT_COLUMNS if c not in PROVENANCE_COLUMNS]
+RESULT_COLUMNS = [c for c in THROUGHPUT_COLUMNS if c not in PROVENANCE_COLUMNS and c not in RUN_COLUMNS_M004]
 
 
 def compiled_graphs() -> int:

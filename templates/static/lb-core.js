@@ -159,3 +159,35 @@
   window.LB = { load, group, settingChoices, datasetChoices, joinedRows, matches, pareto,
                 sortRows, sortValue, colourBuckets, GREY };
 })();
+
+/* Text, numbers and links shared by the pages' scripts (index, compare): still no DOM. */
+(function (LB) {
+  'use strict';
+
+  function esc(value) {
+    return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  }
+
+  function fmt(value, digits) {
+    if (value === null || value === undefined) return '';
+    if (digits === undefined) return Math.abs(value) >= 1e4 ? Math.round(value).toLocaleString('en') : String(value);
+    return Number(value).toFixed(digits);
+  }
+
+  /* A label list's entry, '' for none; and back: a label's index, null where it is not in the list. */
+  function labelOf(D, kind, i) {
+    return i === null || i === undefined ? '' : D.labels[kind][i];
+  }
+
+  function labelIndex(D, kind, label) {
+    const i = D.labels[kind] ? D.labels[kind].indexOf(label) : -1;
+    return i < 0 ? null : i;
+  }
+
+  /* A model page's path from the site's root (hashed file names for unusual model names). */
+  function pagePath(D, m) {
+    return 'models/' + encodeURIComponent(D.pages[m] || D.models.name[m] + '.html');
+  }
+
+  Object.assign(LB, { esc, fmt, labelOf, labelIndex, pagePath });
+})(window.LB);

@@ -13,16 +13,9 @@
   let st = null;
   let showAll = false;
 
-  function esc(value) {
-    return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-  }
-  function fmt(value, digits) {
-    if (value === null || value === undefined) return '';
-    if (digits === undefined) return Math.abs(value) >= 1e4 ? Math.round(value).toLocaleString('en') : String(value);
-    return Number(value).toFixed(digits);
-  }
-  const labelOf = (kind, i) => (i === null || i === undefined ? '' : D.labels[kind][i]);
-  const indexOf = (kind, label) => { const i = D.labels[kind] ? D.labels[kind].indexOf(label) : -1; return i < 0 ? null : i; };
+  const { esc, fmt } = LB;
+  const labelOf = (kind, i) => LB.labelOf(D, kind, i);
+  const indexOf = (kind, label) => LB.labelIndex(D, kind, label);
   const pick = (wanted, choices) => (choices.includes(wanted) ? wanted : (choices.length ? choices[0] : null));
 
   /* ---- state: raw strings (URL) -> indices, with a fallback for anything not in the data */
@@ -67,6 +60,8 @@
     Object.keys(now).forEach((k) => { if (now[k] !== base[k] && now[k] !== undefined) params.set(k, now[k]); });
     const hash = params.toString() ? '#' + params.toString() : '';
     if (hash !== location.hash) history.replaceState(null, '', location.pathname + location.search + hash);
+    // the compare page starts from the throughput group shown here
+    $('compare-link').href = 'compare.html#' + new URLSearchParams({ kind: 'throughput', a: now.tg ?? '' });
   }
 
   /* ---- controls */
@@ -123,9 +118,7 @@
     ];
   }
 
-  function pageOf(m) {
-    return 'models/' + encodeURIComponent(D.pages[m] || D.models.name[m] + '.html');
-  }
+  const pageOf = (m) => LB.pagePath(D, m);
 
   function sourceOf(row) {
     const parts = [];
