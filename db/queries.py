@@ -19,14 +19,22 @@ def latest_run(table: str) -> str:
     return f"SELECT rowid FROM (SELECT rowid, max(created_at) FROM [{table}] GROUP BY series)"
 
 
-def result_rows(db, kind) -> list[dict]:
-    """The latest run of each series of `kind` (a db.kinds.ResultKind), the fields the site reads."""
-    return _select(db, kind.name, kind.site_fields, kind.site_order, where=f"rowid IN ({latest_run(kind.name)})")
-
-
-def earlier_runs(db, kind) -> list[dict]:
-    """The runs a later run of their series followed, oldest first: the history beside the latest."""
-    return _select(db, kind.name, kind.site_fields, "created_at", where=f"rowid NOT IN ({latest_run(kind.name)})")
+def latest_and_earlier(db, kind) -> tuple[list[dict], list[dict]]:
+    """The rows of `kind` (a db.kinds.ResultKind), the fields the site reads: the latest run of each
+    series in the kind's order, and the runs a later run followed, oldest first. One pass over the
+    table (most series have one run), not a query each."""
+    fields = list(dict.fromkeys([*kind.site_fields, "series", "created_at"]))  # which runs go together
+    rows = _select(db, kind.name, fields, kind.site_order)
+    latest = {}
+    for row in rows:
+        held = latest.get(row["series"])
+        if held is None or (row["created_at"] or "") >= (held["created_at"] or ""):
+            latest[row["series"]] = row
+    if len(latest) == len(rows):
+        return rows, []
+    keep = {id(row) for row in latest.values()}
+    earlier = sorted((r for r in rows if id(r) not in keep), key=lambda r: r["created_at"] or "")
+    return [r for r in rows if id(r) in keep], earlier
 
 
 def model_facts(db) -> dict[str, dict]:

@@ -125,15 +125,15 @@ def write_site(db, folder: Path, threshold: float) -> dict:
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     (folder / "models").mkdir()
     names = model_names(data)
-    # The forked child takes 3 in 4 model pages; this process writes the downloads and the index
-    # (about as much work as the child's pages), then the last quarter: both cores finish together.
-    model_pages = Background(render_model_pages, data, [n for i, n in enumerate(names) if i % 4], folder / "models",
+    # The forked child takes 7 in 8 model pages (with their histories); this process writes the
+    # downloads and the index (about as much work), then the rest: both cores finish together.
+    model_pages = Background(render_model_pages, data, [n for i, n in enumerate(names) if i % 8], folder / "models",
                              built_at, threshold)
     try:
         write_assets(folder / "assets")
         write_downloads(db, folder / "data")
         render_pages(jinja_env(), data, folder, built_at)
-        render_model_pages(data, names[::4], folder / "models", built_at, threshold)
+        render_model_pages(data, names[::8], folder / "models", built_at, threshold)
     except BaseException:
         model_pages.cancel()
         raise

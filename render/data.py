@@ -91,8 +91,9 @@ class Lookup:
 
 def load(db) -> dict:
     """Everything the site shows, read once."""
-    return {**{name: queries.result_rows(db, kind) for name, kind in KINDS.items()},
-            "earlier": {name: queries.earlier_runs(db, kind) for name, kind in KINDS.items()},
+    runs = {name: queries.latest_and_earlier(db, kind) for name, kind in KINDS.items()}
+    return {**{name: latest for name, (latest, _) in runs.items()},
+            "earlier": {name: earlier for name, (_, earlier) in runs.items()},
             "facts": queries.model_facts(db), "environments": queries.environments(db),
             "sources": queries.sources(db), "failed_jobs": queries.failed_jobs(db)}
 

@@ -7,15 +7,19 @@ page gets compact JSON (drawn by templates/static/lb-history.js) and a short lis
 changes, rendered here so it reads without JavaScript.
 """
 from collections import defaultdict
+from functools import lru_cache
+from operator import itemgetter
 from types import SimpleNamespace
 
 from db.history import changes
 from db.kinds import KINDS
-from render.data import environment_label, group_label, sig4
+from render.data import environment_label, group_key, group_label, sig4
 
 
-def setting_of(kind, row: dict) -> tuple:
-    return tuple(row.get(k) for k in kind.setting if k != "model")
+@lru_cache(maxsize=None)
+def setting_getter(fields: tuple):
+    """A row → its setting: the values of `fields` (the site reads every setting column)."""
+    return itemgetter(*fields)
 
 
 def setting_title(kind, row: dict) -> str:
@@ -30,30 +34,53 @@ def setting_title(kind, row: dict) -> str:
     return " · ".join(parts)
 
 
-def point(kind, row: dict, envs: dict, change) -> dict:
-    env = envs.get(row.get("environment_id")) or {}
+class Environments:
+    """What a row shows of its environment and group, worked out once per environment for the whole
+    build (tens of thousands of rows share a few dozen environments)."""
+
+    def __init__(self, envs: dict):
+        self.envs, self.views, self.groups = envs, {}, {}
+
+    def group(self, row: dict) -> str:
+        """The label of the row's group (render.data.group_label), once per group."""
+        key = group_key(row)
+        if key not in self.groups:
+            self.groups[key] = group_label(row, self.envs)
+        return self.groups[key]
+
+    def __call__(self, env_id) -> dict:
+        if env_id not in self.views:
+            env = self.envs.get(env_id) or {}
+            torch = (env.get("torch") or "0").split("+")[0]
+            self.views[env_id] = {"label": environment_label(env), "device": env.get("device"),
+                                  "torch": env.get("torch"), "timm": env.get("timm"),
+                                  "order": tuple(int(p) if p.isdigit() else 0 for p in torch.split("."))}
+        return self.views[env_id]
+
+
+def point(kind, row: dict, envs: Environments, change) -> dict:
+    env = envs(row.get("environment_id"))
     low, high = (row.get(k) for k in kind.spread) if kind.spread else (None, None)
-    return {"group": group_label(row, envs), "env": environment_label(env) or row["source"],
-            "device": env.get("device") or row["source"], "torch": env.get("torch"), "timm": env.get("timm"),
+    return {"group": envs.group(row), "env": env["label"] or row["source"],
+            "device": env["device"] or row["source"], "torch": env["torch"], "timm": env["timm"],
             "run": (row.get("created_at") or "")[:16].replace("T", " "), "batch": row.get("batch_size"),
             "v": sig4(row.get(kind.headline)), "lo": sig4(low), "hi": sig4(high),
             "change": change.percent if change else None, "flag": change.direction if change else None}
 
 
-def version_order(row: dict, envs: dict) -> tuple:
+def version_order(row: dict, envs: Environments) -> tuple:
     """Points run left to right by torch version, then time (imports carry only their versions)."""
-    env = envs.get(row.get("environment_id")) or {}
-    torch = tuple(int(p) if p.isdigit() else 0 for p in (env.get("torch") or "0").split("+")[0].split("."))
-    return torch, row.get("created_at") or ""
+    return envs(row.get("environment_id"))["order"], row.get("created_at") or ""
 
 
-def kind_history(kind, rows: list[dict], envs: dict, threshold: float) -> tuple[list[dict], list]:
+def kind_history(kind, rows: list[dict], envs: Environments, threshold: float) -> tuple[list[dict], list]:
     """(settings with their points, flagged changes) of one model's rows of one kind."""
-    flagged = changes(kind.name, rows, threshold)
+    rerun = len({r["series"] for r in rows}) < len(rows)  # only a series with two runs can change
+    flagged = changes(kind.name, rows, threshold) if rerun else []
     change_of = {id(c.after): c for c in flagged}
     by_setting = defaultdict(list)
     for row in rows:
-        by_setting[setting_of(kind, row)].append(row)
+        by_setting[setting_getter(kind.setting)(row)].append(row)
     settings = []
     for runs in by_setting.values():
         if len(runs) < 2:
@@ -64,7 +91,7 @@ def kind_history(kind, rows: list[dict], envs: dict, threshold: float) -> tuple[
     return sorted(settings, key=lambda s: s["title"]), flagged
 
 
-def model_history(latest: dict, earlier: dict, envs: dict, threshold: float) -> SimpleNamespace:
+def model_history(latest: dict, earlier: dict, envs: Environments, threshold: float) -> SimpleNamespace:
     """A model's history from its latest rows and earlier runs of each kind (by kind name)."""
     settings, flagged = [], []
     for kind in KINDS.values():
@@ -76,9 +103,9 @@ def model_history(latest: dict, earlier: dict, envs: dict, threshold: float) -> 
     return SimpleNamespace(settings=settings, flagged=flagged, threshold=threshold)
 
 
-def flagged_view(kind, change, envs: dict) -> SimpleNamespace:
+def flagged_view(kind, change, envs: Environments) -> SimpleNamespace:
     after = change.after
     return SimpleNamespace(flag=change.direction, percent=change.percent, setting=setting_title(kind, after),
                            before=change.before[kind.headline], after=after[kind.headline], unit=kind.headline_label,
-                           env=environment_label(envs.get(after.get("environment_id"))) or after["source"],
+                           env=envs(after.get("environment_id"))["label"] or after["source"],
                            run=(after.get("created_at") or "")[:16].replace("T", " "))

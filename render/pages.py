@@ -1,6 +1,7 @@
 """Context for each page: Python builds it, templates only loop and print."""
 import json
 from collections import defaultdict
+from functools import lru_cache
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -9,7 +10,7 @@ from db.kinds import KINDS
 from db.parsing import split_tag
 from db.queue import spec_label
 from db.report import KEY_SHOWN
-from render.history import model_history
+from render.history import Environments, model_history
 from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, model_names, model_params,
                          page_name)
 
@@ -26,18 +27,21 @@ def index_link(root: str, **filters) -> str:
     return f"{root}index.html#{urlencode({k: v for k, v in filters.items() if v})}"
 
 
-def result_view(row: dict, kind, envs: dict, cache: dict) -> SimpleNamespace:
-    """A stored row plus what the page prints beside it: its group, environment and a back link.
+@lru_cache(maxsize=None)
+def group_query(index_filter: str, key: str) -> str:
+    """The index's URL hash part selecting group `key` (the same for every model page: encoded once)."""
+    return urlencode({index_filter: key}) + "&" if index_filter else ""
+
+
+def result_view(row: dict, kind, envs: Environments, model_query: str) -> SimpleNamespace:
+    """A stored row plus what the page prints beside it: its group, environment and a back link to
+    the index showing its group and model (`model_query`, the page's q=... part).
 
     An object, not a dict: Jinja tries attributes first, and a dict's miss costs an exception.
-    Labels and links repeat across ~36k rows, so `cache` keeps them by group key."""
-    key = group_key(row)
-    if (kind.name, key) not in cache:
-        group_filter = {kind.index_filter: key} if kind.index_filter else {}
-        link = index_link("../", **group_filter, q=row["model"])
-        cache[(kind.name, key)] = (group_label(row, envs), environment_label(envs.get(row["environment_id"])), link)
-    group, env_label, link = cache[(kind.name, key)]
-    return SimpleNamespace(**row, group=group, env_label=env_label, index_link=link)
+    Labels repeat across ~36k rows: `envs` and group_query keep them."""
+    link = f"../index.html#{group_query(kind.index_filter, group_key(row))}{model_query}"
+    return SimpleNamespace(**row, group=envs.group(row), env_label=envs(row["environment_id"])["label"],
+                           index_link=link)
 
 
 def used_environments(rows: list[dict], envs: dict) -> list[dict]:
@@ -58,21 +62,22 @@ def failed_job_view(job: dict) -> SimpleNamespace:
 
 
 def model_context(name: str, results: dict, data: dict, params: dict, failed: list = (), earlier: dict | None = None,
-                  threshold: float = CHANGE_THRESHOLD) -> dict:
+                  threshold: float = CHANGE_THRESHOLD, env_views: Environments | None = None) -> dict:
     """A model page: `results` holds its latest rows of each kind, by kind name; `earlier` its earlier runs."""
     facts = data["facts"].get(name)
     envs = data["environments"]
     family = (facts or {}).get("family") or UNKNOWN
     norm = (facts or {}).get("norm") or UNKNOWN
-    cache = {}  # (kind, group key) → labels and back link (the link names this model)
-    sections = [SimpleNamespace(kind=kind, rows=[result_view(r, kind, envs, cache) for r in results.get(kind.name, [])])
-                for kind in KINDS.values()]
+    env_views = env_views or Environments(envs)
+    model_query = urlencode({"q": name})
+    sections = [SimpleNamespace(kind=kind, rows=[result_view(r, kind, env_views, model_query)
+                                                 for r in results.get(kind.name, [])]) for kind in KINDS.values()]
     return {
         "root": "../", "name": name, "facts": facts, "family": family, "norm": norm,
         "params_m": params.get(name), "sections": sections,
         "environments": used_environments([r for rows in results.values() for r in rows], envs),
         "failed_jobs": [failed_job_view(job) for job in failed],
-        "history": model_history(results, earlier or {}, envs, threshold),
+        "history": model_history(results, earlier or {}, env_views, threshold),
         "links": {"model": index_link("../", q=name), "family": index_link("../", family=family),
                   "norm": index_link("../", norm=norm)},
     }
@@ -84,10 +89,12 @@ def model_contexts(data: dict, names=None, threshold: float = CHANGE_THRESHOLD):
     by_kind = {kind: by_model(data[kind]) for kind in KINDS}
     earlier_by_kind = {kind: by_model(data.get("earlier", {}).get(kind, [])) for kind in KINDS}
     failed = by_model([dict(job, model=split_tag(job["model"])[0]) for job in data.get("failed_jobs", [])])
+    env_views = Environments(data["environments"])
     for name in model_names(data) if names is None else names:
         results = {kind: rows.get(name, []) for kind, rows in by_kind.items()}
         earlier = {kind: rows.get(name, []) for kind, rows in earlier_by_kind.items()}
-        yield page_name(name), model_context(name, results, data, params, failed.get(name, []), earlier, threshold)
+        yield page_name(name), model_context(name, results, data, params, failed.get(name, []), earlier, threshold,
+                                             env_views)
 
 
 def index_context(data: dict, payload: dict) -> dict:
