@@ -81,7 +81,8 @@ def status_report(db, failures_shown: int = 20, threshold: float = CHANGE_THRESH
         f"Models in catalogue: {db['models'].count}   environments: {db['environments'].count}",
     ]
     for kind in KINDS:
-        parts.append(f"\n{kind} results: {db[kind].count}")
+        measurements = db.execute(f"SELECT count(DISTINCT series) FROM [{kind}]").fetchone()[0]
+        parts.append(f"\n{kind} results: {db[kind].count}" + (f" runs of {measurements} measurements" if measurements else ""))
         if db[kind].count:
             parts.append(format_table(count_by(db, kind, "source"), ["source", "rows"]))
     parts.append(f"\njobs: {db['jobs'].count}")

@@ -72,7 +72,7 @@ def test_a_new_kind_runs_through_plan_queue_store_export_import_status_and_site(
                      lambda job, slot, result: statuses.append(queue.record_result(db, job, result)))
     assert statuses == ["done", "done"]
     assert {r["latency_ms"] for r in db["latency"].rows} == {0.25, 2.0}
-    assert "latency results: 2" in status_report(db)
+    assert "latency results: 2 runs of 2 measurements" in status_report(db)
 
     exported = tmp_path / "leaderboard-latency.json"
     with open(exported, "w") as stream:

@@ -2,6 +2,7 @@
 import json
 
 import sqlite_utils
+from bs4 import BeautifulSoup
 
 from db.schema import migrations, open_db
 from db.store import environment_row, stable_hash
@@ -162,8 +163,12 @@ def test_smoke_runs_alone_are_never_the_default_view_but_stay_on_the_site(db, tm
     build_site(db, tmp_path / "site")
     page = (tmp_path / "site" / "models" / "test_byobnet.html").read_text()
     assert "measured, low fidelity" in page
-    index = (tmp_path / "site" / "index.html").read_text()
-    assert "none (only low-fidelity runs stored)" in index
+    index = BeautifulSoup((tmp_path / "site" / "index.html").read_text(), "html.parser")
+    assert index.select_one("#f-tg option").text == "none (only low-fidelity runs stored)"  # shown first
+    [smoke] = index.select("#f-tg optgroup option")
+    assert smoke.text.startswith("measured, low fidelity · cpu: Test CPU")
+    assert index.select_one("#f-tg optgroup")["label"].startswith("Low fidelity")
+    assert [o.text for o in index.select("#f-ag option")] == ["none stored"]
 
 
 def test_forced_re_runs_add_runs_and_the_site_shows_the_latest(db, tmp_path):
