@@ -107,7 +107,8 @@ def save_measured(db, kind: str, result: dict, job_key: str | None = None) -> di
                          f"table (a migration) or to the kind's extras in db/kinds.py.")
     env_id = save_environment(db, result["environment"])
     # to the microsecond: the time names the run, and two runs of one setting never share it
-    run = {**result, "source": "measured", "job_key": job_key, "created_at": now_iso("microseconds")}
+    run = {**result, "source": "measured", "job_key": job_key, "created_at": now_iso("microseconds"),
+           "low_fidelity": int(bool(result.get("low_fidelity")))}  # 0 or 1: runs of `invoke bench` and eval-all share series
     row = result_row(kind, run, env_id)
     with db.atomic():
         save_results(db, kind, [row])

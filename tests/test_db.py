@@ -110,6 +110,16 @@ def test_measuring_the_same_setting_again_adds_a_run_of_the_same_series(db):
     assert runs == [1000.0, 1100.0]
 
 
+def test_a_bench_run_and_an_eval_all_run_of_the_same_settings_share_a_series(db):
+    from db.queue import record_result
+    from jobs.sweep import Job
+
+    bench = save_measured(db, "throughput", measured())  # invoke bench: no job, no mark
+    db["jobs"].insert({"key": "k1", "status": "running"})
+    record_result(db, Job("k1", "throughput", "test_vit", {"model": "test_vit"}), measured())
+    assert {r["series"] for r in db["throughput"].rows} == {bench["series"]}
+
+
 def test_every_setting_that_changes_the_number_makes_its_own_series(db):
     base = save_measured(db, "throughput", measured())
     for change in ({"batch_size": 32}, {"requested_batch_size": 256}, {"warmup_steps": 0}, {"steps": 1},
