@@ -6,50 +6,108 @@ Heavy imports (torch, timm) happen inside the tasks that need them, so `invoke -
 import functools
 import shlex
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
 import invoke
 from invoke import Collection, Exit
+from invoke.parser import Argument
+from invoke.parser.context import to_flag
 
-from db.errors import LeaderboardError
-from jobs.settings import defaults, job_timeout
+from db.errors import LeaderboardError, UsageError
+from jobs.settings import check_project_config, configured_job_timeout, defaults, usage_errors
 
 DB_HELP = "SQLite database file (default: leaderboard.db in invoke.yaml, else db/leaderboard.db)."
 FORMATS = ("table", "json", "csv")
 
 
 def task(*args, **kwargs):
-    """Invoke's @task, with a LeaderboardError (something the user can fix) printed as its one line
-    and exit code 1; every other exception is a bug and keeps its traceback."""
+    """Invoke's @task, with a LeaderboardError (something the user can fix) printed as its one line and
+    exit code 2 for a usage error (a malformed value), 1 otherwise; every other exception is a bug and
+    keeps its traceback. No automatic short flags: Invoke's gave eval-all -h for --checkpoint-dir."""
+    kwargs.setdefault("auto_shortflags", False)
+
     def decorate(body):
         @functools.wraps(body)  # invoke reads the flags from the wrapped signature
         def run(c, *a, **kw):
             try:
                 return body(c, *a, **kw)
             except LeaderboardError as e:
-                raise Exit(str(e)) from None
+                raise Exit(str(e), code=2 if isinstance(e, UsageError) else 1) from None
         return invoke.task(*args, **kwargs)(run)
     return decorate
 
 
-def open_database(c, db_flag):
-    """The database from --db, INVOKE_LEADERBOARD_DB, invoke.yaml or the default, in that order."""
+class WordsArgument(Argument):
+    """A positional argument that takes several words where Invoke's take one: Invoke's parser hands the
+    next bare word to a positional argument while its value reads None, so this one reads None until
+    it holds the `wanted` words that the command line has for it (counted by WordsTask)."""
+
+    def __init__(self, wanted: int, **options):
+        super().__init__(**{**options, "kind": list, "positional": True})
+        self.wanted = wanted
+
+    @property
+    def value(self):
+        return self._value if len(self._value) >= self.wanted else None
+
+    @value.setter
+    def value(self, word):
+        self.set_value(word)
+
+    def set_value(self, word, cast=True):
+        self.raw_value = word
+        self._value = [*self._value, word]
+
+
+class WordsTask(invoke.Task):
+    """A task whose first positional argument takes every bare word after the task's name, as a shell
+    glob expands `results-*.csv` to several paths (Invoke's parser would call the second an unknown
+    task). The words are counted from the command line (sys.argv, which the `invoke` program parses)
+    up to `--` or another task's name, skipping flags and the values of this task's flags."""
+
+    def get_arguments(self, ignore_unknown_help=None):
+        arguments = super().get_arguments(ignore_unknown_help=ignore_unknown_help)
+        first = arguments[0]  # Invoke puts the positional ones first
+        value_flags = {to_flag(name) for a in arguments if a.takes_value for name in a.names}
+        wanted = bare_words_after({self.name, self.name.replace("_", "-"), *self.aliases}, sys.argv[1:],
+                                  value_flags, stops=set(ns.task_names))
+        return [WordsArgument(wanted, names=first.names, default=first.default, help=first.help,
+                              attr_name=first.attr_name), *arguments[1:]]
+
+
+def bare_words_after(names: set, argv: list[str], value_flags: set, stops: set) -> int:
+    """How many words follow the first of `names` in `argv` that are neither flags, values of
+    `value_flags`, nor after `--` or a word of `stops` (the next task)."""
+    start = next((i for i, word in enumerate(argv) if word in names), len(argv))
+    count, flag_value_next = 0, False
+    for word in argv[start + 1:]:
+        if flag_value_next:
+            flag_value_next = False
+        elif word == "--" or word in stops:
+            break
+        elif word.startswith("-"):
+            flag_value_next = word in value_flags  # --db PATH, not --db=PATH
+        else:
+            count += 1
+    return count
+
+
+def open_database(c, db_flag, create=True):
+    """The database from --db, INVOKE_LEADERBOARD_DB, invoke.yaml or the default, in that order.
+    Tasks that only read it pass create=False: a missing database is then one line, not a new file."""
     from db.schema import open_db
 
-    path = db_flag or c.config.leaderboard.db
     try:
-        return open_db(path)
-    except sqlite3.OperationalError as e:
-        if "locked" in str(e):
-            raise Exit(f"Database {path} is locked by another process: wait for it to finish, or pass --db OTHER.db.")
-        raise Exit(f"Cannot open database {path}: {e}. Pass --db with a writable path.")
+        return open_db(db_flag or c.config.leaderboard.db, create=create)
+    except LeaderboardError as e:  # missing, locked, read-only, not SQLite: one line, also outside @task
+        raise Exit(str(e)) from None
 
 
 def check_choice(flag: str, value: str, choices) -> None:
+    """--`flag` (as typed: compile-mode) must be one of `choices`: a usage error (exit 2) otherwise."""
     if value not in choices:
-        raise Exit(f"--{flag} {value!r} is not one of {', '.join(choices)}. Try --{flag} {choices[0]}.")
+        raise UsageError(f"--{flag} {value!r} is not one of {', '.join(choices)}. Try --{flag} {choices[0]}.")
 
 
 @task(
@@ -66,7 +124,7 @@ def catalog(c, models=None, format="table", imported=False, db=None):
     """List models with family, norm type, parameters, GMACs and published weights; store them in the database."""
     check_choice("format", format, FORMATS)
     if imported and models:
-        raise Exit("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
+        raise UsageError("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
     from db.catalog import save_catalog
     from db.report import catalog_listing, catalog_results_text
     from jobs.catalog import DEFAULT_MODELS, catalog as build_catalog, catalog_results
@@ -90,7 +148,8 @@ def status(c, job=None, threshold=None, db=None):
     from db.report import job_report, status_report
 
     limit = configured_threshold(c, threshold)
-    database = open_database(c, db)
+    database = open_database(c, db, create=False)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `invoke status | head` ends quietly
     print(status_report(database, threshold=limit) if job is None else job_report(database, job))
 
 
@@ -98,28 +157,35 @@ def configured_threshold(c, flag=None) -> float:
     """The change flagged between a measurement's consecutive runs: --threshold, else leaderboard.change_threshold."""
     from db.history import change_threshold
 
-    return change_threshold(flag if flag is not None else c.config.leaderboard.change_threshold)
+    with usage_errors():
+        return change_threshold(flag if flag is not None else c.config.leaderboard.change_threshold)
 
 
 @task(
-    positional=["source"],
+    positional=["sources"],
+    iterable=["sources"],
+    klass=WordsTask,  # several paths, as a shell glob gives them
     help={
-        "source": "A timm results-*.csv / benchmark-*.csv file, a reference CSV, a leaderboard export, "
-        "a folder of CSVs, a quoted glob, or an http(s) URL. More sources may follow `--`.",
+        "sources": "One or more: a timm results-*.csv / benchmark-*.csv file, a reference CSV, a leaderboard "
+        "export, a folder of CSVs, a glob (expanded by the shell, or quoted), an http(s) URL.",
         "db": DB_HELP,
     },
 )
-def import_results(c, source, db=None):
+def import_results(c, sources, db=None):
     """Import timm's published results CSVs (and the tiny-test-model reference figures) with their provenance.
 
     Examples: invoke import-results ../shared/timm-results
-              invoke import-results 'results-*.csv' -- https://host/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv
+              invoke import-results results-*.csv https://host/benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv
     """
     from db.timm_csv import expand_sources, import_files
 
-    sources = expand_sources([source, *shlex.split(c.remainder or "")])
+    given = [*sources, *shlex.split(c.remainder or "")]  # words after `--` are sources too, as they were
+    if not given:
+        raise UsageError("Name what to import: invoke import-results FILE_FOLDER_OR_URL..., "
+                         "e.g. invoke import-results db/reference.")
+    sources = expand_sources(given)
     if not sources:
-        raise Exit(f"No CSV files in {source}: pass a CSV file, a folder of CSVs or a URL.")
+        raise Exit(f"No CSV files in {' '.join(given)}: pass a CSV file, a folder of CSVs or a URL.")
     refused = import_files(open_database(c, db), sources)
     if refused:
         raise Exit(f"{refused} of {len(sources)} files refused (nothing of them stored); the others were imported.")
@@ -143,15 +209,27 @@ def export(c, kind="accuracy", format="csv", out=None, runs="latest", db=None):
     check_choice("kind", kind, tuple(KINDS))
     check_choice("format", format, ("csv", "json"))
     check_choice("runs", runs, tuple(RUNS))
+    if out is not None:
+        check_output_folder(out)
 
-    records = export_records(open_database(c, db), kind, runs)
+    records = export_records(open_database(c, db, create=False), kind, runs)
     if out is None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `invoke export | head` ends quietly
         write_export(records, kind, format, sys.stdout)
         return
-    with open(out, "w", newline="") as stream:
-        write_export(records, kind, format, stream)
+    try:
+        with open(out, "w", newline="") as stream:
+            write_export(records, kind, format, stream)
+    except OSError as e:  # a folder named like the file, no permission, a full disk
+        raise LeaderboardError(f"Cannot write {out}: {e.strerror}. Pass --out with a writable file path.") from None
     print(f"{len(records)} {kind} rows written to {out}", file=sys.stderr)
+
+
+def check_output_folder(out: str) -> None:
+    """--out's folder exists, checked before the database is read."""
+    folder = Path(out).parent
+    if not folder.is_dir():
+        raise LeaderboardError(f"No folder {folder} for --out {out}: create it, or pass --out in an existing folder.")
 
 
 EVALUATE_HELP = {
@@ -202,7 +280,7 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
     from db.store import save_measured
     from jobs.executors import job_process
 
-    with job_process(job_timeout(c.config.leaderboard.job_timeout)) as runner:
+    with job_process(configured_job_timeout(c.config.leaderboard)) as runner:
         checked = runner.call("jobs.spec_checks:checked_spec", kind, spec)
         if checked["status"] != "done":
             raise Exit(checked["error"])
@@ -244,11 +322,14 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
              retry_failed=False, dry_run=False, no_site=False, timeout=None, db=None):
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
     check_choice("executor", executor or c.config.leaderboard.executor, ("local", "ray"))
-    from db.kinds import KINDS
+    from db.kinds import BENCHES, COMPILE_MODES, KINDS
     from jobs.campaign import Options, run_campaign
 
     if kind is not None:
         check_choice("kind", kind, tuple(KINDS))
+    for flag, values, choices in (("bench", bench, BENCHES), ("compile-mode", compile_mode, COMPILE_MODES)):
+        for value in values or ():  # else a typo narrows the sweep to no jobs at all
+            check_choice(flag, value, choices)
 
     options = Options.from_flags(
         c.config.leaderboard, sweep, models, kind, bench, compile_mode, executor, ray_address, data_dir,
@@ -295,7 +376,7 @@ BENCH_HELP = {
 }
 
 
-@task(help=BENCH_HELP, auto_shortflags=False)  # no surprising -h for --channels-last
+@task(help=BENCH_HELP)
 def bench(c, model, bench="infer", compile_mode="eager", precision="fp32", img_size=None, batch_size=None,
           channels_last=False, fast_norm=False, sync_each_step=False, device=None, steps=None, warmup=None,
           repeats=None, db=None):
@@ -326,18 +407,32 @@ def build(c, out=None, db=None):
     """Render the database into the static site: index, model pages, methodology, CSV/JSON downloads (works from file://)."""
     from render.build import build_site
 
-    summary = build_site(open_database(c, db), site_folder(c, out), configured_threshold(c))
+    summary = build_site(open_database(c, db, create=False), site_folder(c, out), configured_threshold(c))
     rows = " and ".join(f"{count} {kind}" for kind, count in summary["rows"].items())
     print(f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from {rows} rows "
           f"in {summary['seconds']} s")
 
 
-@task(help={"port": "Port on localhost (default 8000).", "out": SITE_OUT_HELP})
-def serve(c, port=8000, out=None):
+DEFAULT_PORT = 8000
+
+
+@task(help={"port": f"Port on localhost (default {DEFAULT_PORT}; 0: any free one).", "out": SITE_OUT_HELP})
+def serve(c, port=None, out=None):  # port=None: an int default would make Invoke cast `abc` itself, a traceback
     """Serve the built site on http://localhost:PORT until Ctrl-C."""
     from render.publish import serve_site
 
-    serve_site(site_folder(c, out), int(port))
+    serve_site(site_folder(c, out), checked_port(port))
+
+
+def checked_port(flag) -> int:
+    """--port as a TCP port number (0: any free one); a bad one is a usage error."""
+    from jobs.spec_checks import whole_number
+
+    with usage_errors():
+        port = whole_number("port", DEFAULT_PORT if flag is None else flag, 0, DEFAULT_PORT)
+    if port > 65535:
+        raise UsageError(f"Bad port {port}: ports go up to 65535. Try --port {DEFAULT_PORT}.")
+    return port
 
 
 @task(help={
@@ -351,9 +446,22 @@ def publish(c, target=None, branch=None, repo=".", out=None):
     from render.publish import publish_branch, publish_folder
 
     if bool(target) == bool(branch):
-        raise Exit("Pass exactly one of --target FOLDER or --branch NAME. Try --branch gh-pages.")
+        raise UsageError("Pass exactly one of --target FOLDER or --branch NAME. Try --branch gh-pages.")
     print(publish_folder(site_folder(c, out), target) if target else publish_branch(site_folder(c, out), branch, repo))
 
 
 ns = Collection(catalog, status, import_results, export, evaluate, eval_all, bench, build, serve, publish)
 ns.configure({"leaderboard": defaults()})
+
+
+def check_configuration() -> None:
+    """Invoke imports this module, then reads invoke.yaml beside it and the INVOKE_LEADERBOARD_*
+    variables, before any task runs: its YAML or type-cast error would be a traceback. This is the
+    one moment our code runs first, so the same reading is checked here (see jobs/settings.py)."""
+    try:
+        check_project_config(Path(__file__).parent)
+    except LeaderboardError as e:
+        raise Exit(str(e), code=2) from None  # Invoke prints an Exit raised while importing tasks.py
+
+
+check_configuration()

@@ -12,6 +12,13 @@ class LeaderboardError(Exception):
     """Something the user can fix; the message says what and how, in one line."""
 
 
+class UsageError(LeaderboardError):
+    """A value the user typed is malformed (a flag, an INVOKE_LEADERBOARD_* variable or an invoke.yaml
+    setting: not a number, not one of the choices, an unknown key), refused before any work: the
+    command line exits 2, as for a bad flag. What the world disagrees with (no such file or model)
+    stays a plain LeaderboardError, exit 1."""
+
+
 def first_line(error: BaseException, limit: int = 200) -> str:
     """The first non-blank line of the error's message (its type's name if it has none), at most `limit` long."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]

@@ -9,7 +9,8 @@ import json
 
 from db.errors import LeaderboardError
 from db.kinds import get_kind
-from db.parsing import ImportRefused, ParsedFile, csv_records, to_number
+from db.parsing import (ImportRefused, ParsedFile, check_model, check_number, check_text, csv_records, plain_text,
+                        shown, to_number)
 from db.queries import latest_run
 from db.schema import ENVIRONMENT_COLUMNS
 from db.store import environment_id
@@ -64,8 +65,42 @@ def write_export(records: list[dict], kind: str, fmt: str, stream) -> None:
 
 # --- reading an export back ------------------------------------------------------------------
 
-def from_export_record(kind: str, record: dict) -> tuple[dict, dict | None]:
-    """(result row, environment or None) from one exported record (CSV cells are strings)."""
+ENVIRONMENT_TYPES = {k: t for k, t in ENVIRONMENT_COLUMNS.items() if k != "id"}  # env_<column> → its type
+
+
+JSON_TYPES = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}
+
+
+def json_type(value) -> str:
+    return JSON_TYPES.get(type(value), "a number")
+
+
+def json_records(name: str, text: str):
+    """Yield (record number, record) of a JSON export: a list of objects whose values are text,
+    numbers or null; anything else is refused, naming the record and column."""
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ImportRefused(f"{name}, line {e.lineno}, column {e.colno}: not valid JSON ({e.msg}).") from None
+    except (ValueError, RecursionError) as e:  # a number of thousands of digits; lists nested thousands deep
+        raise ImportRefused(f"{name}: not valid JSON ({type(e).__name__}: {e}).") from None
+    if not isinstance(records, list):
+        raise ImportRefused(f"{name}, line 1: expected a list of records, found {json_type(records)}.")
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise ImportRefused(f"{name}, record {number}: expected an object, found {json_type(record)}.")
+        for key, value in record.items():
+            if isinstance(value, (dict, list, bool)):
+                raise ImportRefused(f"{name}, record {number}, column {key!r}: expected text, a number or null, "
+                                    f"found {json_type(value)}.")
+            if isinstance(value, str) and not plain_text(value):
+                check_text(value, f"{name}, record {number}, column {key!r}")
+        yield number, record
+
+
+def from_export_record(kind: str, record: dict, where: str) -> tuple[dict, dict | None]:
+    """(result row, environment or None) from one exported record (CSV cells are strings),
+    typed as their columns; `where` ("file, line 3") names the record in a refusal."""
     row, env = {}, {}
     for key, value in record.items():
         value = None if value == "" else value
@@ -73,35 +108,48 @@ def from_export_record(kind: str, record: dict) -> tuple[dict, dict | None]:
             env[key[len(ENV_PREFIX):]] = value
         else:
             row[key] = value
-    return get_kind(kind).from_export(row), (env if any(v is not None for v in env.values()) else None)
+    model = row.get("model")
+    if not isinstance(model, str):  # the kind splits its tag off: it must be text
+        raise ImportRefused(f"{where}, column 'model': {'empty' if model is None else 'not text'}.")
+    check_model(model, f"{where}, column 'model'")
+    try:
+        row = get_kind(kind).from_export(row)
+    except KeyError as e:  # a column the kind reads the others by (throughput's `bench`)
+        raise ImportRefused(f"{where}, column {e.args[0]!r}: missing.") from None
+    env = typed(ENVIRONMENT_TYPES, env, where, ENV_PREFIX)
+    return typed(get_kind(kind).columns, row, where), (env if any(v is not None for v in env.values()) else None)
 
 
-def typed(kind: str, row: dict, where: str) -> dict:
-    columns = get_kind(kind).columns
+def typed(columns: dict, row: dict, where: str, prefix: str = "") -> dict:
+    """`row` with each value as its column's type (`columns`: name → type): numbers parsed from CSV
+    text or checked as JSON numbers, text kept as text; keys with no column pass (they are not stored)."""
     out = {}
     for key, value in row.items():
         cast = columns.get(key)
-        if cast in (int, float) and isinstance(value, str):
-            value = to_number(value, cast, f"{where}, column {key!r}")
-        out[key] = value
+        if value is None or cast is None or (cast is str and isinstance(value, str)):
+            out[key] = value  # text was checked as it was read (csv_records, json_records)
+        else:
+            out[key] = typed_value(value, cast, f"{where}, column {prefix + key!r}")
     return out
+
+
+def typed_value(value, cast, where: str):
+    """A number column's value as `cast`; any other column holds text (its text checked as it was read)."""
+    if cast in (int, float):
+        return to_number(value, cast, where) if isinstance(value, str) else check_number(value, cast, where)
+    raise ImportRefused(f"{where}: expected text, found {json_type(value)} ({shown(value)}).")
 
 
 def parse_export(name: str, text: str, kind: str, fmt: str):
     """Parse a file written by write_export into the importer's ParsedFile."""
     if fmt == "json":
-        try:
-            records = list(enumerate(json.loads(text), start=1))
-        except json.JSONDecodeError as e:
-            raise ImportRefused(f"{name}, line {e.lineno}: not valid JSON ({e.msg}).") from None
+        records, unit = json_records(name, text), "record"
     else:
-        records = list(csv_records(name, text, required=("model", "source")))
+        records, unit = csv_records(name, text, required=("model", "source")), "line"
     parsed = ParsedFile(kind)
-    for line, record in records:
-        row, env = from_export_record(kind, record)
-        env_typed = {**env, "device_count": int(env["device_count"])} if env and env.get("device_count") else env
-        if env_typed:
-            parsed.environments.append(env_typed)
-        parsed.rows.append({**typed(kind, row, f"{name}, line {line}"),
-                            "environment_id": environment_id(env_typed) if env_typed else None})
+    for number, record in records:
+        row, env = from_export_record(kind, record, f"{name}, {unit} {number}")
+        if env:
+            parsed.environments.append(env)
+        parsed.rows.append({**row, "environment_id": environment_id(env) if env else None})
     return parsed

@@ -1,16 +1,17 @@
-"""The job queue in the `jobs` table. Only the invoke process writes it.
+"""The job queue in the `jobs` table. Only invoke processes (sweeps) write it, never jobs.
 
 Every state change is its own transaction, and a finished job's result row is written in the
 same transaction as its `done` status: killing the sweep at any moment loses no finished result,
-and the next run picks up what is left (`running` jobs were interrupted and run again).
+and the next run picks up what is left (`running` jobs whose sweep died were interrupted and run
+again). Sweeps sharing a database claim each job before running it (db.claims).
 """
 import json
 import sqlite3
 import traceback
 from dataclasses import dataclass
 
+from db.claims import claim, free_claims, owner_alive
 from db.errors import one_line
-
 from db.store import now_iso, save_measured
 
 TAIL_CHARS = 4000  # of a crashed job's output, kept for the error report
@@ -24,6 +25,7 @@ class QueuePlan:
     done: int = 0         # already finished (skipped)
     failed: int = 0       # failed before and not retried (pass --retry-failed)
     resumed: int = 0      # left `running` by an interrupted sweep: run again
+    held: int = 0         # running in another live sweep on this database: left to it
 
 
 LABEL_SETTINGS = ("bench", "compile_mode", "img_size")  # what tells a model's jobs apart at a glance
@@ -43,12 +45,12 @@ def jobs_with_keys(db, columns: str, keys: list[str], where: str = "1") -> list[
     return rows
 
 
-def existing_status(db, keys: list[str]) -> dict:
-    return {r["key"]: r["status"] for r in jobs_with_keys(db, "key, status", keys)}
+def existing_jobs(db, keys: list[str]) -> dict:
+    return {r["key"]: r for r in jobs_with_keys(db, "key, status, owner, lease_expires", keys)}
 
 
 def decide(status: str | None, force: bool, retry_failed: bool) -> str:
-    """run | done | failed, for a planned job whose stored status is `status`."""
+    """run | done | failed, for a planned job whose stored status is `status` (and no live sweep holds)."""
     if status is None or force or status in ("queued", "running"):
         return "run"
     if status == "failed":
@@ -57,33 +59,48 @@ def decide(status: str | None, force: bool, retry_failed: bool) -> str:
 
 
 def enqueue(db, jobs, sweep: str, force=False, retry_failed=False, dry_run=False) -> QueuePlan:
-    """Put the planned jobs in the queue (idempotent) and say which of them run now."""
-    status = existing_status(db, [j.key for j in jobs])
+    """Put the planned jobs in the queue (idempotent) and say which of them run now: never one that
+    another live sweep is running."""
+    stored = existing_jobs(db, [j.key for j in jobs])
+    running = [r for r in stored.values() if r["status"] == "running"]
+    held = {r["key"] for r in running if owner_alive(r["owner"], r["lease_expires"])}
+    if not dry_run:  # the others' sweeps died: their jobs go back in the queue
+        free_claims(db, [r for r in running if r["key"] not in held])
     plan = QueuePlan(to_run=[])
     for job in jobs:
-        decision = decide(status.get(job.key), force, retry_failed)
+        row = stored.get(job.key) or {}
+        if job.key in held:
+            plan.held += 1
+            continue
+        decision = decide(row.get("status"), force, retry_failed)
         if decision == "run":
             plan.to_run.append(job)
-            plan.resumed += status.get(job.key) == "running"
+            plan.resumed += row.get("status") == "running"
         else:
             setattr(plan, decision, getattr(plan, decision) + 1)
     if not dry_run:
-        with db.atomic():
-            db["jobs"].upsert_all(
-                [{"key": j.key, "kind": j.kind, "model": j.model, "spec": json.dumps(j.spec, sort_keys=True),
-                  "sweep": sweep, "status": "queued", "created_at": now_iso()} for j in plan.to_run],
-                pk="key")
+        queue_jobs(db, plan.to_run, sweep)
     return plan
 
 
-def mark_running(db, key: str) -> None:
+def queue_jobs(db, jobs, sweep: str) -> None:
+    """Insert or re-queue `jobs`; a job another sweep claimed meanwhile stays its."""
+    rows = [[j.key, j.kind, j.model, json.dumps(j.spec, sort_keys=True), sweep, now_iso()] for j in jobs]
     with db.atomic():
-        db.execute("UPDATE jobs SET status = 'running', attempts = coalesce(attempts, 0) + 1, "
-                   "started_at = ?, finished_at = NULL WHERE key = ?", [now_iso(), key])
+        db.conn.executemany(
+            "INSERT INTO jobs (key, kind, model, spec, sweep, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?) "
+            "ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, model = excluded.model, spec = excluded.spec, "
+            "sweep = excluded.sweep, status = 'queued', created_at = excluded.created_at "
+            "WHERE jobs.status != 'running'", rows)
+
+
+def start(db, key: str, owner: str) -> bool:
+    """Claim job `key` for this sweep before running it; False: another sweep holds or finished it."""
+    return claim(db, key, owner, now_iso("microseconds"))
 
 
 def finish(db, key: str, fields: dict) -> None:
-    db["jobs"].update(key, {**fields, "finished_at": now_iso()})
+    db["jobs"].update(key, {**fields, "finished_at": now_iso("microseconds"), "lease_expires": None})
 
 
 def low_fidelity(spec: dict) -> int:

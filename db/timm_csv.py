@@ -5,6 +5,7 @@ transaction: a malformed file stores nothing. Rows keep their source (the file n
 where the file name tells it, their environment. Importing a file again replaces its rows.
 """
 import glob
+import http.client
 import re
 import sys
 import urllib.request
@@ -12,15 +13,17 @@ from pathlib import Path
 
 from db.export import parse_export
 from db.kinds import KINDS
-from db.parsing import ImportRefused, ParsedFile, csv_records, pick_numbers, split_tag
+from db.parsing import (MAX_SOURCE_BYTES, ImportRefused, ParsedFile, csv_records, decode_text, pick_numbers,
+                        printable, split_tag)
 from db.store import environment_id, environment_row, result_row, save_results
 
-RESULTS_NAME = re.compile(r"^results-(?P<dataset>[a-z0-9][a-z0-9_-]*)\.csv$")
+# \Z, not $: $ also matches before a final newline, and a file name may end in one.
+RESULTS_NAME = re.compile(r"^results-(?P<dataset>[a-z0-9][a-z0-9_-]*)\.csv\Z")
 BENCHMARK_NAME = re.compile(
     r"^benchmark-(?P<bench>infer|train)-(?P<precision>[a-z0-9_]+)-(?P<layout>nchw|nhwc)"
-    r"-pt(?P<torch>\d+)-(?P<backend>cu\d+|cpu)-(?P<device>[a-z0-9_]+?)(?P<dynamo>-dynamo)?\.csv$"
+    r"-pt(?P<torch>\d+)-(?P<backend>cu\d+|cpu)-(?P<device>[a-z0-9_]+?)(?P<dynamo>-dynamo)?\.csv\Z"
 )
-REFERENCE_NAME = re.compile(r"^tiny-test-models-(?P<kind>accuracy|throughput)\.csv$")
+REFERENCE_NAME = re.compile(r"^tiny-test-models-(?P<kind>accuracy|throughput)\.csv\Z")
 
 # The reference figures' provenance, from their README: one RTX 4090, PyTorch 2.4.1,
 # timm's benchmark.py with --amp and fast-norm, 160 px, random weights.
@@ -33,18 +36,31 @@ NAMED_DEVICES = {"pro6000maxq": "RTX PRO 6000 Max-Q"}
 # --- reading ---------------------------------------------------------------------------------
 
 def read_source(source: str) -> tuple[str, str]:
-    """(file name, text) of a path or an http(s) URL."""
+    """(file name, text) of a path or an http(s) URL; unreadable, too large or not UTF-8 is refused."""
     if re.match(r"^https?://", source):
+        name = source.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         try:
             with urllib.request.urlopen(source, timeout=60) as response:
-                text = response.read().decode("utf-8-sig")
-        except OSError as e:  # URLError, HTTPError and timeouts are all OSErrors
+                data = response.read(MAX_SOURCE_BYTES + 1)
+        # URLError, HTTPError and timeouts are OSErrors; a malformed URL is a ValueError
+        except (OSError, ValueError, http.client.HTTPException) as e:
             raise ImportRefused(f"{source}: download failed ({e}). Check the URL, or download the file and pass its path.") from None
-        return source.split("?")[0].rstrip("/").rsplit("/", 1)[-1], text
+        return name, decode_text(name, checked_size(name, data))
     path = Path(source)
-    if not path.is_file():
-        raise ImportRefused(f"{source}: no such file. Pass a path to a timm results CSV or an http(s) URL.")
-    return path.name, path.read_text(encoding="utf-8-sig")
+    try:
+        if not path.is_file():
+            raise ImportRefused(f"{source}: no such file. Pass a path to a timm results CSV or an http(s) URL.")
+        with path.open("rb") as f:
+            data = f.read(MAX_SOURCE_BYTES + 1)
+    except OSError as e:  # no permission; a name too long for the file system
+        raise ImportRefused(f"{source}: cannot be read ({e.strerror}).") from None
+    return path.name, decode_text(path.name, checked_size(path.name, data))
+
+
+def checked_size(name: str, data: bytes) -> bytes:
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ImportRefused(f"{name}: larger than {MAX_SOURCE_BYTES // 2**20} MB: split it into smaller files.")
+    return data
 
 
 # --- file names → environment and settings ---------------------------------------------------
@@ -151,7 +167,7 @@ def parse_reference_throughput(name: str, text: str, source: str) -> ParsedFile:
 def export_name(name: str):
     """The kind and format of one of our exports, `leaderboard-<kind>....csv|json` (any registered kind)."""
     kinds = "|".join(map(re.escape, KINDS))
-    return re.match(rf"^leaderboard-(?P<kind>{kinds}).*\.(?P<fmt>csv|json)$", name)
+    return re.match(rf"^leaderboard-(?P<kind>{kinds}).*\.(?P<fmt>csv|json)\Z", name, re.DOTALL)
 
 
 def parse_file(name: str, text: str) -> ParsedFile:
@@ -176,15 +192,21 @@ def parse_file(name: str, text: str) -> ParsedFile:
 
 # --- storing ---------------------------------------------------------------------------------
 
+def expand_source(source: str) -> list[str]:
+    """A folder to its CSVs, a quoted glob to its matches; a file or URL as it is."""
+    if Path(source).is_dir():
+        return sorted(str(p) for p in Path(source).glob("*.csv"))
+    if any(ch in source for ch in "*?[") and not source.startswith(("http://", "https://")):
+        return sorted(glob.glob(source)) or [source]
+    return [source]
+
+
 def expand_sources(sources: list[str]) -> list[str]:
-    """Folders to their CSVs, quoted globs to their matches; files and URLs as they are."""
     expanded = []
     for s in sources:
-        if Path(s).is_dir():
-            expanded += sorted(str(p) for p in Path(s).glob("*.csv"))
-        elif any(ch in s for ch in "*?[") and not s.startswith(("http://", "https://")):
-            expanded += sorted(glob.glob(s)) or [s]
-        else:
+        try:
+            expanded += expand_source(s)
+        except (OSError, ValueError):  # a name too long, or with a NUL: read_source refuses it, in one line
             expanded.append(s)
     return expanded
 
@@ -196,7 +218,7 @@ def import_files(db, sources: list[str]) -> int:
     for s in sources:
         try:
             kind, rows = import_file(db, s)
-            print(f"{s}: {rows} {kind} rows")
+            print(f"{printable(s)}: {rows} {kind} rows")  # a path may hold bytes stdout cannot encode
         except ImportRefused as e:
             refused += 1
             print(f"refused: {e}", file=sys.stderr)
@@ -207,7 +229,8 @@ def import_file(db, source: str) -> tuple[str, int]:
     """Import one path or URL; return (kind, rows stored). Nothing is stored if it is refused."""
     name, text = read_source(source)
     parsed = parse_file(name, text)
-    rows = [{**result_row(parsed.kind, r), "source_url": r.get("source_url") or source} for r in parsed.rows]
+    # printable: a path from a folder may hold undecodable bytes, which SQLite cannot store
+    rows = [{**result_row(parsed.kind, r), "source_url": r.get("source_url") or printable(source)} for r in parsed.rows]
     with db.atomic():
         for env in parsed.environments:
             db["environments"].insert(environment_row(env), pk="id", ignore=True)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from db import queue
 from db.catalog import save_catalog
+from db.claims import LeaseKeeper, new_owner
 from db.errors import LeaderboardError
 from jobs.executors import Executor, LocalExecutor, local_slots, planner
 from jobs.progress import Progress
-from jobs.settings import job_timeout
-from jobs.sweep import Narrowing, data_settings, detect_target, get_sweep
+from jobs.settings import configured_job_timeout
+from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep
 
 NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
            "leaderboard.data_dir in invoke.yaml.")
@@ -39,27 +40,32 @@ class Options:
     def from_flags(cls, settings, sweep: str, models=None, kind=None, bench=None, compile_mode=None,
                    executor=None, ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None,
                    device=None, timeout=None, **switches) -> "Options":
-        """Flags over `settings` (the leaderboard configuration); LeaderboardError for a missing dataset or sweep."""
+        """Flags over `settings` (the leaderboard configuration), checked before any work: a UsageError for
+        a malformed value (--timeout or job_timeout, --device, --sweep, the sweep's definition), a
+        LeaderboardError for a missing dataset."""
+        timeout_s = configured_job_timeout(settings, timeout)
+        checked_device_type(device)
+        definition = get_sweep(sweep, settings.sweeps)  # checked whole: no job fails for its sweep's typo
         data_dir = data_dir or settings.data_dir
         if data_dir and not Path(data_dir).expanduser().is_dir():
             raise LeaderboardError(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, "
                                    "or set leaderboard.data_dir in invoke.yaml.")
-        definition = get_sweep(sweep, settings.sweeps)
         narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
         return cls(sweep, definition, narrowing,
                    data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map),
-                   executor or settings.executor, ray_address or settings.ray_address, device,
-                   job_timeout(timeout or settings.job_timeout), **switches)
+                   executor or settings.executor, ray_address or settings.ray_address, device, timeout_s, **switches)
 
 
 @dataclass
 class Summary:
     ran: int
     done: int
-    failed: list   # rows: kind, model, spec, error
+    failed: list        # rows: kind, model, spec, error
+    elsewhere: int = 0  # claimed first by another sweep on this database
 
     def text(self) -> str:
-        lines = [f"{self.ran} jobs run: {self.done} done, {len(self.failed)} failed."]
+        shared = f" ({self.elsewhere} more run by another sweep on this database)" if self.elsewhere else ""
+        lines = [f"{self.ran} jobs run: {self.done} done, {len(self.failed)} failed.{shared}"]
         if self.failed:
             lines.append(f"{len(self.failed)} jobs failed:")
             lines += [f"  {f['kind']} {job_settings(f)}: {f['error']}" for f in self.failed]
@@ -77,7 +83,8 @@ def plan_text(jobs, plan: queue.QueuePlan) -> str:
     lines = [f"{kind}: {count} jobs, {to_run[kind]} to run" for kind, count in sorted(per_kind.items())]
     lines.append(f"total: {len(jobs)} jobs; {plan.done} already done, {len(plan.to_run)} to run"
                  f" ({plan.resumed} interrupted before), {plan.failed} failed before"
-                 + (" (pass --retry-failed to run them again)" if plan.failed else ""))
+                 + (" (pass --retry-failed to run them again)" if plan.failed else "")
+                 + (f", {plan.held} running in another sweep" if plan.held else ""))
     return "\n".join(lines)
 
 
@@ -111,18 +118,30 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
         return run_jobs(database, executor, queued.to_run, Progress(len(queued.to_run)))
 
 
+def database_path(db) -> str:
+    return db.conn.execute("PRAGMA database_list").fetchone()[2]
+
+
 def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
-    def on_start(job, slot):
-        queue.mark_running(db, job.key)
+    """Run the queued `jobs`, each claimed first: another sweep on this database may take some."""
+    owner = new_owner()
+
+    def on_start(job, slot) -> bool:
+        if not queue.start(db, job.key, owner):
+            progress.taken_elsewhere(job)
+            return False
         progress.started(job, slot)
+        return True
 
     def on_finish(job, slot, result):
         status = queue.record_result(db, job, result)
         progress.finished(job, slot, status, result.get("error"))
 
     try:
-        executor.run(jobs, on_start, on_finish)
+        with LeaseKeeper(database_path(db), owner):
+            executor.run(jobs, on_start, on_finish)
     finally:
         progress.close()
     failed = queue.failures(db, [j.key for j in jobs])
-    return Summary(ran=progress.done + progress.failed, done=progress.done, failed=failed)
+    return Summary(ran=progress.done + progress.failed, done=progress.done, failed=failed,
+                   elsewhere=progress.elsewhere)

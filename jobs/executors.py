@@ -6,6 +6,7 @@ gets its slot's CUDA_VISIBLE_DEVICES, its own process group (a timeout kills com
 and a log file; a segfault, CUDA error or OOM kills only that job and becomes a failed result.
 """
 import abc
+import fcntl
 import json
 import os
 import shutil
@@ -20,9 +21,12 @@ from pathlib import Path
 from db.errors import LeaderboardError
 from db.kinds import get_kind
 from db.queue import TAIL_CHARS
+from jobs.device_locks import DeviceLocks
 from jobs.job_server import JobServer, job_failure
 from jobs.sweep import Job
 
+PLAN_TIMEOUT_S = 600.0  # planning's own limit: at least this, whatever --timeout a job gets
+DEVICE_POLL_S = 0.2  # how often a sweep waiting for a device another sweep uses looks again
 PLAN = "jobs.sweep:plan_as_dicts"  # planning needs timm (model names, catalogue facts), so torch
 # Imported once by the job server, so no job pays for them: the job modules and what they import
 # lazily (none of them initialises CUDA).
@@ -53,7 +57,8 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def run(self, jobs, on_start, on_finish) -> None:
-        """Run `jobs`; on_start(job, slot_name) before each, on_finish(job, slot_name, result) after."""
+        """Run `jobs`; on_start(job, slot_name) before each (it returns False when the job is not this
+        sweep's to run: skip it), on_finish(job, slot_name, result) after."""
 
     def close(self) -> None:
         """Release the workers; jobs still running are killed (they stay `running`, re-run next time)."""
@@ -82,6 +87,12 @@ class Slot:
     name: str                                   # shown in progress: "gpu0", "cpu"
     env: dict = field(default_factory=dict)     # environment overrides for the job's process
 
+    @property
+    def device(self) -> str:
+        """The device its jobs run on, as this host names it: "cpu", or the GPU's system-wide index."""
+        gpu = self.env.get("CUDA_VISIBLE_DEVICES")
+        return f"gpu{gpu}" if gpu else "cpu"
+
 
 def local_slots(device_type: str, gpu_count: int) -> list[Slot]:
     """One slot per visible GPU, keeping the parent's own CUDA_VISIBLE_DEVICES numbering."""
@@ -92,6 +103,53 @@ def local_slots(device_type: str, gpu_count: int) -> list[Slot]:
     return [Slot(f"gpu{i}", {"CUDA_VISIBLE_DEVICES": ids[i]}) for i in range(min(gpu_count, len(ids)))]
 
 
+# --- the jobs' temporary folder ----------------------------------------------------------------
+
+JOB_FOLDER_PREFIX = "leaderboard-jobs-"  # then the owner's pid, for whoever looks in the temp folder
+OWNER_LOCK = "owner.lock"  # flock-ed by the sweep that made the folder, for as long as it lives
+
+
+def make_job_folder() -> tuple[Path, int]:
+    """A new temporary folder for job results and logs, and the descriptor holding its owner lock.
+    A killed sweep (kill -9) cannot remove its folder: the next one does, first."""
+    remove_leftover_job_folders()
+    folder = Path(tempfile.mkdtemp(prefix=f"{JOB_FOLDER_PREFIX}{os.getpid()}-"))
+    unnamed = folder / f"{OWNER_LOCK}.new"
+    owner_lock = os.open(unnamed, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(owner_lock, fcntl.LOCK_EX)
+    os.replace(unnamed, folder / OWNER_LOCK)  # appears already locked: never seen free while we live
+    return folder, owner_lock
+
+
+def remove_job_folder(folder: Path, owner_lock: int) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    os.close(owner_lock)
+
+
+def remove_leftover_job_folders() -> None:
+    """Remove the job folders whose sweep has died: a lock, unlike a pid, is free exactly then (a
+    reused pid, or a pid from another container sharing the temp folder, cannot fool it)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{JOB_FOLDER_PREFIX}*"):
+        if owner_died(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def owner_died(folder: Path) -> bool:
+    """Whether the owner lock of `folder` is free. Without one (being made, from an older version, or
+    another user's) the folder is left alone."""
+    try:
+        lock = os.open(folder / OWNER_LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # held: its sweep lives
+        return False
+    finally:
+        os.close(lock)
+
+
 @dataclass
 class Running:
     job: object
@@ -100,6 +158,7 @@ class Running:
     started: float
     result_path: Path
     log_path: Path
+    timeout_s: float   # killed past this
 
 
 def output_tail(path: Path) -> str:
@@ -123,40 +182,44 @@ class LocalExecutor(Executor):
         self.timeout_s = timeout_s
         self.job_functions = job_functions
         self.server = JobServer(preload)
-        self.workdir = Path(tempfile.mkdtemp(prefix="leaderboard-jobs-"))
-        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
+        self.workdir, owner_lock = make_job_folder()
+        self._remove_workdir = weakref.finalize(self, remove_job_folder, self.workdir, owner_lock)
 
     def start(self) -> None:
         self.server.start()
 
     def close(self) -> None:
-        self._remove_workdir()
-        self.server.close()
+        try:
+            self.server.close()  # first: no job still writes into the folder
+        finally:
+            self._remove_workdir()
 
     def plan(self, sweep, target, data, narrowing, catalogued):
-        return planned(self.call(PLAN, sweep, target, data, narrowing, catalogued))
+        # the job timeout fits one job; planning a sweep (timm's registry, catalogue facts) may need more
+        return planned(self.call(PLAN, sweep, target, data, narrowing, catalogued,
+                                 timeout_s=max(self.timeout_s, PLAN_TIMEOUT_S)))
 
-    def spawn(self, name: str, function_path: str, args: tuple, slot: Slot, job=None) -> Running:
+    def spawn(self, name: str, function_path: str, args: tuple, slot: Slot, job=None, timeout_s=None) -> Running:
         result_path, log_path = self.workdir / f"{name}.json", self.workdir / f"{name}.log"
         result_path.unlink(missing_ok=True)
         job_id = self.server.submit(function_path, args, slot.env, str(result_path), str(log_path))
-        return Running(job, slot, job_id, time.monotonic(), result_path, log_path)
+        return Running(job, slot, job_id, time.monotonic(), result_path, log_path, timeout_s or self.timeout_s)
 
     def launch(self, job, slot: Slot) -> Running:
         return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), slot, job)
 
-    def call(self, function_path: str, *args) -> dict:
+    def call(self, function_path: str, *args, timeout_s: float | None = None) -> dict:
         """`function(*args)` in a fresh job process, as a job runs; its result dict."""
-        run = self.spawn("call", function_path, args, self.slots[0])
+        run = self.spawn("call", function_path, args, self.slots[0], timeout_s=timeout_s)
         while not self.ended(run) and not self.overdue(run):
-            self.server.wait(max(0.0, run.started + self.timeout_s - time.monotonic()))
+            self.server.wait(max(0.0, run.started + run.timeout_s - time.monotonic()))
         return self.collect(run, timed_out=not self.ended(run))
 
     def ended(self, run: Running) -> bool:
         return run.job_id in self.server.exit_codes
 
     def overdue(self, run: Running) -> bool:
-        return time.monotonic() - run.started > self.timeout_s
+        return time.monotonic() - run.started > run.timeout_s
 
     def collect(self, run: Running, timed_out: bool) -> dict:
         try:
@@ -168,7 +231,7 @@ class LocalExecutor(Executor):
     def outcome(self, run: Running, timed_out: bool) -> dict:
         if timed_out:
             code = self.stop(run)
-            return job_failure(f"timed out after {self.timeout_s:g} s (process group killed)",
+            return job_failure(f"timed out after {run.timeout_s:g} s (process group killed)",
                                  exit_code=code, output_tail=output_tail(run.log_path))
         if run.result_path.exists():
             result = json.loads(run.result_path.read_text())
@@ -187,27 +250,36 @@ class LocalExecutor(Executor):
         return self.server.exit_codes.get(run.job_id)
 
     def run(self, jobs, on_start, on_finish) -> None:
+        """Run `jobs` on the free slots; a slot whose device another sweep is using waits for it, and a
+        job `on_start` refuses (False: another sweep claimed it) is skipped."""
         pending, running = deque(jobs), {}
+        devices = DeviceLocks(slot.device for slot in self.slots)
         try:
             while pending or running:
                 for slot in self.slots:
-                    if slot.name not in running and pending:
+                    if slot.name not in running and pending and devices.take(slot.device):
                         job = pending.popleft()
-                        on_start(job, slot.name)
+                        if on_start(job, slot.name) is False:
+                            devices.give_back(slot.device)
+                            continue
                         running[slot.name] = self.launch(job, slot)
                 self.wait_any(running)
                 for name, run in list(running.items()):
                     if self.ended(run) or self.overdue(run):
                         del running[name]
                         on_finish(run.job, name, self.collect(run, timed_out=not self.ended(run)))
+                        devices.give_back(run.slot.device)
         finally:
             for run in running.values():  # Ctrl-C: their jobs stay `running` and are re-run next time
                 self.server.kill(run.job_id)
+            devices.release_all()
 
     def wait_any(self, running: dict) -> None:
         if running:
-            deadline = min(r.started + self.timeout_s for r in running.values())
+            deadline = min(r.started + r.timeout_s for r in running.values())
             self.server.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+        else:  # every device busy with another sweep's job: look again shortly
+            time.sleep(DEVICE_POLL_S)
 
 
 def planner(timeout_s: float) -> LocalExecutor:

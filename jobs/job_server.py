@@ -11,9 +11,10 @@ length-prefixed pickles:
     server → parent   ("exited", id, code)  the exit code, or -N for signal N (as Popen's)
 
 A job writes its result dict as JSON to result_path and its output to log_path. When the
-parent goes away, even on kill -9, the server sees the socket close, kills every job's process
-group and exits; on Linux the kernel also kills it (PR_SET_PDEATHSIG), and a job whose server
-dies kills its own group. Both end with os._exit: no interpreter teardown with torch loaded.
+parent goes away, even on kill -9, the server kills every job's process group and exits: on Linux
+the kernel tells it at once (PR_SET_PDEATHSIG: SIGKILL while it imports, SIGTERM once jobs may
+run), elsewhere it sees the socket close. A job whose server dies kills its own group. Both end
+with os._exit: no interpreter teardown with torch loaded.
 """
 import ctypes
 import faulthandler
@@ -86,14 +87,25 @@ def die_with_parent(parent_pid: int, signal_number: int) -> None:
 
 def serve(config: dict) -> None:
     """The server's main: import the preloads, then fork jobs on request until the parent goes."""
+    # Armed before the slow imports (seconds): a parent killed meanwhile takes the server with it.
     die_with_parent(config["parent"], signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sweep's to handle: it kills its jobs
-    for module in config["preload"]:
+    preload(config["preload"])
+    server = Server(socket.socket(fileno=config["fd"]))
+    # Once jobs may run, the parent's death must end them too: SIGKILL to their groups from here,
+    # not each job's own SIGTERM handler, which Python runs only once the job is back from C code
+    # (seconds in a long kernel, never in a hung CUDA call).
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    die_with_parent(config["parent"], signal.SIGTERM)
+    server.loop()
+
+
+def preload(modules: list[str]) -> None:
+    for module in modules:
         try:
             importlib.import_module(module)
         except Exception as e:  # the job that needs it fails with the full traceback
             print(f"job server: cannot preload {module}: {one_line(e)}", file=sys.stderr)
-    Server(socket.socket(fileno=config["fd"])).loop()
 
 
 class Server:
@@ -113,7 +125,11 @@ class Server:
                 pass
         except OSError:  # the parent's end closed while we wrote to it
             pass
-        for pid in self.jobs:
+        self.stop()
+
+    def stop(self) -> None:
+        """Kill every job's process group and exit (the parent has gone)."""
+        for pid in list(self.jobs):
             kill_group(pid)
         os._exit(0)
 
@@ -138,7 +154,8 @@ class Server:
     def become_job(self, *job) -> None:
         try:
             signal.set_wakeup_fd(-1)
-            for number, handler in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler)):
+            for number, handler in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler),
+                                    (signal.SIGTERM, signal.SIG_DFL)):  # not the server's: child_main sets its own
                 signal.signal(number, handler)
             self.sock.close()
             for end in self.wakeup:

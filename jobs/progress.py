@@ -13,13 +13,21 @@ class Progress:
 
     def __init__(self, total: int, stream=sys.stderr):
         self.total, self.stream = total, stream
-        self.done = self.failed = 0
+        self.done = self.failed = self.elsewhere = 0
         self.current = {}   # slot name → job label
         self.began = time.monotonic()
         self.live = stream.isatty()
 
     def started(self, job, slot: str) -> None:
         self.current[slot] = job.label
+        self.redraw()
+
+    def taken_elsewhere(self, job) -> None:
+        """Another sweep on this database claimed `job` first: it leaves this sweep's count."""
+        self.total -= 1
+        self.elsewhere += 1
+        if not self.live:
+            print(f"[-] taken by another sweep: {job.label}", file=self.stream, flush=True)
         self.redraw()
 
     def finished(self, job, slot: str, status: str, error: str | None) -> None:

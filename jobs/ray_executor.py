@@ -67,7 +67,8 @@ class RayExecutor(Executor):
             while pending or running:
                 while pending and len(running) < self.capacity:
                     job = pending.pop(0)
-                    on_start(job, "ray")
+                    if on_start(job, "ray") is False:  # another sweep claimed it
+                        continue
                     running[self.remote.remote(job_function(job.kind, self.job_functions), job.spec)] = (job, time.monotonic())
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
                 for ref in ready:

@@ -1,12 +1,25 @@
-"""Configuration defaults: the one place they live.
+"""Configuration defaults: the one place they live; and where a configured value came from.
 
 Invoke layers these under `invoke.yaml` (section `leaderboard:`), `INVOKE_LEADERBOARD_*`
 environment variables and command-line flags; a key must be declared here for Invoke to read
 its environment variable.
-"""
-from dataclasses import asdict, dataclass, field
 
+Invoke reads the project's invoke.yaml and those variables itself, after importing tasks.py and
+before any task runs; a YAML error or a variable it cannot cast to its setting's type is then its
+traceback. check_project_config reads them first, the way Invoke will, so either is one line.
+"""
+import json
+import math
+import os
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from db.errors import LeaderboardError, UsageError, first_line
 from db.history import CHANGE_THRESHOLD
+
+ENV_PREFIX = "INVOKE_LEADERBOARD_"  # Invoke's INVOKE_ + our section's name
+PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")  # beside tasks.py; Invoke loads the first it finds
 
 
 @dataclass
@@ -23,18 +36,127 @@ class Settings:
     sweeps: dict = field(default_factory=dict)  # named sweeps added to the built-in default and smoke
 
 
-def job_timeout(value) -> float:
-    """job_timeout / --timeout (a string from the command line or the environment) as seconds > 0."""
-    from db.errors import LeaderboardError
+def defaults() -> dict:
+    return asdict(Settings())
 
+
+def env_name(key: str) -> str:
+    return ENV_PREFIX + key.upper()
+
+
+def origin(key: str, flag: str | None = None) -> tuple[str, str]:
+    """Where leaderboard.<key>'s value was given, as (its name, how to write a value there, with {}):
+    `flag` when given, else the environment variable when set (Invoke reads it over invoke.yaml),
+    else invoke.yaml (a code default is never bad)."""
+    if flag:
+        return flag, flag + " {}"
+    if env_name(key) in os.environ:
+        return env_name(key), env_name(key) + "={}"
+    return f"leaderboard.{key}", f"{key}: {{}} under leaderboard: in invoke.yaml"
+
+
+def job_timeout(value, where: tuple[str, str] = ("--timeout", "--timeout {}")) -> float:
+    """A job timeout (a string from the command line or the environment, or a number) as finite seconds > 0;
+    a bad one is a UsageError naming `where` it was given (see origin)."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = 0.0
-    if not seconds > 0:
-        raise LeaderboardError(f"Bad --timeout {value!r}: pass the seconds a job may run, e.g. --timeout 1800.")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        name, example = where
+        raise UsageError(f"Bad {name} {value!r}: pass the seconds a job may run, "
+                         f"e.g. {example.format(f'{Settings.job_timeout:g}')}.")
     return seconds
 
 
-def defaults() -> dict:
-    return asdict(Settings())
+def configured_job_timeout(settings, flag=None) -> float:
+    """--timeout when given, else leaderboard.job_timeout, as seconds (checked once, here)."""
+    if flag is not None:
+        return job_timeout(flag, origin("job_timeout", "--timeout"))
+    return job_timeout(as_written(settings, "job_timeout"), origin("job_timeout"))
+
+
+def as_written(settings, key: str):
+    """leaderboard.<key> as the user wrote it, for an error to quote: its environment variable's text
+    when set (Invoke reads it over invoke.yaml, cast to the setting's type), else the setting."""
+    return os.environ.get(env_name(key), getattr(settings, key))
+
+
+@contextmanager
+def usage_errors():
+    """A LeaderboardError raised inside (e.g. by jobs.spec_checks' value checks) is a UsageError: for
+    checks of what the user typed, refused before any work."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except LeaderboardError as e:
+        raise UsageError(str(e)) from None
+
+
+# --- what Invoke reads before any task runs ----------------------------------------------------
+
+def check_project_config(folder: Path, environ=os.environ) -> None:
+    """The project's config file beside tasks.py (in `folder`) and the INVOKE_LEADERBOARD_* variables,
+    checked as Invoke is about to read them; a UsageError names the file and line, or the variable."""
+    check_environment(project_settings(folder), environ)
+
+
+def project_settings(folder: Path) -> dict:
+    """The `leaderboard:` section of the project's config file, as Invoke will load it ({} if none)."""
+    path = next((folder / name for name in PROJECT_FILES if (folder / name).is_file()), None)
+    if path is None:
+        return {}
+    data = parsed_config(path)
+    if data is not None and not isinstance(data, dict):
+        raise UsageError(f"{path} holds a {type(data).__name__}, not settings: write `leaderboard:` and "
+                         "indented `key: value` lines under it.")
+    section = (data or {}).get("leaderboard")
+    if section is not None and not isinstance(section, dict):
+        raise UsageError(f"Bad leaderboard {section!r} in {path}: it must hold indented `key: value` lines, "
+                         "e.g. `leaderboard:` then `  db: lb.db`.")
+    check_shapes(section or {}, path)
+    return section or {}
+
+
+def check_shapes(section: dict, path: Path) -> None:
+    """Invoke merges a file's mapping into a default mapping key by key, and cannot merge a mapping with a
+    single value either way (its AmbiguousMergeError, a traceback)."""
+    for key, default in defaults().items():
+        if key in section and isinstance(default, dict) != isinstance(section[key], dict):
+            shape = "a mapping (indented `name: ...` lines)" if isinstance(default, dict) else "one value, not a mapping"
+            raise UsageError(f"Bad leaderboard.{key} {section[key]!r} in {path}: it must be {shape}.")
+
+
+def parsed_config(path: Path):
+    """The file's data, parsed as Invoke parses it; a syntax error is one line with its place."""
+    import yaml  # Invoke's own YAML reader (PyYAML), needed by the invoke process only
+
+    try:
+        text = path.read_text()
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UsageError(f"Bad YAML in {path}{place}: {e.problem or e.context}. Fix that line "
+                         "(`key: value`, nested keys indented by spaces).") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"Bad JSON in {path}, line {e.lineno}, column {e.colno}: {e.msg}. Fix that line.") from None
+    except (yaml.YAMLError, OSError, ValueError) as e:
+        raise UsageError(f"Cannot read {path}: {first_line(e)}. Fix or remove the file.") from None
+
+
+def check_environment(project: dict, environ) -> None:
+    """Invoke casts INVOKE_LEADERBOARD_<KEY> to the type of the key's value (invoke.yaml's, else the code
+    default) with that type's constructor: the same cast here, for each numeric setting."""
+    for key, default in defaults().items():
+        value, name = project.get(key, default), env_name(key)
+        if name not in environ or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        try:
+            type(value)(environ[name])
+        except ValueError:
+            noun = "a whole number" if isinstance(value, int) else "a number"
+            where = " in invoke.yaml" if key in project else ""
+            raise UsageError(f"Bad {name} {environ[name]!r}: Invoke reads it as {noun}, the type of "
+                             f"leaderboard.{key}{where}. Set e.g. {name}={value:g}, or unset it.") from None

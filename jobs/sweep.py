@@ -19,13 +19,14 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from db.errors import LeaderboardError
+from db.errors import LeaderboardError, UsageError
 from db.kinds import COMPILE_MODES, KINDS
 from db.parsing import split_tag
 from db.queue import spec_label
 from db.store import stable_hash
 from jobs.environment import cpu_name
 from jobs.job_server import function_at
+from jobs.sweep_checks import DEVICE_TYPES, as_mapping, checked_sweep
 
 
 BUILTIN_SWEEPS = {
@@ -70,7 +71,7 @@ class Target:
     slots: int         # parallel jobs: one per GPU, one on CPU
 
 
-class UnknownSweep(LeaderboardError):
+class UnknownSweep(UsageError):
     pass
 
 
@@ -91,22 +92,38 @@ def visible_gpus() -> list[str]:
 
 def detect_target(device: str | None) -> Target:
     """`cuda` when GPUs are visible (or asked for), else `cpu`."""
+    checked_device_type(device)
     gpus = visible_gpus()
     if device in (None, "cuda") and gpus:
         return Target("cuda", gpus[0], len(gpus))
     if device == "cuda":
         raise LeaderboardError("--device cuda: no GPU is visible (nvidia-smi found none). Try --device cpu.")
-    if device not in (None, "cpu"):
-        raise LeaderboardError(f"--device {device!r} is not cpu or cuda. Try --device cpu.")
     return Target("cpu", f"cpu: {cpu_name()}", 1)
 
 
-def get_sweep(name: str, configured: dict | None) -> dict:
-    sweeps = {**BUILTIN_SWEEPS, **(configured or {})}
+def checked_device_type(device: str | None) -> str | None:
+    """eval-all's --device: cpu, cuda or None (cuda when a GPU is visible)."""
+    if device not in (None, *DEVICE_TYPES):
+        raise UsageError(f"--device {device!r} is not cpu or cuda. Try --device cpu.")
+    return device
+
+
+def get_sweep(name: str, configured) -> dict:
+    """The sweep `name`, built in or under leaderboard.sweeps (`configured`), checked whole before any job
+    is planned: a bad key or value is a UsageError naming the sweep, the key and the fix."""
+    sweeps = {**BUILTIN_SWEEPS, **configured_sweeps(configured)}
     if name not in sweeps:
         raise UnknownSweep(f"Unknown sweep {name!r}: choose one of {', '.join(sorted(sweeps))}, "
                            "or define it under leaderboard.sweeps in invoke.yaml.")
-    return sweeps[name]
+    return checked_sweep(name, sweeps[name])
+
+
+def configured_sweeps(configured) -> dict:
+    sweeps = as_mapping(configured or {})
+    if sweeps is None:
+        raise UsageError(f"Bad leaderboard.sweeps {configured!r} in invoke.yaml: it must map sweep names to "
+                         "definitions, e.g. sweeps: {mine: {models: [test_vit]}}.")
+    return sweeps
 
 
 def library_versions() -> dict:
@@ -217,7 +234,14 @@ def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Nar
         return {"status": "failed", "error": str(e), "user_error": True}
     missing = sorted({split_tag(j.model)[0] for j in jobs} - catalogued) if catalogued is not None else []
     return {"status": "done", "jobs": [asdict(j) for j in jobs],
-            "models": [model_facts(name) for name in missing]}  # on the CPU: faster than meta for small models
+            "models": [model_facts(name, catalogue_device(name)) for name in missing]}
+
+
+def catalogue_device(name: str) -> str:
+    """Where planning builds a model to catalogue it: timm's test_* models are tiny by design and
+    build faster on the CPU; any other may be huge, and on "meta" it allocates nothing (a CPU build
+    of a large model could exhaust the memory and end the whole plan)."""
+    return "cpu" if name.startswith("test_") else "meta"
 
 
 def data_settings(data_dir: str | None, checkpoint_dir: str | None = None, class_map: str | None = None) -> dict | None:

@@ -59,11 +59,16 @@ def layout_label(row: dict) -> str:
     return " · ".join(p for p in parts if p)
 
 
+MAX_PAGE_STEM = 150  # bytes (SAFE_NAME is ASCII): file systems allow 255 per name
+
+
 def page_name(model: str) -> str:
-    """File name of a model's page; names that are not plain file names get a hashed one."""
-    if SAFE_NAME.match(model):
+    """File name of a model's page: `<model>.html` for plain, short names; any other name (slashes,
+    markup, unicode, hundreds of characters) gets a readable prefix and a hash of the whole name."""
+    if SAFE_NAME.fullmatch(model) and len(model) <= MAX_PAGE_STEM:  # fullmatch: `$` lets a final newline by
         return f"{model}.html"
-    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)}-{stable_hash(model)[:8]}.html"
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", model)[:MAX_PAGE_STEM]
+    return f"{re.sub(r'^[.]', '_', stem)}-{stable_hash(model)[:8]}.html"  # no hidden files
 
 
 def sig4(value):

@@ -53,7 +53,8 @@ class InlineExecutor(Executor):
 
     def run(self, jobs, on_start, on_finish) -> None:
         for job in jobs:
-            on_start(job, "inline")
+            if on_start(job, "inline") is False:
+                continue
             on_finish(job, "inline", behave(job.spec))
 
     def close(self) -> None:

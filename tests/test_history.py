@@ -62,7 +62,7 @@ def test_status_lists_the_regression_of_a_measurements_latest_run(db):
 
 def test_status_threshold_flag_is_checked_at_the_command_line(run_invoke):
     result = run_invoke("status", "--threshold", "abc")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad flag value: a usage error
     assert result.stderr.strip() == ("Bad change threshold 'abc': pass a fraction between 0 and 1, "
                                      "e.g. --threshold 0.05.")
 

@@ -167,3 +167,158 @@ def test_export_uses_timm_column_names(db):
     infer = next(r for r in records if r["bench"] == "infer")
     assert {"infer_samples_per_sec", "infer_img_size", "env_device"} <= set(infer)
     assert json.loads(json.dumps(records))  # JSON-serialisable as exported
+
+
+# --- untrusted input: every file is refused with its spot, or imported; never a traceback ----
+
+def write_bytes(tmp_path, name, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def refusal(db, source) -> str:
+    """The one-line message import_file refuses `source` with; nothing stored."""
+    with pytest.raises(ImportRefused) as refused:
+        import_file(db, source)
+    assert db["accuracy"].count == 0 and db["throughput"].count == 0
+    message = str(refused.value)
+    assert "\n" not in message and message.isprintable()
+    return message
+
+
+GOOD_RESULTS = b"model,img_size,top1,top5\ntest_vit.r160_in1k,160,50.1,75.2\n"
+
+
+def test_a_non_utf8_file_is_refused_with_its_line_and_the_next_files_still_import(db, tmp_path, capsys):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "results-imagenet-a.csv").write_bytes(GOOD_RESULTS + "caf\u00e9_net,160,1,2\n".encode("latin-1"))
+    (folder / "results-imagenet-b.csv").write_bytes(GOOD_RESULTS)
+    from db.timm_csv import expand_sources, import_files
+
+    assert import_files(db, expand_sources([str(folder)])) == 1
+    assert "results-imagenet-a.csv, line 3: not UTF-8 text (byte 0xe9 at offset" in capsys.readouterr().err
+    assert [r["source"] for r in db["accuracy"].rows] == ["timm:results-imagenet-b.csv"]
+
+
+@pytest.mark.parametrize("data,message", [
+    (GOOD_RESULTS.decode().encode("utf-16"), "line 1: UTF-16 text, not UTF-8: save it as UTF-8"),
+    (b"model,top1\nok,1\n\xff\xfe,2\n", "line 3: not UTF-8 text (byte 0xff at offset 16)"),
+])
+def test_other_encodings_are_refused_naming_the_fix(db, tmp_path, data, message):
+    assert message in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", data))
+
+
+def test_a_utf8_file_with_a_byte_order_mark_imports(db, tmp_path):
+    assert import_file(db, write_bytes(tmp_path, "results-imagenet.csv", b"\xef\xbb\xbf" + GOOD_RESULTS)) == ("accuracy", 1)
+
+
+def test_a_200_kb_cell_is_refused_with_its_line_and_column(db, tmp_path):
+    data = GOOD_RESULTS + b"x" * 200_000 + b",160,1,2\n"
+    message = refusal(db, write_bytes(tmp_path, "results-imagenet.csv", data))
+    assert message == "results-imagenet.csv, line 3, column 'model': 200000 characters, at most 1000."
+
+
+@pytest.mark.parametrize("cell,message", [
+    ("test\x00vit", "column 'model': holds the unprintable character '\\x00' at position 5"),
+    ("test\u202evit", "column 'model': holds the unprintable character '\\u202e' at position 5"),
+    (".r160_in1k", "column 'model': '.r160_in1k' has no architecture name"),
+])
+def test_a_model_name_with_control_characters_or_no_architecture_is_refused(db, tmp_path, cell, message):
+    data = f"model,img_size,top1\n{cell},160,50.1\n".encode()
+    assert f"results-imagenet.csv, line 2, {message}" in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", data))
+
+
+@pytest.mark.parametrize("cell,message", [
+    ("inf", "'inf' is not a finite number"), ("nan", "'nan' is not a finite number"),
+    ("1e30", "'1e30' is out of range"), ("160.5", "'160.5' is not a whole number"), ("9" * 400, "is not a finite number"),
+])
+def test_numbers_sqlite_or_a_chart_cannot_hold_are_refused(db, tmp_path, cell, message):
+    data = f"model,img_size,top1\ntest_vit,{cell},50.1\n".encode()
+    assert message in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", data))
+
+
+def test_rows_longer_than_the_header_and_broken_quoting_are_refused(db, tmp_path):
+    longer = b"model,img_size,top1\ntest_vit,160,50.1,extra\n"
+    assert "line 2: 4 cells, the header has 3" in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", longer))
+    stray_return = b"model,img_size,top1\ntest\rvit,160,50.1\n"
+    assert "line 2: not CSV (new-line character seen" in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", stray_return))
+
+
+JSON_RECORD = {"model": "test_vit.r160_in1k", "img_size": 160, "top1": 50.1, "source": "measured",
+               "created_at": "2026-01-01T00:00:00+00:00", "env_device": "cpu", "env_device_count": 1}
+
+
+@pytest.mark.parametrize("records,message", [
+    ({"model": "test_vit"}, "line 1: expected a list of records, found an object"),
+    ([JSON_RECORD, None], "record 2: expected an object, found null"),
+    ([JSON_RECORD, [1, 2]], "record 2: expected an object, found a list"),
+    ([{**JSON_RECORD, "model": 123}], "record 1, column 'model': not text"),
+    ([{**JSON_RECORD, "model": None}], "record 1, column 'model': empty"),
+    ([{**JSON_RECORD, "top1": [50.1]}], "record 1, column 'top1': expected text, a number or null, found a list"),
+    ([{**JSON_RECORD, "top1": {"v": 1}}], "record 1, column 'top1': expected text, a number or null, found an object"),
+    ([{**JSON_RECORD, "top1": True}], "record 1, column 'top1': expected text, a number or null, found true/false"),
+    ([{**JSON_RECORD, "top1": "high"}], "record 1, column 'top1': 'high' is not a number"),
+    ([{**JSON_RECORD, "dataset": 5}], "record 1, column 'dataset': expected text, found a number (5)"),
+    ([{**JSON_RECORD, "env_device_count": "two"}], "record 1, column 'env_device_count': 'two' is not a number"),
+    ([{**JSON_RECORD, "env_device": ["cpu"]}], "record 1, column 'env_device': expected text, a number or null"),
+    ([{**JSON_RECORD, "dataset": "x\u0000y"}], "record 1, column 'dataset': holds the unprintable character '\\x00'"),
+    ([{**JSON_RECORD, "dataset": "\udcff"}], "record 1, column 'dataset': holds the unprintable character '\\udcff'"),
+])
+def test_json_exports_with_wrong_types_are_refused_naming_record_and_column(db, tmp_path, records, message):
+    source = write(tmp_path, "leaderboard-accuracy.json", json.dumps(records))
+    assert f"leaderboard-accuracy.json, {message}" in refusal(db, source)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "line 1, column 1: not valid JSON (Expecting value)"),
+    ("[" * 100_000, "not valid JSON (RecursionError"),
+    ("[" + "1" * 5000 + "]", "not valid JSON (ValueError: Exceeds the limit"),
+    ('[{"model": "a", "top1": Infinity}]', "record 1, column 'top1': inf is not a finite number"),
+    ('[{"model": "a", "top1": 1' + "0" * 400 + "}]", "record 1, column 'top1': 1000000000"),  # ... (401 characters) is out of range
+])
+def test_json_that_python_reads_badly_is_refused(db, tmp_path, text, message):
+    assert message in refusal(db, write(tmp_path, "leaderboard-accuracy.json", text))
+
+
+def test_a_throughput_export_without_its_bench_column_is_refused(db, tmp_path):
+    source = write(tmp_path, "leaderboard-throughput.csv", "model,source,infer_samples_per_sec\ntest_vit,measured,10\n")
+    assert "leaderboard-throughput.csv, line 2, column 'bench': missing" in refusal(db, source)
+
+
+def test_file_names_with_a_newline_or_undecodable_bytes_are_refused_or_imported_cleanly(db, tmp_path, capsys):
+    from db.timm_csv import import_files
+
+    newline = write_bytes(tmp_path, "results-imagenet.csv\n", GOOD_RESULTS)
+    assert "unknown file name pattern" in refusal(db, newline)
+    folder = tmp_path / "caf\udce9"  # a folder whose name is not UTF-8 (os.fsdecode's surrogate escape)
+    folder.mkdir()
+    good = write_bytes(folder, "results-imagenet.csv", GOOD_RESULTS)
+    assert import_files(db, [good, str(folder / "results-\udcff.csv")]) == 1
+    out, err = capsys.readouterr()
+    assert "caf\\udce9" in out and "1 accuracy rows" in out and "refused: " in err
+    assert "caf\\udce9" in next(db["accuracy"].rows)["source_url"]
+
+
+def test_sources_no_file_system_takes_are_refused_in_one_line(db, tmp_path, capsys):
+    from db.timm_csv import expand_sources, import_files
+
+    good = write_bytes(tmp_path, "results-imagenet.csv", GOOD_RESULTS)
+    assert import_files(db, expand_sources([str(tmp_path / ("x" * 300)), str(tmp_path / "a\x00*.csv"), good])) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "cannot be read (File name too long)" in err[0] and "a\\x00*.csv: no such file" in err[1]
+    assert db["accuracy"].count == 1
+
+
+def test_an_unreadable_file_is_refused(db, tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    source = write_bytes(tmp_path, "results-imagenet.csv", GOOD_RESULTS)
+    monkeypatch.setattr(pathlib.Path, "open", denied)  # chmod 000 does not stop root, who runs CI
+    monkeypatch.setattr(pathlib.Path, "read_text", denied)
+    assert "cannot be read (Permission denied)" in refusal(db, source)

@@ -119,7 +119,7 @@ def run_sweep(db, name: str, force: bool = False, speed: float = 10.0) -> int:
     jobs = plan_jobs(BUILTIN_SWEEPS[name], cpu_target(), None, narrowing)
     plan = queue.enqueue(db, jobs, name, force=force)
     for job in plan.to_run:
-        queue.mark_running(db, job.key)
+        assert queue.start(db, job.key, "test-sweep")
         assert queue.record_result(db, job, measured_result(job.spec, speed)) == "done"
     return len(plan.to_run)
 

@@ -61,3 +61,20 @@ def test_configured_sweeps_join_the_built_in_ones():
     assert get_sweep("smoke", {"mine": mine}) is BUILTIN_SWEEPS["smoke"]
     with pytest.raises(UnknownSweep, match="choose one of default, mine, smoke"):
         get_sweep("nope", {"mine": mine})
+
+
+def test_planning_catalogues_large_models_without_allocating_them(monkeypatch):
+    """A sweep naming a large model catalogues it on the meta device: a CPU build could run the
+    planning process out of memory and end the whole sweep."""
+    import jobs.catalog
+    from jobs.sweep import plan_as_dicts
+
+    built_on = {}
+    real = jobs.catalog.model_facts
+    monkeypatch.setattr(jobs.catalog, "model_facts", lambda name, device="cpu": built_on.setdefault(name, device) and real(name, device))
+    sweep = {"models": ["test_vit", "vit_giant_patch14_224"], "throughput": {"benches": ["infer"], "compile_modes": ["eager"]}}
+    result = plan_as_dicts(sweep, Target("cpu", "cpu: x", 1), None, Narrowing(), catalogued=set())
+    assert result["status"] == "done", result
+    assert built_on == {"test_vit": "cpu", "vit_giant_patch14_224": "meta"}
+    giant = next(m for m in result["models"] if m["name"] == "vit_giant_patch14_224")
+    assert giant["params"] > 1e9

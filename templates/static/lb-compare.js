@@ -198,9 +198,11 @@
   }
 
   /* ---- chart: B against A, one trace per colour, and the line where they are equal */
+  const { plotText } = LB;  // every data string in a plotly title, legend or hover
+
   function hoverText(row) {
-    return `<b>${esc(row.name)}${row.tag ? '.' + esc(row.tag) : ''}</b><br>${esc(row.settings)}` +
-      `<br>A ${esc(fmt(row.a))} · B ${esc(fmt(row.b))} · B / A ${ratioText(row.ratio)}`;
+    return `<b>${plotText(row.name)}${row.tag ? '.' + plotText(row.tag) : ''}</b><br>${plotText(row.settings)}` +
+      `<br>A ${plotText(fmt(row.a))} · B ${plotText(fmt(row.b))} · B / A ${ratioText(row.ratio)}`;
   }
 
   function pointTraces(points) {
@@ -209,7 +211,7 @@
     const series = buckets.coloured.map(([label, colour]) => [label, colour, points.filter((r) => r.series === label)]);
     if (buckets.rest) series.push(['other', LB.GREY, points.filter((r) => !colourOf.has(r.series))]);
     return series.map(([label, colour, rows]) => ({
-      type: 'scatter', mode: 'markers', name: label, x: rows.map((r) => r.a), y: rows.map((r) => r.b),
+      type: 'scatter', mode: 'markers', name: plotText(label), x: rows.map((r) => r.a), y: rows.map((r) => r.b),
       customdata: rows.map((r) => r.name), text: rows.map(hoverText), hovertemplate: '%{text}<extra></extra>',
       marker: { color: colour, size: 7, opacity: 0.8, line: { width: 0.5, color: '#333' } },
     }));

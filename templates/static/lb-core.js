@@ -174,6 +174,13 @@
     return Number(value).toFixed(digits);
   }
 
+  /* Text for plotly titles, legend names and hover text, which plotly reads as HTML (<b>, <a href>,
+     <br>): escaped. Plotly shows &lt; &gt; &amp; and numeric entities as the characters they stand
+     for, but not &quot;, hence not esc() as it is. */
+  function plotText(value) {
+    return esc(value).replace(/&quot;/g, '&#34;');
+  }
+
   /* A label list's entry, '' for none; and back: a label's index, null where it is not in the list. */
   function labelOf(D, kind, i) {
     return i === null || i === undefined ? '' : D.labels[kind][i];
@@ -189,5 +196,5 @@
     return 'models/' + encodeURIComponent(D.pages[m] || D.models.name[m] + '.html');
   }
 
-  Object.assign(LB, { esc, fmt, labelOf, labelIndex, pagePath });
+  Object.assign(LB, { esc, fmt, plotText, labelOf, labelIndex, pagePath });
 })(window.LB);

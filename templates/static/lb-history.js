@@ -17,21 +17,25 @@
     return `<div class="scroll"><table class="results history-table"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
   }
 
+  /* A point's place on the x axis: its order, and its torch version (or group where none is known). */
+  const category = (p, i) => LB.plotText(`${i + 1}. ${p.torch ? 'torch ' + p.torch : p.group}`);
+
   /* One trace per device: its points in version/time order; error bars where a spread was measured. */
   function traces(setting) {
+    const categories = setting.points.map(category);
     const byDevice = new Map();
     setting.points.forEach((p, i) => {
       if (!byDevice.has(p.device)) byDevice.set(p.device, []);
       byDevice.get(p.device).push([i, p]);
     });
     return [...byDevice.entries()].map(([device, points]) => ({
-      type: 'scatter', mode: 'lines+markers', name: device,
-      x: points.map(([i, p]) => `${i + 1}. ${p.torch ? 'torch ' + p.torch : p.group}`),
+      type: 'scatter', mode: 'lines+markers', name: LB.plotText(device),
+      x: points.map(([i]) => categories[i]),
       y: points.map(([, p]) => p.v),
       error_y: { type: 'data', symmetric: false, visible: points.some(([, p]) => p.lo !== null),
                  array: points.map(([, p]) => (p.hi === null ? 0 : p.hi - p.v)),
                  arrayminus: points.map(([, p]) => (p.lo === null ? 0 : p.v - p.lo)) },
-      text: points.map(([, p]) => `${p.env}<br>run ${p.run}${p.flag ? `<br>${p.flag} ${p.change}` : ''}`),
+      text: points.map(([, p]) => `${LB.plotText(p.env)}<br>run ${LB.plotText(p.run)}${p.flag ? `<br>${p.flag} ${p.change}` : ''}`),
       hovertemplate: '%{y}<br>%{text}<extra></extra>',
     }));
   }
@@ -46,8 +50,8 @@
     Plotly.newPlot(`history-chart-${i}`, traces(setting), {
       height: 240, margin: { l: 60, r: 10, t: 10, b: 60 }, showlegend: true,
       xaxis: { type: 'category', categoryorder: 'array',
-               categoryarray: setting.points.map((p, j) => `${j + 1}. ${p.torch ? 'torch ' + p.torch : p.group}`) },
-      yaxis: { title: { text: setting.unit } }, legend: { orientation: 'h', y: -0.35 },
+               categoryarray: setting.points.map(category) },
+      yaxis: { title: { text: LB.plotText(setting.unit) } }, legend: { orientation: 'h', y: -0.35 },
     }, { displayModeBar: false, responsive: true });
   }
 

@@ -153,11 +153,13 @@
   }
 
   /* ---- charts */
+  const { plotText } = LB;  // every data string in a plotly title, legend or hover
+
   function hover(row, what) {
     const speed = Object.entries(row.sps).map(([m, v]) => `${m}: ${fmt(v)}/s`).join(', ') || 'n/a';
-    return `<b>${esc(row.name)}${row.tag ? '.' + esc(row.tag) : ''}</b><br>${esc(row.family)} · ${esc(row.norm)}` +
-      `<br>${fmt(row.params)} M params · ${row.size} px · top-1 ${fmt(row.top1)}%<br>throughput ${esc(speed)}` +
-      `<br>accuracy: ${esc(D.groups[st.ag]?.label)}<br>speed: ${esc(D.groups[st.tg]?.label ?? 'n/a')}` + (what ? `<br>${esc(what)}` : '');
+    return `<b>${plotText(row.name)}${row.tag ? '.' + plotText(row.tag) : ''}</b><br>${plotText(row.family)} · ${plotText(row.norm)}` +
+      `<br>${fmt(row.params)} M params · ${row.size} px · top-1 ${fmt(row.top1)}%<br>throughput ${plotText(speed)}` +
+      `<br>accuracy: ${plotText(D.groups[st.ag]?.label)}<br>speed: ${plotText(D.groups[st.tg]?.label ?? 'n/a')}` + (what ? `<br>${plotText(what)}` : '');
   }
 
   /* One WebGL trace holds every point (colour and symbol per point); legend entries are empty
@@ -167,7 +169,7 @@
     const restLabel = buckets.coloured.length ? 'other' : 'unknown';
     const colourOf = new Map(buckets.coloured);
     const legend = buckets.coloured.concat(buckets.rest ? [[restLabel, LB.GREY]] : []).map(([label, colour]) => ({
-      type: 'scatter', mode: 'markers', name: label, x: [null], y: [null], hoverinfo: 'skip', marker: { color: colour, size: 8 },
+      type: 'scatter', mode: 'markers', name: plotText(label), x: [null], y: [null], hoverinfo: 'skip', marker: { color: colour, size: 8 },
     }));
     const all = {
       type: POINTS, mode: 'markers', name: 'results', showlegend: false, x: points.map((p) => p.x), y: points.map((p) => p.y),
@@ -188,7 +190,7 @@
 
   function layout(xTitle) {
     return {
-      xaxis: { type: 'log', title: { text: xTitle } }, yaxis: { title: { text: 'top-1 (%) · ' + labelOf('dataset', st.ds) } },
+      xaxis: { type: 'log', title: { text: xTitle } }, yaxis: { title: { text: 'top-1 (%) · ' + plotText(labelOf('dataset', st.ds)) } },
       margin: { l: 60, r: 10, t: 10, b: 50 }, hovermode: 'closest', legend: { title: { text: st.color } }, height: 420,
     };
   }
@@ -221,7 +223,7 @@
     if (key === chartsKey) return Promise.resolve();
     chartsKey = key;
     const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ['select2d', 'lasso2d'] };
-    const speedTitle = 'throughput (' + labelOf('bench', st.bench) + ' samples/s, ' + labelOf('precision', st.prec) + ', ' + labelOf('layout', st.layout) + ')';
+    const speedTitle = plotText('throughput (' + labelOf('bench', st.bench) + ' samples/s, ' + labelOf('precision', st.prec) + ', ' + labelOf('layout', st.layout) + ')');
     return Promise.all([
       Plotly.react('chart-params', traces(p.sized, p.sizedFront, false, 'hv'), layout('parameters (M)'), config),
       Plotly.react('chart-speed', traces(p.fast, p.fastFront, true, 'vh'), layout(speedTitle), config),

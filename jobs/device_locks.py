@@ -1,0 +1,59 @@
+"""One job at a time on each device of this host, whichever sweep runs it: an exclusive flock held
+while a job runs, so two sweeps sharing a machine never time steps on one GPU (or CPU) at once.
+The kernel drops a dead process's locks: a killed sweep never leaves a device locked."""
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+
+LOCK_FOLDER = Path(tempfile.gettempdir()) / "timm-leaderboard-devices"
+
+
+class DeviceLock:
+    def __init__(self, device: str, folder: Path = LOCK_FOLDER):
+        self.path = folder / f"{device}.lock"
+        self.fd = None
+
+    def try_acquire(self) -> bool:
+        """Take the device if no other process holds it; True while this one does."""
+        if self.fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the lock
+            self.fd = None
+
+
+class DeviceLocks:
+    """The devices of one executor's slots: a device is taken from other processes while any of this
+    executor's slots runs a job on it (slots of one executor may share a device)."""
+
+    def __init__(self, devices, folder: Path = LOCK_FOLDER):
+        self.locks = {device: DeviceLock(device, folder) for device in set(devices)}
+        self.jobs = dict.fromkeys(self.locks, 0)  # device → this executor's jobs running on it
+
+    def take(self, device: str) -> bool:
+        if self.jobs[device] or self.locks[device].try_acquire():
+            self.jobs[device] += 1
+            return True
+        return False
+
+    def give_back(self, device: str) -> None:
+        self.jobs[device] -= 1
+        if not self.jobs[device]:
+            self.locks[device].release()
+
+    def release_all(self) -> None:
+        for device, lock in self.locks.items():
+            lock.release()
+            self.jobs[device] = 0

@@ -1,0 +1,124 @@
+"""Sweeps sharing a database: each job claimed by one sweep, run once, one job per device at a time,
+and a killed sweep's claim taken over (db/claims.py, jobs/device_locks.py)."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlite_utils
+
+from conftest import ROOT, invoke
+from db.claims import LEASE_S, claim, new_owner, owner_alive
+from db.queue import enqueue, start
+from jobs.device_locks import DeviceLock
+from jobs.sweep import Job
+
+MODELS = ["test_vit", "test_resnet", "test_convnext", "test_efficientnet", "test_mambaout", "test_nfnet",
+          "test_byobnet", "test_coatnet"]
+SHARED_YAML = f"""\
+leaderboard:
+  db: lb.db
+  sweeps:
+    shared:
+      models: {MODELS}
+      throughput: {{benches: [infer], compile_modes: [eager], precision: fp32, batch_size: 2,
+                   warmup_steps: 0, steps: 1, repeats: 1}}
+"""
+
+
+def jobs(n=3):
+    return [Job(f"k{i}", "throughput", f"m{i}", {"model": f"m{i}"}) for i in range(n)]
+
+
+def test_a_job_is_claimed_by_one_sweep_only(db):
+    enqueue(db, jobs(), "s")
+    first, second = new_owner(), new_owner()
+    assert start(db, "k0", first) and not start(db, "k0", second)
+    row = db["jobs"].get("k0")
+    assert (row["status"], row["owner"], row["attempts"]) == ("running", first, 1)
+    assert owner_alive(row["owner"], row["lease_expires"])  # this process, lease fresh
+
+
+def test_a_second_sweep_leaves_live_claims_alone_and_takes_over_dead_ones(db):
+    enqueue(db, jobs(), "s")
+    start(db, "k0", new_owner())                                   # a live sweep (this process)
+    claim(db, "k1", f"{os.uname().nodename}:999999999:dead", "t")  # a sweep whose process is gone
+    later = enqueue(db, jobs(), "s")
+    assert later.held == 1 and [j.key for j in later.to_run] == ["k1", "k2"] and later.resumed == 1
+    assert db["jobs"].get("k0")["status"] == "running"  # not re-queued under its owner's feet
+    assert db["jobs"].get("k1")["status"] == "queued"
+
+
+def test_a_killed_sweep_not_yet_reaped_holds_nothing(db):
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    zombie.kill()
+    time.sleep(0.5)  # killed, and deliberately not waited for: a zombie until its parent reaps it
+    owner = f"{os.uname().nodename}:{zombie.pid}:x"
+    assert not owner_alive(owner, time.time() + LEASE_S)
+    zombie.wait()
+
+
+def test_a_claim_lapses_when_its_owner_stops_renewing_it():
+    assert not owner_alive("elsewhere:1:x", time.time() - 1)
+    assert owner_alive("elsewhere:1:x", time.time() + LEASE_S)  # another host: trusted until it lapses
+
+
+def test_a_device_is_held_by_one_process_at_a_time(tmp_path):
+    mine = DeviceLock("gpu0", tmp_path)
+    assert mine.try_acquire()
+    other = subprocess.run([sys.executable, "-c", f"""
+import sys; sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from jobs.device_locks import DeviceLock
+print(DeviceLock("gpu0", Path({str(tmp_path)!r})).try_acquire(), DeviceLock("gpu1", Path({str(tmp_path)!r})).try_acquire())
+"""], capture_output=True, text=True)
+    assert other.stdout.split() == ["False", "True"], other.stderr
+    mine.release()
+    assert DeviceLock("gpu0", tmp_path).try_acquire()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.delenv("INVOKE_LEADERBOARD_DB", raising=False)
+    shutil.copy(ROOT / "tasks.py", tmp_path / "tasks.py")
+    (tmp_path / "invoke.yaml").write_text(SHARED_YAML)
+    return tmp_path
+
+
+def launch(project) -> subprocess.Popen:
+    command = [sys.executable, "-m", "invoke", "eval-all", "--sweep", "shared", "--no-site"]
+    return subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def done_jobs(db_path) -> int:
+    try:
+        return sqlite_utils.Database(db_path).execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone()[0]
+    except Exception:  # not created yet
+        return 0
+
+
+def test_three_sweeps_and_a_kill_run_every_job_exactly_once_one_at_a_time_per_device(project):
+    db_path = project / "lb.db"
+    sweeps = [launch(project) for _ in range(3)]
+    deadline = time.monotonic() + 300
+    while done_jobs(db_path) < 2 and time.monotonic() < deadline and sweeps[0].poll() is None:
+        time.sleep(0.1)
+    os.kill(sweeps[0].pid, signal.SIGKILL)  # one sweep dies mid-campaign, maybe holding a job
+    outputs = [s.communicate(timeout=300)[0] for s in sweeps[1:]]
+    assert all(s.returncode == 0 for s in sweeps[1:]), outputs
+    finish = invoke("eval-all", "--sweep", "shared", "--no-site", cwd=project)  # takes over what the killed one held
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+
+    db = sqlite_utils.Database(db_path)
+    job_rows = list(db["jobs"].rows)
+    assert len(job_rows) == len(MODELS) and {r["status"] for r in job_rows} == {"done"}
+    runs = list(db["throughput"].rows)
+    assert sorted(r["model"] for r in runs) == sorted(MODELS)  # every job measured once: no run twice
+    assert sum(r["attempts"] for r in job_rows) <= len(MODELS) + 1  # only the killed sweep's job ran again
+    assert any("taken by another sweep" in out or "running in another sweep" in out for out in outputs)
+    intervals = sorted((r["started_at"], r["finished_at"]) for r in job_rows)
+    for (_, finished), (started, _) in zip(intervals, intervals[1:]):
+        assert started >= finished  # the CPU ran one job at a time, whichever sweep it came from
