@@ -4,7 +4,6 @@ A file written here is named `leaderboard-<kind>...` and can be imported back
 (`invoke import-results`): the same rows, with the same identities, come back.
 """
 import csv
-import io
 import json
 
 from db.errors import LeaderboardError

@@ -6,7 +6,6 @@ pretrained config. Any timm model works.
 """
 import difflib
 import fnmatch
-import json
 from collections import Counter
 from functools import lru_cache
 

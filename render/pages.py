@@ -10,9 +10,8 @@ from db.kinds import KINDS
 from db.parsing import split_tag
 from db.queue import spec_label
 from db.report import KEY_SHOWN
+from render.data import UNKNOWN, environment_label, group_key, groups, model_names, model_params, page_name
 from render.history import Environments, model_history
-from render.data import (UNKNOWN, environment_label, group_key, group_label, groups, model_names, model_params,
-                         page_name)
 
 
 def by_model(rows: list[dict]) -> dict[str, list[dict]]:

@@ -2,12 +2,11 @@
 1 for what the world disagrees with), and takes what users type (several paths, no surprising
 short flags). Cheap: no job runs; only the sweep dry runs plan (importing timm)."""
 import re
-import shutil
 
 import pytest
 import sqlite_utils
 
-from conftest import REFERENCE, ROOT, invoke
+from conftest import REFERENCE, invoke, make_project
 
 TINY_SWEEP = """\
 leaderboard:
@@ -23,11 +22,7 @@ leaderboard:
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project folder with our tasks.py and an invoke.yaml holding a one-job sweep."""
-    monkeypatch.delenv("INVOKE_LEADERBOARD_DB", raising=False)
-    monkeypatch.delenv("INVOKE_LEADERBOARD_JOB_TIMEOUT", raising=False)
-    shutil.copy(ROOT / "tasks.py", tmp_path / "tasks.py")
-    (tmp_path / "invoke.yaml").write_text(TINY_SWEEP)
-    return tmp_path
+    return make_project(tmp_path, monkeypatch, TINY_SWEEP)
 
 
 def refused(result, code: int) -> str:

@@ -1,7 +1,6 @@
 """Sweeps sharing a database: each job claimed by one sweep, run once, one job per device at a time,
 and a killed sweep's claim taken over (db/claims.py, jobs/device_locks.py)."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 import pytest
 import sqlite_utils
 
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, make_project
 from db.claims import LEASE_S, claim, new_owner, owner_alive
 from db.queue import enqueue, start
 from jobs.device_locks import DeviceLock
@@ -82,10 +81,8 @@ print(DeviceLock("gpu0", Path({str(tmp_path)!r})).try_acquire(), DeviceLock("gpu
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.delenv("INVOKE_LEADERBOARD_DB", raising=False)
-    shutil.copy(ROOT / "tasks.py", tmp_path / "tasks.py")
-    (tmp_path / "invoke.yaml").write_text(SHARED_YAML)
-    return tmp_path
+    """A project whose invoke.yaml holds an eight-job sweep."""
+    return make_project(tmp_path, monkeypatch, SHARED_YAML)
 
 
 def launch(project) -> subprocess.Popen:

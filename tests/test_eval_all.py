@@ -1,7 +1,6 @@
 """`invoke eval-all` through the real command line: smoke sweep, resume after kill -9, queue flags."""
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 import pytest
 import sqlite_utils
 
-from conftest import ROOT, invoke
+from conftest import invoke, make_project
 
 SWEEPS_YAML = """\
 leaderboard:
@@ -30,10 +29,7 @@ leaderboard:
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project folder with our tasks.py and an invoke.yaml holding two small sweeps."""
-    monkeypatch.delenv("INVOKE_LEADERBOARD_DB", raising=False)
-    shutil.copy(ROOT / "tasks.py", tmp_path / "tasks.py")
-    (tmp_path / "invoke.yaml").write_text(SWEEPS_YAML)
-    return tmp_path
+    return make_project(tmp_path, monkeypatch, SWEEPS_YAML)
 
 
 def jobs_table(path):

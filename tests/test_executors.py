@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import ROOT
+from db.claims import process_alive as alive
 from db.queue import enqueue
 from jobs.campaign import run_jobs
 from jobs.executors import LocalExecutor, Slot, local_slots
@@ -157,13 +158,6 @@ def wait_until_gone(pid: int, timeout=10) -> bool:
         time.sleep(0.1)
     return not alive(pid)
 
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"  # a zombie has exited
-    except FileNotFoundError:
-        return False
 
 
 def test_planning_failures_are_one_line_for_the_user_and_keep_the_traceback_for_a_bug():

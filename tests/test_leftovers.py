@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import ROOT
+from db.claims import process_alive as alive
 from jobs.executors import JOB_FOLDER_PREFIX, LocalExecutor, Slot
 
 # A sweep-like process: a local executor whose job server starts (preloading what argv[1] lists),
@@ -64,13 +65,6 @@ def kill_9(process: subprocess.Popen) -> None:
     process.kill()
     process.wait()
 
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"  # a zombie has exited
-    except FileNotFoundError:
-        return False
 
 
 def gone_within(seconds: float, *pids: int) -> bool:
