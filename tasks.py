@@ -323,7 +323,7 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
     check_choice("executor", executor or c.config.leaderboard.executor, ("local", "ray"))
     from db.kinds import BENCHES, COMPILE_MODES, KINDS
-    from jobs.campaign import Options, run_campaign
+    from jobs.campaign import Options, SweepInterrupted, run_campaign
 
     if kind is not None:
         check_choice("kind", kind, tuple(KINDS))
@@ -335,7 +335,16 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
         c.config.leaderboard, sweep, models, kind, bench, compile_mode, executor, ray_address, data_dir,
         checkpoint_dir, class_map, device, timeout, force=force, retry_failed=retry_failed, dry_run=dry_run)
     database = open_database(c, db)
-    summary = run_campaign(database, options)
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` stops a sweep as Ctrl-C does: kept, reported
+    try:
+        summary = run_campaign(database, options)
+    except SweepInterrupted as stop:  # Ctrl-C: say what is kept, publish it, and how to go on
+        print(stop.text())
+        if not no_site:
+            build_site_after_sweep(c, database)
+        raise Exit(code=130)
+    except KeyboardInterrupt:  # while planning: no job had started
+        raise Exit("Interrupted while planning: no job ran. Run the same command again.", code=130)
     if summary is None:  # a dry run, or nothing left to run
         return
     print(summary.text())
@@ -343,6 +352,10 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
         build_site_after_sweep(c, database)
     if summary.failed:
         raise Exit(code=1)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def build_site_after_sweep(c, database) -> None:

@@ -7,6 +7,7 @@ again). Sweeps sharing a database claim each job before running it (db.claims).
 """
 import json
 import sqlite3
+from datetime import datetime
 import traceback
 from dataclasses import dataclass
 
@@ -128,6 +129,20 @@ def record_result(db, job, result: dict) -> str:
                              "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
                              "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None})
     return status
+
+
+def finished_durations(db, limit: int = 2000) -> list[tuple[str, dict, float]]:
+    """(kind, spec, seconds) of the latest finished jobs: what jobs of each kind took before."""
+    rows = db.query("SELECT kind, spec, started_at, finished_at FROM jobs WHERE status = 'done' AND started_at "
+                    "IS NOT NULL AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?", [limit])
+    found = []
+    for row in rows:
+        try:
+            seconds = (datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"])).total_seconds()
+            found.append((row["kind"], json.loads(row["spec"] or "{}"), seconds))
+        except (ValueError, TypeError):  # a timestamp or spec no run of ours wrote: no estimate from it
+            continue
+    return found
 
 
 def failures(db, keys: list[str]) -> list[dict]:

@@ -3,6 +3,7 @@ import csv
 import io
 import json
 
+from db.claims import owner_alive
 from db.errors import LeaderboardError
 from db.history import CHANGE_THRESHOLD, latest_changes
 from db.kinds import KINDS, get_kind
@@ -74,6 +75,16 @@ def changes_table(changes: list) -> str:
     return format_table(rows, ["kind", "model", "settings", "before", "after", "change", "flag", "run"])
 
 
+def job_states(db) -> list[dict]:
+    """Jobs per status, `running` split: running now (a live sweep holds it), or interrupted (its sweep
+    died; the next sweep runs it again)."""
+    counts = {r["status"]: r["rows"] for r in count_by(db, "jobs", "status") if r["status"] != "running"}
+    for job in db.query("SELECT owner, lease_expires FROM jobs WHERE status = 'running'"):
+        state = "running" if owner_alive(job["owner"], job["lease_expires"]) else "interrupted"
+        counts[state] = counts.get(state, 0) + 1
+    return [{"status": status, "rows": rows} for status, rows in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
 def status_report(db, failures_shown: int = 20, threshold: float = CHANGE_THRESHOLD) -> str:
     """What is stored: rows per source, the queue per status, flagged changes and the latest failures."""
     parts = [
@@ -87,7 +98,7 @@ def status_report(db, failures_shown: int = 20, threshold: float = CHANGE_THRESH
             parts.append(format_table(count_by(db, kind, "source"), ["source", "rows"]))
     parts.append(f"\njobs: {db['jobs'].count}")
     if db["jobs"].count:
-        parts.append(format_table(count_by(db, "jobs", "status"), ["status", "rows"]))
+        parts.append(format_table(job_states(db), ["status", "rows"]))
     flagged = latest_changes(db, threshold)
     if flagged:
         parts.append(f"\nchanges beyond {threshold:.0%} between a measurement's last two runs "

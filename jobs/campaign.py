@@ -4,7 +4,7 @@ The invoke process is the only database writer: executors hand each result back 
 stored (result row + job status, one transaction) as soon as the job ends.
 """
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
 from db.errors import LeaderboardError
 from jobs.executors import Executor, LocalExecutor, local_slots, planner
-from jobs.progress import Progress
+from jobs.progress import Progress, cost_key
 from jobs.settings import configured_job_timeout
 from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep
 
@@ -115,7 +115,16 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
             say(NO_DATA)
         if options.dry_run or not queued.to_run:
             return None
-        return run_jobs(database, executor, queued.to_run, Progress(len(queued.to_run)))
+        progress = Progress(queued.to_run, slots=target.slots, past_costs=past_costs(database))
+        return run_jobs(database, executor, queued.to_run, progress)
+
+
+def past_costs(db) -> dict:
+    """Seconds each kind of job took in earlier sweeps on this database: the first ETA's basis."""
+    costs = defaultdict(list)
+    for kind, spec, seconds in queue.finished_durations(db):
+        costs[cost_key(kind, spec)].append(seconds)
+    return costs
 
 
 def database_path(db) -> str:
@@ -140,8 +149,24 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
     try:
         with LeaseKeeper(database_path(db), owner):
             executor.run(jobs, on_start, on_finish)
-    finally:
+    except KeyboardInterrupt:
         progress.close()
+        raise SweepInterrupted(progress.done, progress.failed, progress.total - progress.done - progress.failed,
+                               len(progress.current)) from None
+    progress.close()
     failed = queue.failures(db, [j.key for j in jobs])
     return Summary(ran=progress.done + progress.failed, done=progress.done, failed=failed,
                    elsewhere=progress.elsewhere)
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C during a sweep: what it kept, and what is left for the next run."""
+
+    def __init__(self, done: int, failed: int, left: int, running: int):
+        super().__init__("interrupted")
+        self.done, self.failed, self.left, self.running = done, failed, left, running
+
+    def text(self) -> str:
+        was_running = f", {self.running} of them interrupted while running" if self.running else ""
+        return (f"Interrupted: {self.done} jobs done and {self.failed} failed are stored; {self.left} left"
+                f"{was_running}. Run the same command again to resume.")

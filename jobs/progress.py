@@ -1,6 +1,17 @@
-"""The sweep's live progress: done/failed/remaining, the job on each slot, elapsed and ETA."""
+"""The sweep's live progress: done/failed/left, the job on each slot and for how long, elapsed, ETA.
+
+The ETA adds up what each job left is expected to cost, by kind of job (kind, bench, compile mode,
+device: a compile job costs many eager ones): the mean of this sweep's finished jobs of that kind,
+else the median of earlier sweeps' (from the database), else the mean of everything finished so far.
+On a terminal the line is redrawn every second; otherwise one line per finished job, with its time.
+"""
+import statistics
 import sys
+import threading
 import time
+from collections import defaultdict
+
+TICK_S = 1.0  # how often the live line is redrawn
 
 
 def duration(seconds: float) -> str:
@@ -8,50 +19,109 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-class Progress:
-    """One rewritten status line on a terminal; one line per finished job otherwise (logs, CI)."""
+def cost_key(kind: str, spec: dict) -> tuple:
+    """What decides a job's cost: its kind, bench, compile mode and device."""
+    return kind, spec.get("bench"), spec.get("compile_mode"), spec.get("device")
 
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.stream = total, stream
+
+class JobCosts:
+    """Seconds a job is expected to take, learned as the sweep goes, seeded by earlier sweeps."""
+
+    def __init__(self, past: dict | None = None):
+        self.past = {key: statistics.median(seconds) for key, seconds in (past or {}).items() if seconds}
+        self.seen = defaultdict(list)
+
+    def add(self, key: tuple, seconds: float) -> None:
+        self.seen[key].append(seconds)
+
+    def expected(self, key: tuple) -> float | None:
+        if self.seen.get(key):
+            return statistics.fmean(self.seen[key])
+        if key in self.past:
+            return self.past[key]
+        everything = [s for seconds in self.seen.values() for s in seconds]
+        return statistics.fmean(everything) if everything else None
+
+
+class Progress:
+    """One live status line on a terminal; one line per finished job otherwise (logs, CI)."""
+
+    def __init__(self, jobs: list, stream=sys.stderr, slots: int = 1, past_costs: dict | None = None):
+        self.total, self.stream, self.slots = len(jobs), stream, max(1, slots)
+        self.waiting = {job.key: cost_key(job.kind, job.spec) for job in jobs}  # not started yet
+        self.costs = JobCosts(past_costs)
         self.done = self.failed = self.elsewhere = 0
-        self.current = {}   # slot name → job label
+        self.current = {}   # slot name → (job label, cost key, started at)
         self.began = time.monotonic()
         self.live = stream.isatty()
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        if self.live:
+            threading.Thread(target=self.tick, name="progress", daemon=True).start()
+
+    def tick(self) -> None:
+        while not self.stopped.wait(TICK_S):
+            self.redraw()
 
     def started(self, job, slot: str) -> None:
-        self.current[slot] = job.label
+        with self.lock:
+            key = self.waiting.pop(job.key, cost_key(job.kind, job.spec))
+            self.current[slot] = (job.label, key, time.monotonic())
         self.redraw()
 
     def taken_elsewhere(self, job) -> None:
         """Another sweep on this database claimed `job` first: it leaves this sweep's count."""
-        self.total -= 1
-        self.elsewhere += 1
+        with self.lock:
+            self.waiting.pop(job.key, None)
+            self.total -= 1
+            self.elsewhere += 1
         if not self.live:
             print(f"[-] taken by another sweep: {job.label}", file=self.stream, flush=True)
         self.redraw()
 
     def finished(self, job, slot: str, status: str, error: str | None) -> None:
-        self.current.pop(slot, None)
-        self.done += status != "failed"
-        self.failed += status == "failed"
+        with self.lock:
+            label, key, began = self.current.pop(slot, (job.label, cost_key(job.kind, job.spec), time.monotonic()))
+            seconds = time.monotonic() - began
+            self.costs.add(key, seconds)
+            self.done += status != "failed"
+            self.failed += status == "failed"
         if not self.live:
             detail = f": {error}" if status != "done" and error else ""
-            print(f"[{self.done + self.failed}/{self.total}] {status} {job.label}{detail}", file=self.stream, flush=True)
+            print(f"[{self.done + self.failed}/{self.total}] {status} {label} in {seconds:.1f} s{detail}",
+                  file=self.stream, flush=True)
         self.redraw()
 
+    def eta(self) -> float | None:
+        """Seconds until the last job ends: what the waiting jobs and the rest of the running ones cost,
+        spread over the slots; None until a cost is known."""
+        now = time.monotonic()
+        left = [self.costs.expected(key) for key in self.waiting.values()]
+        left += [max(0.0, (self.costs.expected(key) or 0.0) - (now - began)) for _, key, began in self.current.values()]
+        if any(cost is None for cost in left):
+            return None
+        return sum(left) / self.slots
+
     def line(self) -> str:
-        elapsed = time.monotonic() - self.began
-        finished = self.done + self.failed
-        eta = duration(elapsed / finished * (self.total - finished)) if finished else "?"
-        slots = "  ".join(f"{slot}: {label}" for slot, label in sorted(self.current.items()))
+        now = time.monotonic()
+        with self.lock:
+            finished = self.done + self.failed
+            eta = self.eta()
+            slots = "  ".join(f"{slot}: {label} ({duration(now - began)})"
+                              for slot, (label, _, began) in sorted(self.current.items()))
         return (f"{self.done} done, {self.failed} failed, {self.total - finished} left | "
-                f"elapsed {duration(elapsed)} ETA {eta} | {slots}")
+                f"elapsed {duration(now - self.began)} ETA {duration(eta) if eta is not None else '?'} | {slots}")
 
     def redraw(self) -> None:
         if self.live:
-            self.stream.write("\r\033[K" + self.line()[:200])
-            self.stream.flush()
+            text = "\r\033[K" + self.line()[:200]
+            with self.lock:
+                self.stream.write(text)
+                self.stream.flush()
 
     def close(self) -> None:
+        self.stopped.set()
         if self.live:
-            self.stream.write("\n")
+            with self.lock:
+                self.stream.write("\n")
+                self.stream.flush()

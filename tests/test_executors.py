@@ -33,7 +33,7 @@ def test_segfault_and_hang_fail_alone_while_the_others_finish(db, capsys):
     jobs = [job("ok1"), job("crash", behaviour="segfault"), job("ok2"), job("stuck", behaviour="hang"), job("ok3")]
     enqueue(db, jobs, "test")
     executor = LocalExecutor([Slot("cpu")], timeout_s=3, job_functions=DOUBLES, preload=[])
-    summary = run_jobs(db, executor, jobs, Progress(len(jobs)))
+    summary = run_jobs(db, executor, jobs, Progress(jobs))
 
     status = {r["model"]: r for r in db["jobs"].rows}
     assert {m: status[m]["status"] for m in status} == {

@@ -1,0 +1,118 @@
+"""Progress that tells the truth: an ETA from what each kind of job costs, a live line that ticks,
+a line per job with its time off a terminal, and a Ctrl-C that says what was kept."""
+import io
+import re
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import sqlite_utils
+
+import jobs.progress as progress_module
+from conftest import make_project
+from jobs.progress import Progress, cost_key
+from jobs.sweep import Job
+
+TWO_VITS = """\
+leaderboard:
+  db: lb.db
+  sweeps:
+    compiles:
+      models: [test_vit, test_vit2, test_vit3, test_vit4]
+      throughput: {benches: [infer], compile_modes: [default], precision: fp32, batch_size: 2,
+                   warmup_steps: 1, steps: 2, repeats: 2}
+"""
+
+
+def job(key: str, mode: str) -> Job:
+    return Job(key, "throughput", "test_vit", {"model": "test_vit", "bench": "infer", "compile_mode": mode,
+                                                 "device": "cpu"})
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_eta_adds_up_what_each_kind_of_job_costs(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress_module.time, "monotonic", clock)
+    jobs = [job("e1", "eager"), job("c1", "default"), job("e2", "eager"), job("c2", "default"), job("e3", "eager")]
+    progress = Progress(jobs, stream=io.StringIO())
+    assert progress.eta() is None  # nothing known yet
+    for key, seconds in (("e1", 2.0), ("c1", 20.0)):
+        progress.started(next(j for j in jobs if j.key == key), "cpu")
+        clock.now += seconds
+        progress.finished(next(j for j in jobs if j.key == key), "cpu", "done", None)
+    assert progress.eta() == 2 * 2.0 + 20.0  # two eager jobs and one compile left, not 3 x the mean (11 s)
+    progress.started(jobs[3], "cpu")
+    clock.now += 5.0
+    assert progress.eta() == 2 * 2.0 + 15.0  # the running compile has 15 s to go
+
+
+def test_earlier_sweeps_seed_the_first_estimate():
+    jobs = [job("e1", "eager"), job("c1", "default")]
+    past = {cost_key("throughput", jobs[0].spec): [3.0, 4.0, 5.0], cost_key("throughput", jobs[1].spec): [30.0]}
+    assert Progress(jobs, stream=io.StringIO(), past_costs=past).eta() == 34.0
+    assert Progress(jobs, stream=io.StringIO(), slots=2, past_costs=past).eta() == 17.0
+
+
+def test_off_a_terminal_each_finished_job_is_a_line_with_its_time():
+    stream = io.StringIO()
+    progress = Progress([job("e1", "eager")], stream=stream)
+    progress.started(job("e1", "eager"), "cpu")
+    progress.finished(job("e1", "eager"), "cpu", "failed", "ValueError: no")
+    assert stream.getvalue().startswith("[1/1] failed throughput test_vit infer eager in 0.")
+    assert stream.getvalue().rstrip().endswith("s: ValueError: no")
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_the_line_ticks_every_second_while_a_job_runs(monkeypatch):
+    monkeypatch.setattr(progress_module, "TICK_S", 0.05)
+    stream = Terminal()
+    progress = Progress([job("e1", "eager")], stream=stream)
+    progress.started(job("e1", "eager"), "cpu")
+    drawn = stream.getvalue().count("\r")
+    time.sleep(0.5)
+    assert stream.getvalue().count("\r") >= drawn + 3  # redrawn with no job starting or ending
+    assert "cpu: throughput test_vit infer eager (0:00:00)" in stream.getvalue()
+    progress.close()
+
+
+def test_ctrl_c_says_what_was_kept_and_the_next_run_resumes(tmp_path, monkeypatch):
+    project = make_project(tmp_path, monkeypatch, TWO_VITS)
+    command = [sys.executable, "-m", "invoke", "eval-all", "--sweep", "compiles", "--no-site"]
+    sweep = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and sweep.poll() is None and not started_jobs(project / "lb.db"):
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the first compile
+    os.killpg(sweep.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    output = sweep.communicate(timeout=120)[0]
+    assert sweep.returncode == 130, output
+    assert "Traceback" not in output and "leaked" not in output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("Interrupted: ") and last.endswith("Run the same command again to resume."), output
+
+    status = subprocess.run([sys.executable, "-m", "invoke", "status"], cwd=project, capture_output=True, text=True)
+    assert re.search(r"^interrupted +1$", status.stdout, re.M), status.stdout  # its sweep died mid-job
+    resumed = subprocess.run(command + ["--dry-run"], cwd=project, capture_output=True, text=True)
+    done = sqlite_utils.Database(project / "lb.db").execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone()[0]
+    assert f"{done} already done, {4 - done} to run" in resumed.stdout, resumed.stdout
+
+
+def started_jobs(db_path) -> int:
+    try:
+        return sqlite_utils.Database(db_path).execute("SELECT count(*) FROM jobs WHERE started_at IS NOT NULL").fetchone()[0]
+    except Exception:  # not created yet
+        return 0
