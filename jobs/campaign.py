@@ -15,7 +15,7 @@ from db.errors import LeaderboardError
 from jobs.executors import Executor, LocalExecutor, local_slots, planner
 from jobs.progress import Progress, cost_key
 from jobs.settings import configured_job_timeout
-from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep
+from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep, modes_left_out
 
 NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
            "leaderboard.data_dir in invoke.yaml.")
@@ -111,6 +111,8 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
                                retry_failed=options.retry_failed, dry_run=options.dry_run)
         say(f"Sweep {options.sweep_name!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
         say(plan_text(jobs, queued))
+        for mode, same in modes_left_out(options.sweep.get("throughput") or {}, target, options.narrowing).items():
+            say(f"{mode} not measured on {target.device_type}: it is {same} there (no CUDA graphs without CUDA).")
         if not options.data:
             say(NO_DATA)
         if options.dry_run or not queued.to_run:

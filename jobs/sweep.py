@@ -190,8 +190,21 @@ def throughput_precision(config: dict, target: Target) -> str:
     return precision
 
 
+# Compile modes that are another mode on a device type: measuring both would time the same thing twice.
+SAME_MODES = {"cpu": {"reduce-overhead": "default"}}  # reduce-overhead = default + CUDA graphs; a CPU has none
+
+
+def modes_left_out(config: dict, target: Target, narrowing: Narrowing) -> dict[str, str]:
+    """The sweep's compile modes not planned on `target`, each with the mode whose figure stands for it."""
+    modes = narrowed(config.get("compile_modes", ["eager"]), narrowing.compile_modes)
+    same = SAME_MODES.get(target.device_type, {})
+    return {mode: same[mode] for mode in modes if mode in same and same[mode] in modes}
+
+
 def throughput_jobs(models, config: dict, target: Target, data: dict | None, narrowing: Narrowing) -> list[dict]:
-    """Throughput specs: each model x bench x compile mode, with the target's overrides (`cpu:`)."""
+    """Throughput specs: each model x bench x compile mode, with the target's overrides (`cpu:`);
+    a mode that is another on this device is left to that one."""
+    left_out = modes_left_out(config, target, narrowing)
     config = {**config, **(config.get(target.device_type) or {})}
     settings = {k: config[k] for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size",
                                        "channels_last", "fast_norm") if k in config}
@@ -200,7 +213,7 @@ def throughput_jobs(models, config: dict, target: Target, data: dict | None, nar
          **settings, "device": target.device_type}
         for arch in models
         for bench in narrowed(config.get("benches", ["infer"]), narrowing.benches)
-        for mode in narrowed(config.get("compile_modes", ["eager"]), narrowing.compile_modes)
+        for mode in narrowed(config.get("compile_modes", ["eager"]), narrowing.compile_modes) if mode not in left_out
     ]
 
 

@@ -66,13 +66,14 @@ def test_a_campaign_runs_on_any_executor_and_skips_what_is_stored(db):
 def test_dry_run_prints_the_plan_and_runs_nothing(project):
     result = invoke("eval-all", "--dry-run", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert "throughput: 144 jobs, 144 to run" in result.stdout  # 18 models x 2 benches x 4 compile modes
+    assert "throughput: 108 jobs, 108 to run" in result.stdout  # 18 models x 2 benches x 3 compile modes on a CPU
+    assert "reduce-overhead not measured on cpu: it is default there" in result.stdout
     assert "Accuracy jobs skipped: no dataset configured. Pass --data-dir" in result.stdout
     narrowed = invoke("eval-all", "--dry-run", "--models", "test_vit*", "--bench", "infer",  # a job timeout
                       "--compile-mode", "eager", "--compile-mode", "max-autotune", "--timeout", "1",  # shorter than
                       cwd=project)  # planning: planning has its own
     assert narrowed.returncode == 0, narrowed.stderr
-    assert "throughput: 10 jobs, 10 to run" in narrowed.stdout
+    assert "throughput: 10 jobs, 10 to run" in narrowed.stdout  # eager and max-autotune
     assert sqlite_utils.Database(project / "lb.db")["jobs"].count == 0
 
 

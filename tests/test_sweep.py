@@ -28,6 +28,19 @@ def test_cpu_runs_fp32_and_no_dataset_means_no_accuracy_jobs():
     assert {(j.spec["batch_size"], j.spec["steps"]) for j in jobs} == {(32, 10)}  # the CPU overrides
 
 
+def test_a_mode_that_is_another_on_the_cpu_is_not_measured_twice():
+    from jobs.sweep import modes_left_out
+
+    jobs = plan_jobs(BUILTIN_SWEEPS["default"], CPU, None)
+    assert len(jobs) == 18 * 2 * 3  # reduce-overhead is default without CUDA graphs: default stands for it
+    assert {j.spec["compile_mode"] for j in jobs} == {"eager", "default", "max-autotune"}
+    config = BUILTIN_SWEEPS["default"]["throughput"]
+    assert modes_left_out(config, CPU, Narrowing()) == {"reduce-overhead": "default"}
+    assert modes_left_out(config, GPU, Narrowing()) == {}
+    asked_alone = plan_jobs(BUILTIN_SWEEPS["default"], CPU, None, Narrowing(compile_modes=["reduce-overhead"]))
+    assert {j.spec["compile_mode"] for j in asked_alone} == {"reduce-overhead"}  # asked for alone, it is measured
+
+
 def test_keys_are_stable_and_change_with_anything_that_changes_the_result():
     sweep = BUILTIN_SWEEPS["smoke"]
     first = {j.model: j.key for j in plan_jobs(sweep, CPU, None)}
