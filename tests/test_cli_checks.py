@@ -7,22 +7,13 @@ import pytest
 import sqlite_utils
 
 from conftest import REFERENCE, invoke, make_project
-
-TINY_SWEEP = """\
-leaderboard:
-  db: lb.db
-  sweeps:
-    tiny:
-      models: [test_resnet]
-      throughput: {benches: [infer], compile_modes: [eager], precision: fp32, batch_size: 2,
-                   warmup_steps: 0, steps: 1, repeats: 1}
-"""
+from test_eval_all import SWEEPS_YAML  # its one-job "tiny" sweep
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A project folder with our tasks.py and an invoke.yaml holding a one-job sweep."""
-    return make_project(tmp_path, monkeypatch, TINY_SWEEP)
+    """A project folder with our tasks.py and an invoke.yaml holding a one-job sweep ("tiny")."""
+    return make_project(tmp_path, monkeypatch, SWEEPS_YAML)
 
 
 def refused(result, code: int) -> str:
@@ -76,7 +67,7 @@ def test_a_bad_timeout_in_invoke_yaml_names_the_setting(project):
     (("--bench", "infer", "--bench", "tain"), "--bench 'tain' is not one of infer, train. Try --bench infer."),
     (("--kind", "speed"), "--kind 'speed' is not one of accuracy, throughput. Try --kind accuracy."),
     (("--device", "tpu"), "--device 'tpu' is not cpu or cuda. Try --device cpu."),
-    (("--sweep", "nope"), "Unknown sweep 'nope': choose one of default, smoke, tiny, or define it under "
+    (("--sweep", "nope"), "Unknown sweep 'nope': choose one of broken, default, smoke, tiny, or define it under "
                           "leaderboard.sweeps in invoke.yaml."),
 ])
 def test_eval_all_refuses_a_bad_flag_value_with_exit_2(project, args, message):
