@@ -159,6 +159,14 @@ class Running:
     result_path: Path
     log_path: Path
     timeout_s: float   # killed past this
+    scratch: Path | None = None  # the job's own files (its compiler caches), removed when it ends
+
+
+def compiler_caches(folder: Path) -> dict:
+    """Environment giving a job compiler caches of its own (inductor's, Triton's), empty at its start:
+    its compile_s is a cold compile, never a cache hit left by an earlier job, and a job killed while
+    writing a compiled artefact leaves no half-written file for the next job to load."""
+    return {"TORCHINDUCTOR_CACHE_DIR": str(folder / "inductor"), "TRITON_CACHE_DIR": str(folder / "triton")}
 
 
 def output_tail(path: Path) -> str:
@@ -199,14 +207,17 @@ class LocalExecutor(Executor):
         return planned(self.call(PLAN, sweep, target, data, narrowing, catalogued,
                                  timeout_s=max(self.timeout_s, PLAN_TIMEOUT_S)))
 
-    def spawn(self, name: str, function_path: str, args: tuple, slot: Slot, job=None, timeout_s=None) -> Running:
+    def spawn(self, name: str, function_path: str, args: tuple, slot: Slot, job=None, timeout_s=None,
+              scratch: Path | None = None) -> Running:
         result_path, log_path = self.workdir / f"{name}.json", self.workdir / f"{name}.log"
         result_path.unlink(missing_ok=True)
-        job_id = self.server.submit(function_path, args, slot.env, str(result_path), str(log_path))
-        return Running(job, slot, job_id, time.monotonic(), result_path, log_path, timeout_s or self.timeout_s)
+        env = {**slot.env, **(compiler_caches(scratch) if scratch else {})}
+        job_id = self.server.submit(function_path, args, env, str(result_path), str(log_path))
+        return Running(job, slot, job_id, time.monotonic(), result_path, log_path, timeout_s or self.timeout_s, scratch)
 
     def launch(self, job, slot: Slot) -> Running:
-        return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), slot, job)
+        return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), slot, job,
+                          scratch=self.workdir / f"scratch-{job.key}")
 
     def call(self, function_path: str, *args, timeout_s: float | None = None) -> dict:
         """`function(*args)` in a fresh job process, as a job runs; its result dict."""
@@ -227,6 +238,8 @@ class LocalExecutor(Executor):
         finally:
             run.result_path.unlink(missing_ok=True)
             run.log_path.unlink(missing_ok=True)
+            if run.scratch:
+                shutil.rmtree(run.scratch, ignore_errors=True)
 
     def outcome(self, run: Running, timed_out: bool) -> dict:
         if timed_out:

@@ -11,8 +11,9 @@ ENVIRONMENT = {"device": "cpu: test double", "device_type": "cpu", "device_count
 
 
 def behave(spec: dict) -> dict:
-    """spec["behaviour"]: ok | segfault | hang | sleep (spec["seconds"]) | fail; spec["where"]: also
-    report the process (pid, CUDA_VISIBLE_DEVICES), fields a stored result has no column for."""
+    """spec["behaviour"]: ok | segfault | hang | sleep (spec["seconds"]) | fail | compile_cache (write into
+    inductor's cache folder); spec["where"]: also report the process (pid, CUDA_VISIBLE_DEVICES, compile
+    cache folder), fields a stored result has no column for."""
     behaviour = spec.get("behaviour", "ok")
     print(f"starting {spec['model']} ({behaviour})", flush=True)
     if behaviour == "segfault":
@@ -23,7 +24,15 @@ def behave(spec: dict) -> dict:
         time.sleep(spec["seconds"])
     if behaviour == "fail":
         return {"status": "failed", "error": "ValueError: told to fail", "kind": "throughput"}
-    where = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
+    if behaviour == "compile_cache":  # inductor writes where TORCHINDUCTOR_CACHE_DIR says: a folder of its own
+        folder = os.environ["TORCHINDUCTOR_CACHE_DIR"]
+        assert not os.path.exists(folder), "another job's cache"
+        os.makedirs(folder)
+        with open(os.path.join(folder, "artefact.so"), "w") as f:
+            f.write("half-written")
+        spec = {**spec, "where": True}
+    where = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(),
+             "compile_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR")}
     return {"status": "done", "kind": "throughput", "environment": ENVIRONMENT, "model": spec["model"],
             "bench": "infer", "compile_mode": "eager", "precision": "fp32", "img_size": 8, "samples_per_sec": 1.0,
             **(where if spec.get("where") else {})}

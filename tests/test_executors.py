@@ -168,3 +168,16 @@ def test_planning_failures_are_one_line_for_the_user_and_keep_the_traceback_for_
         planned({"status": "failed", "error": "Unknown model 'x'", "user_error": True})
     with pytest.raises(RuntimeError, match="(?s)Planning failed: KeyError: 'y'.*Traceback"):
         planned({"status": "failed", "error": "KeyError: 'y'", "traceback": "Traceback (most recent call last): ..."})
+
+
+def test_each_job_compiles_into_a_cache_of_its_own_removed_when_it_ends():
+    """A cold cache per job: compile_s is never a cache hit, and a job killed mid-write (a truncated
+    .so) leaves nothing for the next job to load."""
+    jobs = [job("a", behaviour="compile_cache"), job("b", behaviour="compile_cache")]
+    results = []
+    with LocalExecutor([Slot("cpu")], timeout_s=60, job_functions=DOUBLES, preload=[]) as executor:
+        executor.run(jobs, lambda j, s: None, lambda j, s, result: results.append(result))
+    folders = [r["compile_cache"] for r in results]
+    assert all(r["status"] == "done" for r in results), results
+    assert len(set(folders)) == 2 and all("scratch-" in f for f in folders)
+    assert not any(os.path.exists(f) for f in folders)  # removed with the job
