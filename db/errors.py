@@ -20,9 +20,13 @@ class UsageError(LeaderboardError):
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:
-    """The first non-blank line of the error's message (its type's name if it has none), at most `limit` long."""
+    """The first non-blank line of the error's message (its type's name if it has none), at most `limit`
+    long. A line that only introduces the next ("backend='inductor' raised:") is joined with it, so the
+    reason is in the line."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(error).__name__
+    text = lines.pop(0) if lines else type(error).__name__
+    while text.endswith(":") and lines:
+        text += " " + lines.pop(0)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
