@@ -24,14 +24,14 @@ def setting_getter(fields: tuple):
 
 def setting_title(kind, row: dict) -> str:
     """The setting for people: "infer · eager · amp_bf16 · channels last · 224 px"; flags by name."""
-    parts = []
-    for key in kind.setting:
-        value = row.get(key)
-        if key == "model" or value in (None, "", 0, False):
-            continue
-        parts.append(key.replace("_", " ") if value in (1, True) and key != "img_size" else
-                     f"{value} px" if key == "img_size" else str(value))
-    return " · ".join(parts)
+    return " · ".join(setting_part(key, row.get(key)) for key in kind.setting
+                      if key != "model" and row.get(key) not in (None, "", 0, False))
+
+
+def setting_part(key: str, value) -> str:
+    if key == "img_size":
+        return f"{value} px"
+    return key.replace("_", " ") if value in (1, True) else str(value)  # a flag that is on: its name
 
 
 class Environments:
