@@ -286,7 +286,8 @@ def test_cpu_peak_memory_is_not_hidden_by_an_earlier_larger_peak():
     del earlier
     memory = PeakMemory("cpu")
     job = torch.ones(32 * 2**20, dtype=torch.uint8) + 1
-    assert 30 <= memory.peak_mb() <= 64 and job.numel() == 32 * 2**20
+    # the job's own ~64 MiB (two 32 MiB tensors) plus allocator slack, far below the earlier ~192 MiB
+    assert 30 <= memory.peak_mb() <= 96 and job.numel() == 32 * 2**20
 
 
 def test_invoke_bench_shows_where_a_job_error_came_from(run_invoke, db):
