@@ -127,15 +127,30 @@ def catalog(c, models=None, format="table", imported=False, db=None):
         raise UsageError("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
     from db.catalog import save_catalog
     from db.report import catalog_listing, catalog_results_text
-    from jobs.catalog import DEFAULT_MODELS, catalog as build_catalog, catalog_results
 
     database = open_database(c, db)
     if imported:
-        print(catalog_results_text(catalog_results(database)))
+        print(catalog_results_text(catalog_imported_results(database)))
         return
+    from jobs.catalog import DEFAULT_MODELS, catalog as build_catalog
     entries = build_catalog(models or DEFAULT_MODELS)
     save_catalog(database, entries)
     print(catalog_listing(entries, format))
+
+
+def catalog_imported_results(database) -> dict:
+    """`catalog --imported` with a progress line; a Ctrl-C keeps what is saved and says so."""
+    from jobs.catalog_imported import catalog_imported
+    from jobs.progress import CountProgress
+
+    progress = CountProgress("catalogued")
+    try:
+        return catalog_imported(database, on_progress=progress.update)
+    except KeyboardInterrupt:
+        raise LeaderboardError(f"Interrupted after {progress.done} of {progress.total} architectures, all saved: "
+                               "`invoke catalog --imported` again does the rest.") from None
+    finally:
+        progress.close()
 
 
 @task(help={"job": "Show this job in full (its key, or the start of it from the job column): spec, error, "
@@ -312,6 +327,8 @@ EVAL_ALL_HELP = {
     "dry_run": "Print the plan (jobs per kind, already done) and run nothing.",
     "no_site": "Do not build the site afterwards.",
     "timeout": "Seconds before a job's process group is killed (default: leaderboard.job_timeout).",
+    "compile_workers": "Jobs compiling beside the one measuring on each GPU: a number, or auto (default: "
+                       "leaderboard.compile_workers; auto is 0 on the CPU, on GPUs one per 4 spare cores).",
     "db": DB_HELP,
 }
 
@@ -319,7 +336,7 @@ EVAL_ALL_HELP = {
 @task(iterable=["models", "bench", "compile_mode"], help=EVAL_ALL_HELP)
 def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mode=None, executor=None,
              ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None, device=None, force=False,
-             retry_failed=False, dry_run=False, no_site=False, timeout=None, db=None):
+             retry_failed=False, dry_run=False, no_site=False, timeout=None, compile_workers=None, db=None):
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
     check_choice("executor", executor or c.config.leaderboard.executor, ("local", "ray"))
     from db.kinds import BENCHES, COMPILE_MODES, KINDS
@@ -333,7 +350,8 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
 
     options = Options.from_flags(
         c.config.leaderboard, sweep, models, kind, bench, compile_mode, executor, ray_address, data_dir,
-        checkpoint_dir, class_map, device, timeout, force=force, retry_failed=retry_failed, dry_run=dry_run)
+        checkpoint_dir, class_map, device, timeout, compile_workers, force=force, retry_failed=retry_failed,
+        dry_run=dry_run)
     database = open_database(c, db)
     signal.signal(signal.SIGTERM, interrupt)  # `kill` stops a sweep as Ctrl-C does: kept, reported
     try:

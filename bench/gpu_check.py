@@ -230,6 +230,19 @@ def step_modes(ck: Check) -> dict:
     return {"rows": rows, "problems": problems}
 
 
+def step_overhead(ck: Check) -> dict:
+    """Where a job's seconds go (issue 13): bench/bench_job_overhead.py on the mode models' eager and
+    default inference jobs, one job at a time, then with 3 compile workers."""
+    runs, problems = {}, []
+    for workers in (0, 3):
+        ran = ck.run([sys.executable, "bench/bench_job_overhead.py", "--device", "cuda", "--models",
+                      *ck.plan.mode_models, "--modes", "eager", "default", "--compile-workers", workers], cap_s=300)
+        if not ran.ok:
+            problems.append(ran.problem(f"bench_job_overhead --compile-workers {workers}"))
+        runs[f"compile_workers_{workers}"] = ran.output[-4000:]
+    return {"runs": runs, "problems": problems}
+
+
 def spec_mismatches(timing: Timing, jobs: list) -> list:
     """Where the sweep's job specs differ from TIMINGS: invoke bench here would measure another spec."""
     wanted = asdict(timing)
@@ -416,7 +429,8 @@ def agreement_in_process(ck: Check, spec: dict):
     return result["samples_per_sec"], None
 
 
-STEPS = {"environment": step_environment, "smoke": step_smoke, "modes": step_modes, "variants": step_variants,
+STEPS = {"environment": step_environment, "smoke": step_smoke, "modes": step_modes, "overhead": step_overhead,
+         "variants": step_variants,
          "accuracy": step_accuracy, "oom": step_oom, "slots": step_slots, "compare": step_compare,
          "agreement": step_agreement}
 

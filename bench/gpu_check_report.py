@@ -4,6 +4,7 @@ bench/RESULTS.md. Pure formatting: every figure comes from the summary or the re
 STEP_TITLES = {  # the report's order: issue 9, item 5
     "smoke": "1. Smoke sweep on the device (eval-all --sweep smoke)",
     "modes": "2. Compile modes x inference/training (eval-all)",
+    "overhead": "2b. Where a job's seconds go, without and with compile workers (issue 13)",
     "variants": "3. fp16, channels-last, fast-norm (invoke bench)",
     "accuracy": "4. Accuracy on the device vs the CPU (invoke evaluate)",
     "oom": "5. Out-of-memory back-off (invoke bench)",
@@ -20,7 +21,7 @@ def render_report(summary: dict, reference_rows: list) -> str:
     reference = {(r["model"], r["compile_mode"]): r for r in reference_rows}
     sections = {"smoke": smoke_text, "modes": lambda d: modes_table(d, reference), "variants": lambda d: variants_table(d, steps),
                 "accuracy": accuracy_text, "oom": oom_text, "slots": slots_text, "compare": lambda d: compare_table(d, steps),
-                "agreement": agreement_text}
+                "agreement": agreement_text, "overhead": overhead_text}
     for name, title in STEP_TITLES.items():
         if name in steps:
             parts.append(section(title, steps[name], sections[name]))
@@ -198,3 +199,8 @@ def agreement_text(data: dict) -> str:
     judged = f"tolerance {data['tolerance']:.0%}" if data["tolerance"] is not None else "not judged in the quick plan"
     return (f"Spec: {spec}. Rounds alternate the entry points; GPU clocks from nvidia-smi.\n\n" + table(headers, rows)
             + f"\n\nMedians: {medians}. Ratios: {ratios} ({judged}).")
+
+
+def overhead_text(data: dict) -> str:
+    """bench/bench_job_overhead.py's tables, as it printed them."""
+    return "\n\n".join(f"{name}:\n\n```\n{output.strip()}\n```" for name, output in data["runs"].items())

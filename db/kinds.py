@@ -164,7 +164,7 @@ THROUGHPUT = register(ThroughputKind(
     setting=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
              "img_size", "low_fidelity"),
     headline="samples_per_sec", headline_label="samples/s", spread=("samples_per_sec_min", "samples_per_sec_max"),
-    extras=("device", "repeat_samples_per_sec", "first_call_s", "cudagraph_skips"),
+    extras=("device", "repeat_samples_per_sec", "first_call_s", "cudagraph_skips", "phases_s"),
     site_fields=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
                  "img_size", "batch_size", "samples_per_sec", "samples_per_sec_min", "samples_per_sec_max",
                  "step_time_ms", "compile_s", "peak_mem_mb", "gmacs", "param_count", "requested_batch_size",

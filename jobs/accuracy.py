@@ -144,6 +144,7 @@ def measure(spec: dict) -> dict:
     from jobs.accuracy_data import check_classes, open_dataset
     from jobs.accuracy_eval import evaluate
     from jobs.accuracy_weights import create_model, find_checkpoint, hub_source
+    from jobs.device_turn import device_turn
 
     random_seed(42)  # as validate.py, for any reader or model that draws random numbers
     spec = {**spec, "device": select_device(spec["device"])}
@@ -154,7 +155,8 @@ def measure(spec: dict) -> dict:
     check_classes(dataset, model.num_classes, spec["model"], spec["class_map"])
     memory_format = torch.channels_last if spec["channels_last"] else torch.contiguous_format
     model = model.to(device=torch.device(measuring.tensor_device(spec["device"])), memory_format=memory_format).eval()
-    counts = evaluate(model, dataset, data_config, spec)
+    with device_turn():  # the evaluation holds the device alone, as a throughput job's timed steps do
+        counts = evaluate(model, dataset, data_config, spec)
     return figures(counts, data_config, weights=checkpoint or hub_source(spec["model"]),
                    param_count=published_param_count(spec["model"], model))
 

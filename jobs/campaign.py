@@ -12,9 +12,9 @@ from db import queue
 from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
 from db.errors import LeaderboardError
-from jobs.executors import Executor, LocalExecutor, local_slots, planner
+from jobs.executors import Executor, LocalExecutor, auto_compile_workers, local_slots, planner
 from jobs.progress import Progress, cost_key
-from jobs.settings import configured_job_timeout
+from jobs.settings import configured_compile_workers, configured_job_timeout
 from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep, modes_left_out
 
 NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
@@ -32,6 +32,7 @@ class Options:
     ray_address: str | None
     device: str | None         # cpu | cuda | None: cuda when a GPU is visible
     timeout_s: float           # per job
+    compile_workers: int | None = None  # jobs compiling beside the measuring one, per slot; None: auto
     force: bool = False        # run finished jobs again
     retry_failed: bool = False
     dry_run: bool = False      # print the plan, run nothing
@@ -39,11 +40,12 @@ class Options:
     @classmethod
     def from_flags(cls, settings, sweep: str, models=None, kind=None, bench=None, compile_mode=None,
                    executor=None, ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None,
-                   device=None, timeout=None, **switches) -> "Options":
+                   device=None, timeout=None, compile_workers=None, **switches) -> "Options":
         """Flags over `settings` (the leaderboard configuration), checked before any work: a UsageError for
         a malformed value (--timeout or job_timeout, --device, --sweep, the sweep's definition), a
         LeaderboardError for a missing dataset."""
         timeout_s = configured_job_timeout(settings, timeout)
+        workers = configured_compile_workers(settings, compile_workers)
         checked_device_type(device)
         definition = get_sweep(sweep, settings.sweeps)  # checked whole: no job fails for its sweep's typo
         data_dir = data_dir or settings.data_dir
@@ -53,7 +55,8 @@ class Options:
         narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
         return cls(sweep, definition, narrowing,
                    data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map),
-                   executor or settings.executor, ray_address or settings.ray_address, device, timeout_s, **switches)
+                   executor or settings.executor, ray_address or settings.ray_address, device, timeout_s, workers,
+                   **switches)
 
 
 @dataclass
@@ -96,7 +99,10 @@ def make_executor(options: Options, target) -> Executor:
         from jobs.ray_executor import RayExecutor
 
         return RayExecutor(target.device_type, options.timeout_s, options.ray_address)
-    return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s)
+    workers = options.compile_workers
+    if workers is None:
+        workers = auto_compile_workers(target.device_type, target.slots)
+    return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s, compile_workers=workers)
 
 
 def run_campaign(database, options: Options, say=print, make=make_executor) -> Summary | None:
@@ -109,7 +115,8 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
         save_catalog(database, new_models)  # family and norm of every model the site will show
         queued = queue.enqueue(database, jobs, options.sweep_name, force=options.force,
                                retry_failed=options.retry_failed, dry_run=options.dry_run)
-        say(f"Sweep {options.sweep_name!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}):")
+        say(f"Sweep {options.sweep_name!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}"
+            f"{compile_workers_text(executor)}):")
         say(plan_text(jobs, queued))
         for mode, same in modes_left_out(options.sweep.get("throughput") or {}, target, options.narrowing).items():
             say(f"{mode} not measured on {target.device_type}: it is {same} there (no CUDA graphs without CUDA).")
@@ -119,6 +126,11 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
             return None
         progress = Progress(queued.to_run, slots=target.slots, past_costs=past_costs(database))
         return run_jobs(database, executor, queued.to_run, progress)
+
+
+def compile_workers_text(executor) -> str:
+    workers = getattr(executor, "compile_workers", 0)
+    return f", {workers} compile worker{'s' * (workers > 1)} each" if workers else ""
 
 
 def past_costs(db) -> dict:

@@ -1,4 +1,5 @@
 """The environment a measurement ran in: hardware and software versions, for provenance."""
+import functools
 import platform
 import socket
 import subprocess
@@ -16,7 +17,10 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.lru_cache(maxsize=1)
 def nvidia_driver() -> str | None:
+    """The NVIDIA driver's version, asked of nvidia-smi once per process: the job server asks it
+    before forking jobs (jobs/executors.py PRELOAD), so no job pays for the call."""
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],

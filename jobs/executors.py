@@ -7,6 +7,7 @@ and a log file; a segfault, CUDA error or OOM kills only that job and becomes a 
 """
 import abc
 import fcntl
+import itertools
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from db.errors import LeaderboardError
 from db.kinds import get_kind
 from db.queue import TAIL_CHARS
 from jobs.device_locks import DeviceLocks
+from jobs.device_turn import TURN_LOCK_ENV, WAIT_FILE, WAIT_FILE_ENV, read_waited_s
 from jobs.job_server import JobServer, job_failure
 from jobs.sweep import Job
 
@@ -33,7 +35,7 @@ PLAN = "jobs.sweep:plan_as_dicts"  # planning needs timm (model names, catalogue
 PLAN_PRELOAD = ["torch", "timm", "jobs.sweep", "jobs.catalog"]
 PRELOAD = [*PLAN_PRELOAD, "torch.utils.flop_counter", "jobs.environment", "jobs.throughput",
            "jobs.throughput_measure", "jobs.accuracy", "jobs.accuracy_data", "jobs.accuracy_eval",
-           "jobs.accuracy_weights"]
+           "jobs.accuracy_weights", "jobs.environment:nvidia_driver"]  # asked once (nvidia-smi), not per job
 
 
 def job_function(kind: str, overrides: dict | None = None) -> str:
@@ -101,6 +103,22 @@ def local_slots(device_type: str, gpu_count: int) -> list[Slot]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     ids = [i.strip() for i in visible.split(",")] if visible else [str(i) for i in range(gpu_count)]
     return [Slot(f"gpu{i}", {"CUDA_VISIBLE_DEVICES": ids[i]}) for i in range(min(gpu_count, len(ids)))]
+
+
+CORES_PER_COMPILE = 4  # inductor compiles a graph's kernels in parallel: a compiling job keeps a few cores busy
+
+
+def auto_compile_workers(device_type: str, slots: int, cores: int | None = None) -> int:
+    """Jobs compiling beside each slot's measuring one: none on the CPU (its cores are the device
+    measured); on GPUs, CORES_PER_COMPILE cores each, from the cores left after one per slot."""
+    if device_type != "cuda":
+        return 0
+    return max(0, ((cores or available_cores()) - slots) // (CORES_PER_COMPILE * max(1, slots)))
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # --- the jobs' temporary folder ----------------------------------------------------------------
@@ -183,15 +201,28 @@ def exit_description(code: int | None) -> str:
 
 
 class LocalExecutor(Executor):
-    """Runs jobs on this machine's slots, at most one job per slot at a time."""
+    """Runs jobs on this machine's slots: one job per slot at a time, or with `compile_workers` N,
+    up to N more per slot that compile while it measures, taking turns for their timed steps
+    (jobs.device_turn)."""
 
-    def __init__(self, slots: list[Slot], timeout_s: float, job_functions: dict | None = None, preload=PRELOAD):
+    def __init__(self, slots: list[Slot], timeout_s: float, job_functions: dict | None = None, preload=PRELOAD,
+                 compile_workers: int = 0):
         self.slots = slots
         self.timeout_s = timeout_s
         self.job_functions = job_functions
+        self.compile_workers = compile_workers
         self.server = JobServer(preload)
         self.workdir, owner_lock = make_job_folder()
         self._remove_workdir = weakref.finalize(self, remove_job_folder, self.workdir, owner_lock)
+
+    def lanes(self) -> list[Slot]:
+        """Where jobs run at once: each slot alone, or each slot and its compile workers' lanes
+        ("gpu0", "gpu0+1", ...), all taking turns on the slot's device."""
+        if not self.compile_workers:
+            return self.slots
+        return [Slot(slot.name + (f"+{lane}" if lane else ""),
+                     {**slot.env, TURN_LOCK_ENV: str(self.workdir / f"turn-{slot.name}.lock")})
+                for slot in self.slots for lane in range(1 + self.compile_workers)]
 
     def start(self) -> None:
         self.server.start()
@@ -216,21 +247,44 @@ class LocalExecutor(Executor):
         return Running(job, slot, job_id, time.monotonic(), result_path, log_path, timeout_s or self.timeout_s, scratch)
 
     def launch(self, job, slot: Slot) -> Running:
-        return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), slot, job,
-                          scratch=self.workdir / f"scratch-{job.key}")
+        scratch = self.workdir / f"scratch-{job.key}"
+        scratch.mkdir(exist_ok=True)
+        lane = Slot(slot.name, {**slot.env, WAIT_FILE_ENV: str(scratch / WAIT_FILE)})
+        return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), lane, job,
+                          scratch=scratch)
 
     def call(self, function_path: str, *args, timeout_s: float | None = None) -> dict:
         """`function(*args)` in a fresh job process, as a job runs; its result dict."""
-        run = self.spawn("call", function_path, args, self.slots[0], timeout_s=timeout_s)
-        while not self.ended(run) and not self.overdue(run):
-            self.server.wait(max(0.0, run.started + run.timeout_s - time.monotonic()))
-        return self.collect(run, timed_out=not self.ended(run))
+        results = []
+        self.call_many(function_path, [args], 1, lambda args, result: results.append(result), timeout_s)
+        return results[0]
+
+    def call_many(self, function_path: str, calls, workers: int, on_result, timeout_s: float | None = None) -> None:
+        """`function(*args)` for each `args` of `calls`, each in a fresh job process, `workers` at a
+        time; on_result(args, result dict) as each ends, which may return more args to call."""
+        pending, running, names = deque(calls), {}, itertools.count()
+        try:
+            while pending or running:
+                while pending and len(running) < workers:
+                    args = pending.popleft()
+                    run = self.spawn(f"call-{next(names)}", function_path, args, self.slots[0], timeout_s=timeout_s)
+                    running[run.job_id] = (args, run)
+                self.wait_any({job_id: run for job_id, (_, run) in running.items()})
+                for job_id, (args, run) in list(running.items()):
+                    if self.ended(run) or self.overdue(run):
+                        del running[job_id]
+                        pending.extend(on_result(args, self.collect(run, timed_out=not self.ended(run))) or ())
+        finally:
+            for _, run in running.values():  # interrupted: no call outlives it
+                self.server.kill(run.job_id)
 
     def ended(self, run: Running) -> bool:
         return run.job_id in self.server.exit_codes
 
     def overdue(self, run: Running) -> bool:
-        return time.monotonic() - run.started > run.timeout_s
+        """Past its timeout, not counting time spent waiting for its turn on the device."""
+        over = time.monotonic() - run.started - run.timeout_s
+        return over > 0 and (run.scratch is None or over > read_waited_s(run.scratch / WAIT_FILE))
 
     def collect(self, run: Running, timed_out: bool) -> dict:
         try:
@@ -265,11 +319,11 @@ class LocalExecutor(Executor):
     def run(self, jobs, on_start, on_finish) -> None:
         """Run `jobs` on the free slots; a slot whose device another sweep is using waits for it, and a
         job `on_start` refuses (False: another sweep claimed it) is skipped."""
-        pending, running = deque(jobs), {}
+        pending, running, lanes = deque(jobs), {}, self.lanes()
         devices = DeviceLocks(slot.device for slot in self.slots)
         try:
             while pending or running:
-                for slot in self.slots:
+                for slot in lanes:
                     if slot.name not in running and pending and devices.take(slot.device):
                         job = pending.popleft()
                         if on_start(job, slot.name) is False:

@@ -125,3 +125,42 @@ class Progress:
             with self.lock:
                 self.stream.write("\n")
                 self.stream.flush()
+
+
+class CountProgress:
+    """Progress of a long count of items (`invoke catalog --imported`): a live line on a terminal,
+    redrawn every second; otherwise a line at every tenth of the way (logs, CI)."""
+
+    def __init__(self, what: str, stream=sys.stderr):
+        self.what, self.stream = what, stream
+        self.done = self.total = self.failed = 0
+        self.began = time.monotonic()
+        self.reported_tenth = 0
+        self.live = stream.isatty()
+        self.stopped = threading.Event()
+        if self.live:
+            threading.Thread(target=self.tick, name="progress", daemon=True).start()
+
+    def tick(self) -> None:
+        while not self.stopped.wait(TICK_S):
+            self.stream.write("\r\033[K" + self.line())
+            self.stream.flush()
+
+    def update(self, done: int, total: int, failed: int) -> None:
+        self.done, self.total, self.failed = done, total, failed
+        tenth = 10 * done // total if total else 10
+        if not self.live and tenth > self.reported_tenth:
+            self.reported_tenth = tenth
+            print(self.line(), file=self.stream, flush=True)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.began
+        left = elapsed / self.done * (self.total - self.done) if self.done else None
+        return (f"{self.what} {self.done}/{self.total or '?'} ({self.failed} failed) | elapsed {duration(elapsed)} "
+                f"ETA {duration(left) if left is not None else '?'}")
+
+    def close(self) -> None:
+        self.stopped.set()
+        if self.live:
+            self.stream.write("\r\033[K" + self.line() + "\n")
+            self.stream.flush()

@@ -32,6 +32,7 @@ class Settings:
     executor: str = "local"         # eval-all: local (this machine's slots) or ray
     ray_address: str | None = None  # Ray cluster address; None: RAY_ADDRESS, else a local Ray
     job_timeout: float = 1800.0     # seconds before a job's whole process group is killed
+    compile_workers: str = "auto"   # jobs compiling beside the one measuring, per GPU: a number, or auto
     change_threshold: float = CHANGE_THRESHOLD  # flag a change between a measurement's consecutive runs beyond this fraction
     sweeps: dict = field(default_factory=dict)  # named sweeps added to the built-in default and smoke
 
@@ -74,6 +75,26 @@ def configured_job_timeout(settings, flag=None) -> float:
     if flag is not None:
         return job_timeout(flag, origin("job_timeout", "--timeout"))
     return job_timeout(as_written(settings, "job_timeout"), origin("job_timeout"))
+
+
+def compile_workers(value, where: tuple[str, str] = ("--compile-workers", "--compile-workers {}")) -> int | None:
+    """A compile-worker count: a whole number >= 0, or None for auto (`auto`, or not given); a bad one
+    is a UsageError naming `where` it was given (see origin)."""
+    text = str(value).strip()
+    if value is None or text == "auto":
+        return None
+    if not text.isdigit():
+        name, example = where
+        raise UsageError(f"Bad {name} {value!r}: pass how many jobs compile beside the one measuring, 0 or more, "
+                         f"or auto, e.g. {example.format(2)}.")
+    return int(text)
+
+
+def configured_compile_workers(settings, flag=None) -> int | None:
+    """--compile-workers when given, else leaderboard.compile_workers; None for auto."""
+    if flag is not None:
+        return compile_workers(flag)
+    return compile_workers(as_written(settings, "compile_workers"), origin("compile_workers"))
 
 
 def as_written(settings, key: str):

@@ -18,6 +18,7 @@ Figures (see jobs.throughput_measure for how they are taken):
 import logging
 import re
 import statistics
+import time
 from dataclasses import asdict, dataclass
 
 from db.errors import LeaderboardError
@@ -104,14 +105,16 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
         device = resolve_device(checked["device"])
     except LeaderboardError as e:
         return failed_result({**SPEC_DEFAULTS, **spec}, safe_environment(spec.get("device")), e)
+    began = time.perf_counter()
     environment = current_environment(device)
+    environment_s = time.perf_counter() - began
     figures, error = measure_with_backoff(checked, device, before_attempt or (lambda batch_size: None))
     if error:
         return failed_result({**checked, **figures, "requested_batch_size": checked["batch_size"]}, environment, error)
     if figures["cudagraph_skips"]:
         log.warning("%s: inductor skipped CUDA graphs %d times: reduce-overhead ran partly without them",
                     checked["model"], figures["cudagraph_skips"])
-    return done_result(checked, environment, figures)
+    return done_result(checked, environment, {**figures, "phases_s": {"environment": environment_s, **figures["phases_s"]}})
 
 
 def measure_with_backoff(spec: dict, device: str, before_attempt) -> tuple[dict, BaseException | None]:
@@ -173,6 +176,7 @@ def done_result(spec: dict, environment: dict, figures: dict) -> dict:
         "repeat_samples_per_sec": [round(rate, 2) for rate in rates],
         "first_call_s": round(figures["first_call_s"], 3),
         "cudagraph_skips": figures["cudagraph_skips"],
+        "phases_s": {name: round(seconds, 4) for name, seconds in figures["phases_s"].items()},
     }
 
 
@@ -204,6 +208,8 @@ def describe(result: dict) -> str:
             "timed": f"{r['repeats']} repeats x {r['steps']} steps after {r['warmup_steps']} warm-up steps"
                      + (", synchronized after every step" if r.get("sync_each_step") else ""),
         })
+        if r.get("phases_s"):
+            shown["job seconds"] = ", ".join(f"{name.replace('_', ' ')} {seconds:.2f}" for name, seconds in r["phases_s"].items())
     shown["device"] = r["environment"]["device"]
     shown["torch / timm"] = f"{r['environment']['torch']} / {r['environment']['timm']}"
     if r["error"]:

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from jobs.catalog import count_gmacs
 from jobs.compat import cudagraph_skips, torch_dispatch_mode
+from jobs.device_turn import device_turn, waited_s
 from jobs import measuring
 from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer
 
@@ -26,28 +27,50 @@ ACTIVATION_OPS = {
 
 
 def measure(spec: dict, device: str, batch_size: int) -> dict:
-    """Compile, warm up and time `spec` at `batch_size` on `device`; figures, not yet rounded."""
-    torch.compiler.reset()  # a fresh compile per attempt: no cached graph from an earlier job
-    device = select_device(device)
-    skips_before = cudagraph_skips()
-    memory = PeakMemory(device)
+    """Compile, warm up and time `spec` at `batch_size` on `device`; figures, not yet rounded, and
+    where the job's seconds went (`phases_s`)."""
+    phases = Phases()
+    with phases("device"):
+        torch.compiler.reset()  # a fresh compile per attempt: no cached graph from an earlier job
+        device = select_device(device)
+        skips_before = cudagraph_skips()
+        memory = PeakMemory(device)
     with fast_norm(spec["fast_norm"]):
-        model, img_size = build_model(spec, device)
-        step, context = make_step(model, spec, device, batch_size, img_size)
-        first_call_s, durations = run_timed(step, context, synchronizer(device), spec)
+        with phases("build"):
+            model, img_size = build_model(spec, device)
+            step, context = make_step(model, spec, device, batch_size, img_size)
+        first_call_s, durations = run_timed(step, context, synchronizer(device), spec, phases)
         peak_mem_mb = memory.peak_mb()
         del step
         input_size, place = (3, img_size, img_size), measuring.tensor_device(device)
+        with phases("count"):
+            counted = {"gmacs": count_gmacs(model, input_size, place),
+                       "macts": count_mactivations(model, input_size, place)}
         return {
             "img_size": img_size,
             "first_call_s": first_call_s,
             "durations_s": durations,
             "peak_mem_mb": peak_mem_mb,
-            "gmacs": count_gmacs(model, input_size, place),
-            "macts": count_mactivations(model, input_size, place),
+            **counted,
             "param_count": sum(p.numel() for p in model.parameters()) / 1e6,
             "cudagraph_skips": cudagraph_skips() - skips_before if uses_cuda_graphs(spec, device) else None,
+            "phases_s": phases.seconds,
         }
+
+
+class Phases:
+    """Seconds spent in each named part of a job: `with phases("build"): ...` (summed when repeated)."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
 @contextmanager
@@ -119,19 +142,27 @@ def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
     return train_step, nullcontext
 
 
-def run_timed(step, context, sync, spec: dict) -> tuple[float, list[float]]:
-    """Seconds of the first call (compilation included), then of each timed repeat of steps."""
+def run_timed(step, context, sync, spec: dict, phases=None) -> tuple[float, list[float]]:
+    """Seconds of the first call (compilation included), then of each timed repeat of steps. The
+    first call runs before the job's turn on the device (jobs.device_turn): it may compile while
+    another job measures; warm-up and timed steps run in the turn."""
+    phases = phases or Phases()
     with context():
-        sync()
-        start = time.perf_counter()
-        step()
-        sync()
-        first_call_s = time.perf_counter() - start
-        for _ in range(spec["warmup_steps"]):
+        with phases("first_call"):
+            sync()
+            start = time.perf_counter()
             step()
-        with collector_paused():  # a collector pause belongs to no timed step
-            return first_call_s, [timed_steps(step, sync, spec["steps"], spec["sync_each_step"])
-                                  for _ in range(spec["repeats"])]
+            sync()
+            first_call_s = time.perf_counter() - start
+        waited_before = waited_s()
+        with device_turn():
+            phases.seconds["device_wait"] = waited_s() - waited_before
+            with phases("warmup"):
+                for _ in range(spec["warmup_steps"]):
+                    step()
+            with phases("timed"), collector_paused():  # a collector pause belongs to no timed step
+                return first_call_s, [timed_steps(step, sync, spec["steps"], spec["sync_each_step"])
+                                      for _ in range(spec["repeats"])]
 
 
 @contextmanager

@@ -22,6 +22,8 @@ def behave(spec: dict) -> dict:
         time.sleep(3600)
     if behaviour == "sleep":
         time.sleep(spec["seconds"])
+    if behaviour == "turns":  # "compiles" (sleeps) for spec["compile_s"], then takes its turn for spec["timed_s"]
+        return taking_turns(spec)
     if behaviour == "fail":
         return {"status": "failed", "error": "ValueError: told to fail", "kind": "throughput"}
     if behaviour == "compile_cache":  # inductor writes where TORCHINDUCTOR_CACHE_DIR says: a folder of its own
@@ -38,6 +40,28 @@ def behave(spec: dict) -> dict:
             **(where if spec.get("where") else {})}
 
 
+def taking_turns(spec: dict) -> dict:
+    """A job in two phases, as a compiled throughput job: when each ran (wall clock) and the lane's env."""
+    from jobs.device_turn import device_turn
+
+    began = time.time()
+    time.sleep(spec["compile_s"])
+    compiled = time.time()
+    with device_turn():
+        turn = time.time()
+        time.sleep(spec["timed_s"])
+        ended = time.time()
+    return {"status": "done", "kind": "throughput", "model": spec["model"], "environment": ENVIRONMENT,
+            "compile_window": [began, compiled], "turn_window": [turn, ended],
+            "turn_lock": os.environ.get("LEADERBOARD_DEVICE_TURN")}
+
+
+def driver_version() -> dict:
+    from jobs.environment import nvidia_driver
+
+    return {"status": "done", "driver": nvidia_driver()}
+
+
 def spawn_and_hang(spec: dict) -> dict:
     """Start a grandchild process and hang: timeouts and killed sweeps must end both."""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
@@ -45,6 +69,15 @@ def spawn_and_hang(spec: dict) -> dict:
         f.write(str(child.pid))
     time.sleep(3600)
     return {"status": "done"}
+
+
+def catalog_chunk_crashing_on(names: list[str]) -> dict:
+    """jobs.catalog.catalog_chunk, except that a chunk holding a name starting "crash_" segfaults."""
+    from jobs.catalog import catalog_chunk
+
+    if any(name.startswith("crash_") for name in names):
+        ctypes.string_at(0)
+    return catalog_chunk(names)
 
 
 class InlineExecutor(Executor):

@@ -8,7 +8,7 @@ import torch
 from db.catalog import save_catalog
 from db.parsing import split_tag
 from jobs.catalog import (
-    UnknownModel, catalog, family_label, model_facts, norm_types, resolve_models,
+    FAMILY_LABELS, UnknownModel, catalog, count_gmacs, family_label, model_facts, norm_types, resolve_models,
 )
 
 CANONICAL_NORMS = {"BatchNorm", "LayerNorm", "GroupNorm", "EvoNorm", "RMSNorm", "NormFree", "InstanceNorm", "NoNorm"}
@@ -30,6 +30,14 @@ def test_family_is_the_timm_module_the_model_is_registered_in(entries):
         assert e["family"] == family_label(e["family_module"])
     assert entries["test_vit"]["family_module"] == "vision_transformer"
     assert entries["test_efficientnet_gn"]["family"] == entries["test_efficientnet"]["family"] == "EfficientNet"
+
+
+def test_family_labels_are_one_explicit_display_name_per_timm_module():
+    assert set(timm.list_modules()) <= set(FAMILY_LABELS)  # a new timm module needs its display name here
+    labels = [family_label(m) for m in timm.list_modules()]
+    assert len({label.casefold() for label in labels}) == len(labels)  # no "ByobNet" beside "Byobnet"
+    assert [family_label(m) for m in ("byoanet", "byobnet", "cspnet", "vgg")] == ["ByoaNet", "ByobNet", "CSPNet", "VGG"]
+    assert family_label("some_new_net") == "some_new_net"  # unknown: the module's own name, never a guessed casing
 
 
 def test_norm_labels_are_canonical_and_match_the_variants(entries):
@@ -95,20 +103,65 @@ def test_catalogue_is_saved_to_the_models_table(db, entries):
     assert db["models"].count == 2
 
 
-def test_architectures_with_imported_results_are_catalogued_on_the_meta_device(db, tmp_path):
+def import_benchmark_rows(db, tmp_path, models: list[str]) -> None:
     from db.timm_csv import import_file
-    from jobs.catalog import catalog_results
 
     csv_file = tmp_path / "benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv"
-    csv_file.write_text("model,infer_img_size,infer_samples_per_sec\nresnet18,224,9000\nvit_tiny_patch16_224,224,8000\n"
-                        "gone_net_v0,224,100\ntest_vit,160,90000\n")
+    csv_file.write_text("model,infer_img_size,infer_samples_per_sec\n" + "".join(f"{m},224,9000\n" for m in models))
     import_file(db, str(csv_file))
-    save_catalog(db, [model_facts("test_vit")])
 
-    report = catalog_results(db)
+
+def test_architectures_with_imported_results_are_catalogued_on_the_meta_device_in_parallel(db, tmp_path):
+    from jobs.catalog_imported import catalog_imported
+
+    import_benchmark_rows(db, tmp_path, ["resnet18", "vit_tiny_patch16_224", "gone_net_v0", "test_vit"])
+    save_catalog(db, [model_facts("test_vit")])
+    progress = []
+
+    report = catalog_imported(db, workers=2, on_progress=lambda *counts: progress.append(counts))
     assert report == {"catalogued": 2, "unknown": ["gone_net_v0"], "failed": {}}
+    assert progress[0] == (0, 3, 0) and progress[-1] == (3, 3, 0)
     resnet = db["models"].get("resnet18")
     assert (resnet["family"], resnet["norm"], resnet["params"]) == ("ResNet", "BatchNorm", 11689512)
     assert resnet["gmacs"] == pytest.approx(1.82, abs=0.01)  # timm's published figure for resnet18 at 224
     assert db["models"].get("vit_tiny_patch16_224")["norm"] == "LayerNorm"
-    assert catalog_results(db)["catalogued"] == 0
+    assert catalog_imported(db)["catalogued"] == 0
+
+
+def test_a_chunk_whose_process_dies_is_run_again_model_by_model(db, tmp_path, monkeypatch):
+    import jobs.catalog_imported as imported
+
+    names = ["test_convnext", "test_nfnet", "test_resnet", "test_vit"]
+    import_benchmark_rows(db, tmp_path, [*names, "crash_net"])
+    monkeypatch.setattr(imported, "CATALOG_CHUNK", "tests.job_doubles:catalog_chunk_crashing_on")
+    monkeypatch.setattr(imported, "CHUNK_MODELS", 8)  # one chunk: the crash takes the four good models down too
+
+    report = imported.catalog_imported(db, workers=2)
+    assert (report["catalogued"], report["unknown"], list(report["failed"])) == (4, [], ["crash_net"])
+    assert "SIGSEGV" in report["failed"]["crash_net"]
+    assert sorted(r["name"] for r in db["models"].rows) == names
+
+
+def test_building_on_meta_skips_value_only_initialisers_and_keeps_every_fact():
+    import torch
+    from jobs.catalog import InitSkippedOnMeta
+
+    with InitSkippedOnMeta():
+        weight = torch.empty(4, 3, device="meta")
+        assert weight.uniform_(-1, 1) is weight and torch.nn.init.trunc_normal_(weight) is weight
+        assert weight.unsqueeze_(0).shape == (1, 4, 3)  # shape changes still happen
+    for name in ("test_efficientnet", "test_vit"):
+        assert model_facts(name, device="meta") == model_facts(name, device="cpu")
+
+
+@pytest.mark.parametrize("name", ["test_vit", "test_maxvit", "eva02_tiny_patch14_224"])  # eva: a CPU index inside
+def test_counting_on_meta_answers_repeated_shapes_from_its_cache_and_counts_the_same(name):
+    from jobs.catalog import MetaShapeCache
+
+    size = (3, *timm.get_pretrained_cfg(name).input_size[1:])
+    with torch.device("meta"):
+        on_meta = timm.create_model(name)
+    with MetaShapeCache() as cache:
+        on_meta(torch.empty(1, *size, device="meta"))
+    assert cache.hits > 0  # the blocks repeat
+    assert count_gmacs(on_meta, size, "meta") == count_gmacs(timm.create_model(name), size, "cpu")

@@ -58,6 +58,22 @@ def test_a_bad_timeout_in_invoke_yaml_names_the_setting(project):
                     "e.g. job_timeout: 1800 under leaderboard: in invoke.yaml.")
 
 
+@pytest.mark.parametrize("workers", ["0", "3", "auto"])
+def test_eval_all_takes_a_number_of_compile_workers_or_auto(project, workers):
+    result = invoke("eval-all", "--sweep", "tiny", "--dry-run", "--compile-workers", workers, cwd=project)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("workers", ["-1", "two", "1.5"])
+def test_a_bad_compile_worker_count_is_one_line_before_any_work(project, workers):
+    line = refused(invoke("eval-all", "--dry-run", "--compile-workers", workers, cwd=project), 2)
+    assert line == (f"Bad --compile-workers '{workers}': pass how many jobs compile beside the one measuring, "
+                    "0 or more, or auto, e.g. --compile-workers 2.")
+    (project / "invoke.yaml").write_text("leaderboard:\n  compile_workers: lots\n")
+    line = refused(invoke("eval-all", "--dry-run", cwd=project), 2)
+    assert line.startswith("Bad leaderboard.compile_workers 'lots': ") and "compile_workers: 2 under leaderboard:" in line
+
+
 # --- 2. bad values refused before any work ------------------------------------------------------
 
 @pytest.mark.parametrize("args, message", [

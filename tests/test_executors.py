@@ -181,3 +181,60 @@ def test_each_job_compiles_into_a_cache_of_its_own_removed_when_it_ends():
     assert all(r["status"] == "done" for r in results), results
     assert len(set(folders)) == 2 and all("scratch-" in f for f in folders)
     assert not any(os.path.exists(f) for f in folders)  # removed with the job
+
+
+# --- compile workers: compile beside the measuring job, take turns for timed steps ----------------
+
+def overlaps(a, b) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_compile_workers_compile_while_another_job_measures_and_never_share_a_turn():
+    jobs = [job(f"m{i}", behaviour="turns", compile_s=0.6, timed_s=0.4) for i in range(4)]
+    executor = LocalExecutor([Slot("cpu")], timeout_s=30, job_functions=DOUBLES, preload=[], compile_workers=2)
+    results, lanes = collect(executor, jobs)
+
+    assert set(lanes.values()) == {"cpu", "cpu+1", "cpu+2"}
+    turns = sorted(r["turn_window"] for r in results.values())
+    assert all(not overlaps(a, b) for a, b in zip(turns, turns[1:]))  # one job's timed steps at a time
+    compiles = [r["compile_window"] for r in results.values()]
+    assert any(overlaps(c, t) for c in compiles for t in turns)      # compiling beside a measurement
+    assert len({r["turn_lock"] for r in results.values()}) == 1
+
+
+def test_without_compile_workers_jobs_run_one_at_a_time_and_take_no_turns():
+    jobs = [job(f"m{i}", behaviour="turns", compile_s=0.1, timed_s=0.1) for i in range(2)]
+    executor = LocalExecutor([Slot("cpu")], timeout_s=30, job_functions=DOUBLES, preload=[])
+    results, lanes = collect(executor, jobs)
+    assert set(lanes.values()) == {"cpu"} and {r["turn_lock"] for r in results.values()} == {None}
+    first, second = sorted((r["compile_window"][0], r["turn_window"][1]) for r in results.values())
+    assert first[1] <= second[0]
+
+
+def test_waiting_for_a_turn_does_not_count_towards_the_timeout():
+    # Each job works 1.2 s; the last waits ~2 s more for its turn: past a 2 s timeout only if waits counted.
+    jobs = [job(f"m{i}", behaviour="turns", compile_s=0.2, timed_s=1.0) for i in range(3)]
+    executor = LocalExecutor([Slot("cpu")], timeout_s=2, job_functions=DOUBLES, preload=[], compile_workers=2)
+    results, _ = collect(executor, jobs)
+    assert {m: r["status"] for m, r in results.items()} == dict.fromkeys(("m0", "m1", "m2"), "done")
+
+
+def test_auto_compile_workers_follow_the_cores_and_stay_off_on_the_cpu():
+    from jobs.executors import auto_compile_workers
+
+    assert auto_compile_workers("cpu", 1, cores=64) == 0          # the cores are the device measured
+    assert auto_compile_workers("cuda", 1, cores=16) == 3         # 15 spare cores, 4 per compiling job
+    assert auto_compile_workers("cuda", 8, cores=64) == 1
+    assert auto_compile_workers("cuda", 1, cores=2) == 0
+
+
+def test_the_job_server_asks_nvidia_smi_once_for_all_its_jobs(tmp_path, monkeypatch):
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho called >> {calls}\necho 570.86.15\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    with LocalExecutor([Slot("cpu")], timeout_s=30, preload=["jobs.environment:nvidia_driver"]) as executor:
+        drivers = [executor.call("job_doubles:driver_version")["driver"] for _ in range(3)]
+    assert drivers == ["570.86.15"] * 3 and calls.read_text() == "called\n"

@@ -1,5 +1,8 @@
 """Throughput jobs on CPU: specs, every compile mode, both benches, OOM back-off, results, the CLI."""
 import csv
+import json
+import os
+import time
 import re
 
 import pytest
@@ -298,3 +301,31 @@ def test_invoke_bench_shows_where_a_job_error_came_from(run_invoke, db):
     assert "Traceback (most recent call last)" in result.stderr and "throughput_measure.py" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Throughput job failed: AssertionError: Input height (8)")
     assert db["throughput"].count == 0
+
+
+def test_a_job_times_its_steps_only_in_its_turn_and_says_where_its_seconds_went(tmp_path, monkeypatch):
+    """With compile workers (jobs/device_turn.py) the first call runs at once; warm-up and timed steps
+    wait for the device's turn lock, here held by another 'job' for 1.5 s."""
+    import fcntl
+    import threading
+
+    lock, wait_file = tmp_path / "turn-cpu.lock", tmp_path / "device-wait.json"
+    monkeypatch.setenv("LEADERBOARD_DEVICE_TURN", str(lock))
+    monkeypatch.setenv("LEADERBOARD_DEVICE_WAIT", str(wait_file))
+    holder = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+
+    def other_job_ends_its_turn():  # a second after this job has started waiting (its first call made)
+        while not (wait_file.exists() and json.loads(wait_file.read_text())["since"]):
+            time.sleep(0.05)
+        time.sleep(1.0)
+        os.close(holder)
+
+    threading.Thread(target=other_job_ends_its_turn, daemon=True).start()
+    result = run_throughput(TINY)
+    assert result["status"] == "done"
+    phases = result["phases_s"]
+    assert set(phases) == {"environment", "device", "build", "first_call", "device_wait", "warmup", "timed", "count"}
+    assert 0.9 < phases["device_wait"] < 30
+    assert json.loads(wait_file.read_text()) == {"waited_s": pytest.approx(phases["device_wait"], abs=0.01),
+                                                 "since": None}
