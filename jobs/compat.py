@@ -63,3 +63,18 @@ def cudagraph_skips() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["inductor"].get("cudagraph_skips", 0))
+
+
+def apply_compile_threads() -> None:
+    """Let this job's TORCHINDUCTOR_COMPILE_THREADS decide inductor's compile threads (jobs.executors
+    sets it per job): inductor reads the variable when its config module is imported, which the job
+    server did before forking, so a job's own value would otherwise be ignored.
+
+    Private: torch._inductor.config.compile_threads and decide_compile_threads(), which reads the
+    variable first. Checked in torch 2.14.1; earlier 2.x releases' config has both, alike."""
+    import os
+
+    if "TORCHINDUCTOR_COMPILE_THREADS" in os.environ:
+        from torch._inductor import config
+
+        config.compile_threads = config.decide_compile_threads()

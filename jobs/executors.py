@@ -105,6 +105,7 @@ def local_slots(device_type: str, gpu_count: int) -> list[Slot]:
     return [Slot(f"gpu{i}", {"CUDA_VISIBLE_DEVICES": ids[i]}) for i in range(min(gpu_count, len(ids)))]
 
 
+COMPILE_THREADS_ENV = "TORCHINDUCTOR_COMPILE_THREADS"
 CORES_PER_COMPILE = 4  # inductor compiles a graph's kernels in parallel: a compiling job keeps a few cores busy
 
 
@@ -114,6 +115,14 @@ def auto_compile_workers(device_type: str, slots: int, cores: int | None = None)
     if device_type != "cuda":
         return 0
     return max(0, ((cores or available_cores()) - slots) // (CORES_PER_COMPILE * max(1, slots)))
+
+
+def compile_threads(lanes: int, cores: int | None = None) -> int:
+    """Inductor compile threads for each of `lanes` jobs running at once: their share of the cores, or
+    1 (compiling in the job's own process) when the share is 2 or less: a pool of worker processes,
+    each importing torch again, cost more than it saved on a 2-core machine (bench/RESULTS.md)."""
+    share = (cores or available_cores()) // max(1, lanes)
+    return share if share > 2 else 1
 
 
 def available_cores() -> int:
@@ -211,6 +220,9 @@ class LocalExecutor(Executor):
         self.timeout_s = timeout_s
         self.job_functions = job_functions
         self.compile_workers = compile_workers
+        # a user's own TORCHINDUCTOR_COMPILE_THREADS wins
+        self.compile_threads_env = {} if COMPILE_THREADS_ENV in os.environ else {
+            COMPILE_THREADS_ENV: str(compile_threads(len(slots) * (1 + compile_workers)))}
         self.server = JobServer(preload)
         self.workdir, owner_lock = make_job_folder()
         self._remove_workdir = weakref.finalize(self, remove_job_folder, self.workdir, owner_lock)
@@ -249,7 +261,7 @@ class LocalExecutor(Executor):
     def launch(self, job, slot: Slot) -> Running:
         scratch = self.workdir / f"scratch-{job.key}"
         scratch.mkdir(exist_ok=True)
-        lane = Slot(slot.name, {**slot.env, WAIT_FILE_ENV: str(scratch / WAIT_FILE)})
+        lane = Slot(slot.name, {**slot.env, WAIT_FILE_ENV: str(scratch / WAIT_FILE), **self.compile_threads_env})
         return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), lane, job,
                           scratch=scratch)
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from jobs.catalog import count_gmacs
-from jobs.compat import cudagraph_skips, torch_dispatch_mode
+from jobs.compat import apply_compile_threads, cudagraph_skips, torch_dispatch_mode
 from jobs.device_turn import device_turn, waited_s
 from jobs import measuring
 from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer
@@ -31,6 +31,7 @@ def measure(spec: dict, device: str, batch_size: int) -> dict:
     where the job's seconds went (`phases_s`)."""
     phases = Phases()
     with phases("device"):
+        apply_compile_threads()  # the executor's share of the cores for this job's compiles
         torch.compiler.reset()  # a fresh compile per attempt: no cached graph from an earlier job
         device = select_device(device)
         skips_before = cudagraph_skips()

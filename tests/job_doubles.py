@@ -34,7 +34,8 @@ def behave(spec: dict) -> dict:
             f.write("half-written")
         spec = {**spec, "where": True}
     where = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(),
-             "compile_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR")}
+             "compile_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
+             "compile_threads": os.environ.get("TORCHINDUCTOR_COMPILE_THREADS")}
     return {"status": "done", "kind": "throughput", "environment": ENVIRONMENT, "model": spec["model"],
             "bench": "infer", "compile_mode": "eager", "precision": "fp32", "img_size": 8, "samples_per_sec": 1.0,
             **(where if spec.get("where") else {})}

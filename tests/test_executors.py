@@ -238,3 +238,30 @@ def test_the_job_server_asks_nvidia_smi_once_for_all_its_jobs(tmp_path, monkeypa
     with LocalExecutor([Slot("cpu")], timeout_s=30, preload=["jobs.environment:nvidia_driver"]) as executor:
         drivers = [executor.call("job_doubles:driver_version")["driver"] for _ in range(3)]
     assert drivers == ["570.86.15"] * 3 and calls.read_text() == "called\n"
+
+
+def test_each_job_compiles_with_its_share_of_the_cores(monkeypatch):
+    from jobs.compat import apply_compile_threads
+    from jobs.executors import compile_threads
+
+    assert [compile_threads(lanes, cores=16) for lanes in (1, 4, 8)] == [16, 4, 1]
+    assert compile_threads(1, cores=2) == 1  # a pool of 2 workers cost more than it saved here
+    monkeypatch.delenv("TORCHINDUCTOR_COMPILE_THREADS", raising=False)
+    monkeypatch.setattr("jobs.executors.available_cores", lambda: 16)
+    executor = LocalExecutor([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": ""})], timeout_s=30, job_functions=DOUBLES,
+                             preload=[], compile_workers=3)
+    results, _ = collect(executor, [job("m", where=True)])
+    assert results["m"]["compile_threads"] == "4"
+
+    import torch._inductor.config as inductor  # the job applies it, though inductor read the variable earlier
+    monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "3")
+    monkeypatch.setattr(inductor, "compile_threads", 7)
+    apply_compile_threads()
+    assert inductor.compile_threads == 3
+
+
+def test_a_users_own_compile_threads_variable_wins(monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "5")
+    results, _ = collect(LocalExecutor([Slot("cpu")], timeout_s=30, job_functions=DOUBLES, preload=[]),
+                         [job("m", where=True)])
+    assert results["m"]["compile_threads"] == "5"
