@@ -11,6 +11,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from db.errors import LeaderboardError
+from db.families import FAMILY_LABELS
 
 BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer's lock before failing
 
@@ -215,6 +216,14 @@ JOB_COLUMNS_M005 = {
 def m005_job_leases(db):
     for name, type_ in JOB_COLUMNS_M005.items():
         db["jobs"].add_column(name, type_)
+
+
+@migrations()
+def m006_family_display_names(db):
+    """Family labels were title-cased module names ("Byoanet", "Cspnet", "Vgg"); now each module has
+    one display name (db/families.py): the stored catalogue takes them without being rebuilt."""
+    for module, label in FAMILY_LABELS.items():
+        db.execute("UPDATE models SET family = ? WHERE family_module = ?", [label, module])
 
 
 def mark_smoke_runs(db, table: str) -> None:
