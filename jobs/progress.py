@@ -43,25 +43,49 @@ class JobCosts:
         return statistics.fmean(everything) if everything else None
 
 
-class Progress:
-    """One live status line on a terminal; one line per finished job otherwise (logs, CI)."""
+class LiveLine:
+    """A status line redrawn every second on a terminal (subclasses say what it reads: `line`)."""
 
-    def __init__(self, jobs: list, stream=sys.stderr, slots: int = 1, past_costs: dict | None = None):
-        self.total, self.stream, self.slots = len(jobs), stream, max(1, slots)
-        self.waiting = {job.key: cost_key(job.kind, job.spec) for job in jobs}  # not started yet
-        self.costs = JobCosts(past_costs)
-        self.done = self.failed = self.elsewhere = 0
-        self.current = {}   # slot name → (job label, cost key, started at)
+    def __init__(self, stream):
+        self.stream, self.live = stream, stream.isatty()
         self.began = time.monotonic()
-        self.live = stream.isatty()
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         if self.live:
             threading.Thread(target=self.tick, name="progress", daemon=True).start()
 
+    def line(self) -> str:
+        raise NotImplementedError
+
     def tick(self) -> None:
         while not self.stopped.wait(TICK_S):
             self.redraw()
+
+    def redraw(self) -> None:
+        if self.live:
+            text = "\r\033[K" + self.line()[:200]
+            with self.lock:
+                self.stream.write(text)
+                self.stream.flush()
+
+    def close(self) -> None:
+        self.stopped.set()
+        if self.live:
+            with self.lock:
+                self.stream.write("\n")
+                self.stream.flush()
+
+
+class Progress(LiveLine):
+    """One live status line on a terminal; one line per finished job otherwise (logs, CI)."""
+
+    def __init__(self, jobs: list, stream=sys.stderr, slots: int = 1, past_costs: dict | None = None):
+        self.total, self.slots = len(jobs), max(1, slots)
+        self.waiting = {job.key: cost_key(job.kind, job.spec) for job in jobs}  # not started yet
+        self.costs = JobCosts(past_costs)
+        self.done = self.failed = self.elsewhere = 0
+        self.current = {}   # slot name → (job label, cost key, started at)
+        super().__init__(stream)
 
     def started(self, job, slot: str) -> None:
         with self.lock:
@@ -112,39 +136,16 @@ class Progress:
         return (f"{self.done} done, {self.failed} failed, {self.total - finished} left | "
                 f"elapsed {duration(now - self.began)} ETA {duration(eta) if eta is not None else '?'} | {slots}")
 
-    def redraw(self) -> None:
-        if self.live:
-            text = "\r\033[K" + self.line()[:200]
-            with self.lock:
-                self.stream.write(text)
-                self.stream.flush()
 
-    def close(self) -> None:
-        self.stopped.set()
-        if self.live:
-            with self.lock:
-                self.stream.write("\n")
-                self.stream.flush()
-
-
-class CountProgress:
+class CountProgress(LiveLine):
     """Progress of a long count of items (`invoke catalog --imported`): a live line on a terminal,
     redrawn every second; otherwise a line at every tenth of the way (logs, CI)."""
 
     def __init__(self, what: str, stream=sys.stderr):
-        self.what, self.stream = what, stream
+        self.what = what
         self.done = self.total = self.failed = 0
-        self.began = time.monotonic()
         self.reported_tenth = 0
-        self.live = stream.isatty()
-        self.stopped = threading.Event()
-        if self.live:
-            threading.Thread(target=self.tick, name="progress", daemon=True).start()
-
-    def tick(self) -> None:
-        while not self.stopped.wait(TICK_S):
-            self.stream.write("\r\033[K" + self.line())
-            self.stream.flush()
+        super().__init__(stream)
 
     def update(self, done: int, total: int, failed: int) -> None:
         self.done, self.total, self.failed = done, total, failed
@@ -160,7 +161,5 @@ class CountProgress:
                 f"ETA {duration(left) if left is not None else '?'}")
 
     def close(self) -> None:
-        self.stopped.set()
-        if self.live:
-            self.stream.write("\r\033[K" + self.line() + "\n")
-            self.stream.flush()
+        self.redraw()  # the final count
+        super().close()

@@ -88,6 +88,26 @@ def test_on_a_terminal_the_line_ticks_every_second_while_a_job_runs(monkeypatch)
     progress.close()
 
 
+def test_a_long_count_is_a_line_per_tenth_off_a_terminal_and_a_live_line_on_one(monkeypatch):
+    from jobs.progress import CountProgress
+
+    log = io.StringIO()
+    counting = CountProgress("catalogued", stream=log)
+    for done in range(0, 101, 4):
+        counting.update(done, 100, failed=done // 50)
+    counting.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("catalogued 100/100 (2 failed) | elapsed 0:00:00 ETA 0:00:00")
+
+    monkeypatch.setattr(progress_module, "TICK_S", 0.05)
+    terminal = Terminal()
+    counting = CountProgress("catalogued", stream=terminal)
+    counting.update(3, 10, failed=0)
+    time.sleep(0.3)
+    counting.close()
+    assert terminal.getvalue().count("\r\033[Kcatalogued 3/10 (0 failed)") >= 3 and terminal.getvalue().endswith("\n")
+
+
 def test_ctrl_c_says_what_was_kept_and_the_next_run_resumes(tmp_path, monkeypatch):
     project = make_project(tmp_path, monkeypatch, TWO_VITS)
     command = [sys.executable, "-m", "invoke", "eval-all", "--sweep", "compiles", "--no-site"]
