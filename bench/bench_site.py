@@ -1,31 +1,30 @@
 """Site figures: build time, page weight, and load/redraw times in headless Chromium, on the full timm import.
 
-    python bench/bench_site.py [--results ../shared/timm-results] [--builds 3] [--clicks 5]
+    python bench/bench_site.py [--results ../shared/timm-results] [--rounds 3] [--baseline DIR]
 
-Imports timm's published CSVs and db/reference into a scratch database, builds the site several
-times (median and best wall time), gzips what the index loads, then opens the index from file://
-in Debian's Chromium and times the first draw and filter redraws (median of several clicks).
+Imports timm's published CSVs and db/reference into a scratch database, builds the site, gzips what
+the index loads, then opens the index from file:// in Debian's Chromium and times the first draw and
+filter redraws. With --baseline DIR (another version's source tree, e.g. from
+`git archive COMMIT | tar -x -C DIR`), both trees fill their own database, then each round builds and
+times both, alternating which goes first, so a shared machine's load hits both alike: the ratios
+(this code / baseline) are the figures to trust there, the absolute times only on an idle machine.
+Builds run in a fresh interpreter of their tree; CPU seconds include the forked model-page renderer.
 """
 import argparse
 import gzip
+import json
 import os
-import resource
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from db.schema import open_db  # noqa: E402
-from db.timm_csv import import_file  # noqa: E402
-from render.build import build_site  # noqa: E402
-
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-# (control, value) pairs clicked in turn; each is one filter change and one redraw
+# (control, value) pairs changed in turn; each is one filter change and one redraw
 CLICKS = [("#f-size", "224"), ("#f-size", ""), ("#f-color", "norm"), ("#f-color", "family"),
           ("#f-ds", "1"), ("#f-ds", "0")]
 REDRAW_JS = """([selector, value]) => new Promise(resolve => {
@@ -36,31 +35,26 @@ REDRAW_JS = """([selector, value]) => new Promise(resolve => {
     control.value = value;
     control.dispatchEvent(new Event('change', {bubbles: true}));
 })"""
+# Run in the tree being measured (its own code): fill a database, or build a site and report times.
+FILL = """import sys; from pathlib import Path; sys.path.insert(0, '.')
+from db.schema import open_db; from db.timm_csv import import_file
+db = open_db(sys.argv[1])
+files = sorted(Path(sys.argv[2]).glob('*.csv')) + sorted(Path('db/reference').glob('*.csv'))
+print(sum(import_file(db, str(f))[1] for f in files))"""
+BUILD = """import json, resource, sys, time; sys.path.insert(0, '.')
+from db.schema import open_db; from render.build import build_site
+started = time.perf_counter(); summary = build_site(open_db(sys.argv[1]), sys.argv[2])
+wall = time.perf_counter() - started
+cpu = lambda who: sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime'))
+print(json.dumps({'wall': wall, 'cpu': cpu(resource.RUSAGE_SELF), 'child_cpu': cpu(resource.RUSAGE_CHILDREN),
+                  'pages': summary['model_pages']}))"""
 
 
-def fill(db_path: Path, results: Path) -> int:
-    db = open_db(db_path)
-    files = sorted(results.glob("*.csv")) + sorted((ROOT / "db" / "reference").glob("*.csv"))
-    return sum(import_file(db, str(f))[1] for f in files)
-
-
-def cpu_seconds() -> tuple[float, float]:
-    """CPU time of this process, and of its finished children (the forked model-page renderer)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
-
-
-def time_builds(db_path: Path, out: Path, builds: int) -> tuple[list[float], list[tuple]]:
-    """Wall seconds and (parent, child) CPU seconds per build: on a shared machine the CPU times
-    are the steadier figures, and the larger of the two is the build's wall time on 2 idle cores."""
-    walls, cpus = [], []
-    for _ in range(builds):
-        started, (own, children) = time.perf_counter(), cpu_seconds()
-        build_site(open_db(db_path), out)
-        walls.append(time.perf_counter() - started)
-        own_after, children_after = cpu_seconds()
-        cpus.append((own_after - own, children_after - children))
-    return walls, cpus
+def run_in(tree: Path, code: str, *args) -> str:
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=tree, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{tree}: {done.stderr.strip()}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 def gz(path: Path) -> int:
@@ -68,64 +62,102 @@ def gz(path: Path) -> int:
 
 
 def page_weight(site: Path) -> dict:
-    index_files = [site / "index.html", site / "assets" / "site.css", site / "assets" / "lb-core.js",
-                   site / "assets" / "lb-view.js"]
+    """What the index loads (its html with the inline data, css, scripts), apart from plotly.js."""
+    html = (site / "index.html").read_text()
+    scripts = [site / s for s in re.findall(r'<script src="([^"]+)"', html)]
+    index_files = [site / "index.html", site / "assets" / "site.css"] + [s for s in scripts if s.name != "plotly.min.js"]
     plotly = site / "assets" / "plotly.min.js"
     return {"index_gz_kb": sum(gz(p) for p in index_files) / 1024, "index_raw_kb": sum(p.stat().st_size for p in index_files) / 1024,
             "plotly_gz_kb": gz(plotly) / 1024, "plotly_raw_kb": plotly.stat().st_size / 1024}
 
 
-def browser_times(site: Path, loads: int, rounds: int) -> dict:
+def load_times(browser, site: Path) -> dict:
+    """Navigation start to the first chart drawn (where the page reports it) and to every chart and the
+    table drawn: performance.now() at those moments."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto((site / "index.html").as_uri())
+    page.wait_for_selector("body[data-drawn]")
+    at = page.evaluate("({first: window.LB.firstChartAt ?? null, all: window.leaderboardStats.at})")
+    page.close()
+    return at
+
+
+def redraws(browser, site: Path) -> list[dict]:
+    """One round of filter changes on the index: click-to-drawn times and in-page phases."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto((site / "index.html").as_uri())
+    page.wait_for_selector("body[data-drawn]")
+    results = [page.evaluate(REDRAW_JS, list(click)) for click in CLICKS]
+    page.close()
+    return results
+
+
+def median_or_none(values: list):
+    return None if None in values else statistics.median(values)
+
+
+def summarize(samples: dict) -> dict:
+    clicks = [r["click_to_drawn_ms"] for r in samples["redraws"]]
+    phases = samples["redraws"][0]["phases"].keys()
+    return {"build_wall_s": statistics.median(b["wall"] for b in samples["builds"]),
+            "build_cpu_s": statistics.median(b["cpu"] + b["child_cpu"] for b in samples["builds"]),
+            "build_cpu_main_s": statistics.median(b["cpu"] for b in samples["builds"]),
+            "build_cpu_child_s": statistics.median(b["child_cpu"] for b in samples["builds"]),
+            "first_chart_ms": median_or_none([load["first"] for load in samples["loads"]]),
+            "first_draw_ms": statistics.median(load["all"] for load in samples["loads"]),
+            "redraw_ms": statistics.median(clicks), "redraw_p90_ms": sorted(clicks)[int(0.9 * (len(clicks) - 1))],
+            "phases": {k: statistics.median(r["phases"][k] for r in samples["redraws"]) for k in phases}}
+
+
+def measure_round(tree: Path, db: Path, site: Path, browser, loads: int, samples: dict) -> None:
+    samples["builds"].append(json.loads(run_in(tree, BUILD, db, site)))
+    samples["loads"] += [load_times(browser, site) for _ in range(loads)]
+    samples["redraws"] += redraws(browser, site)
+
+
+def measure(trees: dict, results: Path, scratch: Path, rounds: int, loads: int) -> dict:
+    """{name: figures} per tree, the trees alternating within each round (first one first, then reversed)."""
     from playwright.sync_api import sync_playwright
 
-    first_draw, redraws, phases = [], [], []
+    rows = {name: run_in(tree, FILL, scratch / f"{name}.db", results) for name, tree in trees.items()}
+    samples = {name: {"builds": [], "loads": [], "redraws": []} for name in trees}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for _ in range(loads):
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto((site / "index.html").as_uri())
-            page.wait_for_selector("body[data-drawn]")
-            first_draw.append(page.evaluate("window.leaderboardStats.at"))
-            page.close()
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto((site / "index.html").as_uri())
-        page.wait_for_selector("body[data-drawn]")
-        for _ in range(rounds):
-            for click in CLICKS:
-                result = page.evaluate(REDRAW_JS, list(click))
-                redraws.append(result["click_to_drawn_ms"])
-                phases.append(result["phases"])
+        for i in range(rounds):
+            for name in (list(trees) if i % 2 == 0 else list(trees)[::-1]):
+                measure_round(trees[name], scratch / f"{name}.db", scratch / f"site-{name}", browser, loads, samples[name])
         browser.close()
-    split = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
-    return {"load_to_drawn_ms": statistics.median(first_draw), "redraw_median_ms": statistics.median(redraws),
-            "phases": ", ".join(f"{k} {v:.0f}" for k, v in split.items()),
-            "redraw_p90_ms": sorted(redraws)[int(0.9 * (len(redraws) - 1))], "redraws": len(redraws)}
+    return {name: {**summarize(samples[name]), "rows": rows[name], "pages": samples[name]["builds"][0]["pages"],
+                   **page_weight(scratch / f"site-{name}")} for name in trees}
+
+
+def report(figures: dict, rounds: int, loads: int) -> None:
+    print(f"machine: {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; {rounds} rounds, "
+          f"{loads} loads and {len(CLICKS)} filter changes per round and tree")
+    for name, f in figures.items():
+        print(f"{name}: {f['rows']} result rows, {f['pages']} model pages; index {f['index_gz_kb']:.0f} KB gzipped "
+              f"({f['index_raw_kb']:.0f} KB raw) + plotly.min.js {f['plotly_gz_kb']:.0f} KB gzipped ({f['plotly_raw_kb']:.0f} KB raw)")
+        first = "not reported" if f["first_chart_ms"] is None else f"{f['first_chart_ms']:.0f} ms"
+        print(f"  build wall median {f['build_wall_s']:.2f} s (CPU {f['build_cpu_s']:.2f} s: main process "
+              f"{f['build_cpu_main_s']:.2f} s, forked model-page renderer {f['build_cpu_child_s']:.2f} s); load to first chart "
+              f"{first}, to all charts and the table {f['first_draw_ms']:.0f} ms; filter change to redraw median {f['redraw_ms']:.0f} ms, p90 "
+              f"{f['redraw_p90_ms']:.0f} ms; phases (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in f["phases"].items()))
+    if "baseline" in figures:
+        base, now = figures["baseline"], figures["this code"]
+        print("ratio this code / baseline: " + ", ".join(
+            f"{key} {now[key] / base[key]:.2f}" for key in ("build_wall_s", "build_cpu_s", "first_draw_ms", "redraw_ms")))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT.parent / "shared" / "timm-results")
-    parser.add_argument("--builds", type=int, default=3)
-    parser.add_argument("--loads", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3, help="times each filter click is repeated")
+    parser.add_argument("--baseline", type=Path, help="another version's source tree, measured alternately")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--loads", type=int, default=3, help="index loads per round and tree")
     args = parser.parse_args()
+    trees = {"this code": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     with tempfile.TemporaryDirectory() as scratch:
-        db_path, out = Path(scratch) / "timm.db", Path(scratch) / "site"
-        rows = fill(db_path, args.results)
-        times, cpus = time_builds(db_path, out, args.builds)
-        pages = len(list((out / "models").glob("*.html")))
-        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-        print(f"build: {rows} result rows, {pages} model pages: wall median {statistics.median(times):.2f} s, "
-              f"best {min(times):.2f} s over {len(times)} builds; CPU median: this process "
-              f"{statistics.median(c[0] for c in cpus):.2f} s, forked model-page renderer {statistics.median(c[1] for c in cpus):.2f} s")
-        weight = page_weight(out)
-        print(f"index (html + css + js, without plotly.js): {weight['index_gz_kb']:.0f} KB gzipped "
-              f"({weight['index_raw_kb']:.0f} KB raw); plotly.min.js {weight['plotly_gz_kb']:.0f} KB gzipped "
-              f"({weight['plotly_raw_kb']:.0f} KB raw)")
-        b = browser_times(out, args.loads, args.rounds)
-        print(f"headless Chromium, file://: load to charts drawn {b['load_to_drawn_ms']:.0f} ms (median of {args.loads}); "
-              f"filter click to redraw median {b['redraw_median_ms']:.0f} ms, p90 {b['redraw_p90_ms']:.0f} ms "
-              f"({b['redraws']} clicks); median ms per phase: {b['phases']}")
+        report(measure(trees, args.results.resolve(), Path(scratch), args.rounds, args.loads), args.rounds, args.loads)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 A failed build removes its temporary folder and leaves the previous site untouched. Nothing
 here imports torch or timm: the site reads only the database.
 """
-import importlib.util
 import json
 import multiprocessing
 import shutil
@@ -13,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from db.errors import LeaderboardError
 from db.export import export_records, without_nulls, write_export
@@ -23,6 +24,8 @@ from render.data import load, model_names
 from render.filters import register
 from render.pages import index_context, methodology_context, model_contexts
 from render.payload import index_payload
+from render.speedups import annotate
+from render.vendor import vendored_files
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MARKER = ".leaderboard-site"  # marks a folder this builder made, so a rebuild may replace it
@@ -38,15 +41,6 @@ def jinja_env() -> Environment:
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":")}  # |tojson: compact, still HTML-safe
     register(env)
     return env
-
-
-def plotly_js() -> Path:
-    """plotly.min.js as bundled with the installed plotly package (found without importing it)."""
-    spec = importlib.util.find_spec("plotly")
-    path = Path(spec.submodule_search_locations[0]) / "package_data" / "plotly.min.js" if spec else None
-    if path is None or not path.is_file():
-        raise SiteError("plotly.min.js not found in the installed plotly package: pip install 'plotly>=5.20'.")
-    return path
 
 
 def check_target(out: Path) -> None:
@@ -75,18 +69,23 @@ def write_downloads(db, folder: Path) -> None:
 
 def write_assets(folder: Path) -> None:
     shutil.copytree(TEMPLATES / "static", folder)
-    shutil.copyfile(plotly_js(), folder / "plotly.min.js")
+    for path in vendored_files():  # plotly.js and its licence
+        shutil.copyfile(path, folder / path.name)
 
 
 def render_pages(env: Environment, data: dict, folder: Path, built_at: str) -> None:
-    """The index, the methodology page and the compare page."""
+    """The index, the methodology page, and the compare pages (environments; models)."""
     payload = index_payload(data)
-    (folder / "index.html").write_text(
-        env.get_template("index.html").render(built_at=built_at, **index_context(data, payload)))
+    # three pages embed the payload (1.5 MB on a full timm import): serialized once, as |tojson would
+    payload_json = Markup(htmlsafe_json_dumps(payload, **env.policies["json.dumps_kwargs"]))
+    (folder / "index.html").write_text(env.get_template("index.html").render(
+        built_at=built_at, payload_json=payload_json, **index_context(data, payload)))
     (folder / "methodology.html").write_text(
         env.get_template("methodology.html").render(built_at=built_at, **methodology_context(data)))
-    (folder / "compare.html").write_text(
-        env.get_template("compare.html").render(built_at=built_at, **compare_context(payload)))
+    (folder / "compare.html").write_text(env.get_template("compare.html").render(
+        built_at=built_at, payload_json=payload_json, **compare_context(payload)))
+    (folder / "models.html").write_text(env.get_template("models.html").render(
+        built_at=built_at, payload_json=payload_json, root=""))
 
 
 def render_model_pages(data: dict, names: list[str], folder: Path, built_at: str, threshold: float) -> None:
@@ -122,6 +121,7 @@ class Background:
 
 def write_site(db, folder: Path, threshold: float) -> dict:
     data = load(db)
+    annotate(data)  # speed-ups and FLOP/s, once, before the fork: the index and the model pages read them
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     (folder / "models").mkdir()
     names = model_names(data)

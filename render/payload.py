@@ -11,15 +11,21 @@ a letter column holds indexes into `labels`, `models` or `groups`):
             (low-fidelity runs apart); rows are the latest run of each series
     acc     m model, t tag (→ labels.tag), d dataset (→ labels.dataset), g group, s img size, top1, top5
     tp      m model, g group, b bench, c compile mode, p precision, l layout (→ labels.bench, .compile,
-            .precision, .layout), s img size, sps samples/s, cs compile seconds
+            .precision, .layout), s img size, sps samples/s, cs compile seconds, pm peak memory MB,
+            x speed-up over the setting's baseline mode (render/speedups.py; 1 for the baseline, null: none),
+            bs batch size used
     gmacs   m model, s img size, v GMACs per sample
     labels  the label lists above; labels.compile starts with db.kinds.COMPILE_MODES, in order
+    figures bases [[g, b, p, l, c]]: each setting's baseline compile mode; peaks [[g, p, TFLOP/s]]: the dense
+            peak of a group's device at a precision, where known; flops {bench: FLOPs per forward MAC}
     defaults  ag, tg: the accuracy and throughput groups shown first; ds: the dataset
 """
 from db.kinds import BENCHES, COMPILE_MODES
 from render.data import (DEFAULT_DATASET, UNKNOWN, Lookup, gmacs_by_size, group_key, groups,
                          layout_label, model_names, model_params, page_name, sig4)
+from render.speedups import annotate, figures_payload
 
+PERCENT_DECIMALS = 3  # timm's tables give top-1 to 3 decimals; a measured 100 * correct / images, no more
 
 
 def columns(names: str) -> dict:
@@ -47,16 +53,20 @@ def accuracy_block(rows: list[dict], model_index: dict, group_index: dict, label
         block["d"].append(datasets(r["dataset"]))
         block["g"].append(group_index[("accuracy", group_key(r))])
         block["s"].append(r["img_size"])
-        block["top1"].append(r["top1"])
-        block["top5"].append(r["top5"])
+        block["top1"].append(percent(r["top1"]))
+        block["top5"].append(percent(r["top5"]))
     labels.update(tag=tags.values, dataset=datasets.values)
     return block
+
+
+def percent(value: float | None) -> float | None:
+    return None if value is None else round(value, PERCENT_DECIMALS)
 
 
 def throughput_block(rows: list[dict], model_index: dict, group_index: dict, labels: dict) -> dict:
     lookups = {"bench": Lookup(BENCHES), "compile": Lookup(COMPILE_MODES), "precision": Lookup(),
                "layout": Lookup()}
-    block = columns("m g b c p l s sps cs")
+    block = columns("m g b c p l s sps cs pm x bs")
     for r in rows:
         block["m"].append(model_index[r["model"]])
         block["g"].append(group_index[("throughput", group_key(r))])
@@ -67,6 +77,9 @@ def throughput_block(rows: list[dict], model_index: dict, group_index: dict, lab
         block["s"].append(r["img_size"])
         block["sps"].append(sig4(r["samples_per_sec"]))
         block["cs"].append(sig4(r["compile_s"]))
+        block["pm"].append(sig4(r["peak_mem_mb"]))
+        block["x"].append(sig4(r["speedup"]))
+        block["bs"].append(r["batch_size"])
     labels.update({k: v.values for k, v in lookups.items()})
     return block
 
@@ -82,6 +95,7 @@ def gmacs_block(data: dict, model_index: dict) -> dict:
 
 def index_payload(data: dict) -> dict:
     """The JSON the index embeds: models, labels, groups, accuracy, throughput, GMACs, defaults."""
+    annotate(data)
     names = model_names(data)
     model_index = {n: i for i, n in enumerate(names)}
     envs = data["environments"]
@@ -97,6 +111,7 @@ def index_payload(data: dict) -> dict:
         "pages": {i: page_name(n) for i, n in enumerate(names) if page_name(n) != f"{n}.html"},
     }
     payload["labels"] = labels
+    payload["figures"] = figures_payload(data, payload)
     payload["defaults"] = defaults(payload)
     return payload
 

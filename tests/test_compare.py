@@ -60,7 +60,7 @@ def test_compare_page_embeds_the_index_payload_and_local_scripts(two_env_site):
     for control in ("c-kind", "c-a", "c-b", "c-bench", "c-mode", "c-swap", "chart-compare", "comparison"):
         assert page.select_one(f"#{control}") is not None, control
     sources = [s["src"] for s in page.select("script[src]")]
-    assert sources == ["assets/plotly.min.js", "assets/lb-core.js", "assets/lb-compare.js"]
+    assert sources == ["assets/plotly.min.js", "assets/lb-core.js", "assets/lb-a11y.js", "assets/lb-compare.js"]
     assert (two_env_site / "assets" / "lb-compare.js").is_file()
 
 
@@ -74,10 +74,11 @@ def test_compare_page_defaults_to_the_two_largest_throughput_groups(two_env_site
     assert [o["value"] for o in page.select("#c-kind option")] == ["throughput", "accuracy"]
 
 
-def test_every_page_links_to_the_compare_page(two_env_site):
-    for path, href in (("index.html", "compare.html"), ("methodology.html", "compare.html"),
-                       ("models/test_vit.html", "../compare.html")):
-        assert soup_of(two_env_site / path).select_one(f".site-header nav a[href='{href}']").get_text() == "Compare"
+def test_every_page_links_to_the_compare_pages(two_env_site):
+    for path, root in (("index.html", ""), ("methodology.html", ""), ("models/test_vit.html", "../"), ("models.html", "")):
+        nav = soup_of(two_env_site / path).select_one(".site-header nav")
+        assert nav.select_one(f"a[href='{root}compare.html']").get_text() == "Compare environments"
+        assert nav.select_one(f"a[href='{root}models.html']").get_text() == "Compare models"
     link = soup_of(two_env_site / "index.html").select_one("#filters #compare-link")
     assert link["href"] == "compare.html" and link.get_text() == "Compare two environments"
 

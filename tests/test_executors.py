@@ -254,10 +254,13 @@ def test_each_job_compiles_with_its_share_of_the_cores(monkeypatch):
     assert results["m"]["compile_threads"] == "4"
 
     import torch._inductor.config as inductor  # the job applies it, though inductor read the variable earlier
-    monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "3")
-    monkeypatch.setattr(inductor, "compile_threads", 7)
-    apply_compile_threads()
-    assert inductor.compile_threads == 3
+    before = inductor.compile_threads  # restored by hand: monkeypatch's undo breaks inductor's config module
+    monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", str(before + 1))
+    try:
+        apply_compile_threads()
+        assert inductor.compile_threads == before + 1
+    finally:
+        inductor.compile_threads = before
 
 
 def test_a_users_own_compile_threads_variable_wins(monkeypatch):

@@ -149,8 +149,8 @@ def test_a_model_page_opens_from_the_table_and_links_back(page, site):
     assert page.inner_text("h1") == "test_vit"
     page.click("#back-link")
     page.wait_for_selector("body[data-drawn]")
-    assert set(table_models(page)) == {"test_vit"}
-    assert page.input_value("#f-q") == "test_vit"
+    assert set(table_models(page)) == {"test_vit"}  # the model by its exact name, not a search
+    assert page.input_value("#f-q") == "" and page.inner_text("#f-model-name") == "test_vit"
 
 
 def test_a_script_model_name_renders_as_text(page, site):

@@ -99,3 +99,12 @@ def test_sig4_rounds_to_four_significant_digits():
     assert sig4(300560.67) == 300600
     assert sig4(47.123) == 47.12
     assert sig4(None) is None
+
+
+def test_payload_accuracy_is_rounded_as_timms_tables_give_it(tiny_db):
+    from render.data import load
+
+    data = load(tiny_db)
+    data["accuracy"][0].update(top1=50.199999999999996, top5=84.5321)  # 100 * correct / images, as measured
+    acc = index_payload(data)["acc"]
+    assert (acc["top1"][0], acc["top5"][0]) == (50.2, 84.532)

@@ -3,13 +3,20 @@
    The payload's keys (written by render/payload.py, whose docstring is the reference):
      acc: m model, t tag, d dataset, g group, s img size, top1, top5
      tp:  m model, g group, b bench, c compile mode, p precision, l layout, s img size,
-          sps samples/s, cs compile seconds
-     gmacs: m model, s img size, v GMACs;  letter columns index into D.labels, D.models or D.groups. */
+          sps samples/s, cs compile seconds, pm peak MB, x speed-up over the setting's baseline mode
+     gmacs: m model, s img size, v GMACs;  letter columns index into D.labels, D.models or D.groups.
+     figures: bases (each setting's baseline mode), peaks (device peak per group and precision), flops. */
 (function () {
   'use strict';
 
-  const COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
-  const GREY = '#999999';
+  // Okabe-Ito's colours (black and yellow left out: black draws the frontier, yellow is faint on
+  // white), then five of Paul Tol's muted ones that stay apart from them: 12 labels told apart.
+  const COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00',
+                   '#332288', '#999933', '#882255', '#44AA99', '#AA4499', '#DDCC77'];
+  const GREY = '#999999', UNKNOWN_GREY = '#D0D0D0';
+  // Marker per compile mode, in the order of the payload's compile labels (db/kinds.py COMPILE_MODES first).
+  const SYMBOLS = ['circle', 'square', 'diamond', 'triangle-up', 'star', 'cross', 'x', 'pentagon'];
+  const FIGURES = ['sps', 'cs', 'pm', 'x', 'tf', 'pk', 'bs'];  // per-mode figures of a row (see throughputBySize)
 
   function load(element) {
     const D = JSON.parse(element.textContent);
@@ -54,7 +61,24 @@
     return D.choiceCache.get(key).slice();
   }
 
-  /* Throughput of the selected group and setting, by "model|size": {sps: {mode: v}, cs: {mode: v}}. */
+  /* The dense peak TFLOP/s of group g's device at precision p (render/devices.py), or null. */
+  function peakOf(D, g, p) {
+    D.peakAt = D.peakAt || new Map(D.figures.peaks.map(([pg, pp, tflops]) => [pg + '|' + pp, tflops]));
+    return D.peakAt.get(g + '|' + p) ?? null;
+  }
+
+  /* Throughput row i's figures: samples/s, compile s, peak MB, speed-up over the setting's baseline
+     mode, achieved TFLOP/s (GMACs × FLOPs per MAC of its bench × samples/s) and % of the device's
+     peak; null where unknown. */
+  function rowFigures(D, i) {
+    const tp = D.tp;
+    const gmacs = D.gmacsAt.get(tp.m[i] + '|' + tp.s[i]);
+    const tf = gmacs && tp.sps[i] ? gmacs * D.figures.flops[D.labels.bench[tp.b[i]]] * tp.sps[i] / 1e3 : null;
+    const peak = peakOf(D, tp.g[i], tp.p[i]);
+    return { sps: tp.sps[i], cs: tp.cs[i], pm: tp.pm[i], x: tp.x[i], tf: tf, pk: tf && peak ? 100 * tf / peak : null, bs: tp.bs[i] };
+  }
+
+  /* Throughput of the selected group and setting, by "model|size": {sps: {mode: v}, cs: ..., ...FIGURES}. */
   function throughputBySize(D, st) {
     const out = new Map();
     if (st.tg === null) return out;
@@ -63,10 +87,9 @@
       if (tp.b[i] !== st.bench || tp.p[i] !== st.prec || tp.l[i] !== st.layout) continue;
       if (!st.modes.includes(tp.c[i])) continue;
       const key = tp.m[i] + '|' + tp.s[i];
-      if (!out.has(key)) out.set(key, { m: tp.m[i], s: tp.s[i], sps: {}, cs: {} });
-      const mode = D.labels.compile[tp.c[i]];
-      out.get(key).sps[mode] = tp.sps[i];
-      if (tp.cs[i] !== null) out.get(key).cs[mode] = tp.cs[i];
+      if (!out.has(key)) out.set(key, Object.assign({ m: tp.m[i], s: tp.s[i] }, ...FIGURES.map((f) => ({ [f]: {} }))));
+      const mode = D.labels.compile[tp.c[i]], entry = out.get(key), figures = rowFigures(D, i);
+      FIGURES.forEach((f) => { if (figures[f] !== null) entry[f][mode] = figures[f]; });
     }
     return out;
   }
@@ -76,7 +99,7 @@
       m: m, name: D.models.name[m], tag: D.labels.tag[t] || '', size: s, top1: top1, top5: top5,
       family: D.labels.family[D.models.family[m]], norm: D.labels.norm[D.models.norm[m]],
       params: D.models.params[m], gmacs: D.gmacsAt.get(m + '|' + s) ?? null,
-      sps: speed ? speed.sps : {}, cs: speed ? speed.cs : {}, pareto: [],
+      ...Object.fromEntries(FIGURES.map((f) => [f, speed ? speed[f] : {}])), pareto: [],
     };
   }
 
@@ -98,17 +121,6 @@
     return rows;
   }
 
-  function matches(row, st) {
-    if (st.norm && row.norm !== st.norm) return false;
-    if (st.family && row.family !== st.family) return false;
-    if (st.size && String(row.size) !== st.size) return false;
-    if (st.q) {
-      const text = (row.name + '.' + row.tag + ' ' + row.family + ' ' + row.norm).toLowerCase();
-      if (!st.q.toLowerCase().split(/\s+/).every((word) => text.includes(word))) return false;
-    }
-    return true;
-  }
-
   /* Indices of points on the frontier: no other point is both better on y and on x
      (x smaller is better when `lowerX`, larger otherwise). */
   function pareto(points, lowerX) {
@@ -124,8 +136,8 @@
   }
 
   function sortValue(row, column) {
-    if (column.startsWith('sps:')) return row.sps[column.slice(4)] ?? null;
-    if (column.startsWith('cs:')) return row.cs[column.slice(3)] ?? null;
+    const colon = column.indexOf(':');  // "sps:eager": a per-mode figure
+    if (colon > 0) return row[column.slice(0, colon)]?.[column.slice(colon + 1)] ?? null;
     if (column === 'model') return row.name + '.' + row.tag;
     if (column === 'pareto') return row.pareto.length || null;
     // as the source column reads: accuracy and throughput (3), accuracy only (2), throughput only (1)
@@ -156,8 +168,27 @@
     return { coloured: coloured, rest: ranked.length > COLOURS.length || counts.has('unknown') };
   }
 
-  window.LB = { load, group, settingChoices, datasetChoices, joinedRows, matches, pareto,
-                sortRows, sortValue, colourBuckets, GREY };
+  /* Colour per label of a model column (family, norm) for the whole site: the labels with the most
+     models in the data get the palette, so a family keeps its colour in both charts and under every
+     filter; the rest are GREY, 'unknown' is UNKNOWN_GREY. Hover and the table name them all. */
+  function labelColours(D, key) {
+    D.labelColours = D.labelColours || {};
+    if (!D.labelColours[key]) {
+      const counts = new Map();
+      D.models[key].forEach((i) => counts.set(D.labels[key][i], (counts.get(D.labels[key][i]) || 0) + 1));
+      const ranked = [...counts.entries()].filter((e) => e[0] !== 'unknown')
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+      D.labelColours[key] = new Map(ranked.slice(0, COLOURS.length).map((e, i) => [e[0], COLOURS[i]]));
+    }
+    return D.labelColours[key];
+  }
+
+  function labelColour(D, key, label) {
+    return labelColours(D, key).get(label) || (label === 'unknown' ? UNKNOWN_GREY : GREY);
+  }
+
+  window.LB = { load, group, settingChoices, datasetChoices, joinedRows, pareto,
+                sortRows, sortValue, colourBuckets, labelColours, labelColour, peakOf, rowFigures, GREY, UNKNOWN_GREY, SYMBOLS };
 })();
 
 /* Text, numbers and links shared by the pages' scripts (index, compare): still no DOM. */
@@ -168,9 +199,12 @@
     return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
   }
 
+  // one formatter for all: toLocaleString builds a new one per call (~40 µs; thousands of hovers per draw)
+  const GROUPED = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
+
   function fmt(value, digits) {
     if (value === null || value === undefined) return '';
-    if (digits === undefined) return Math.abs(value) >= 1e4 ? Math.round(value).toLocaleString('en') : String(value);
+    if (digits === undefined) return Math.abs(value) >= 1e4 ? GROUPED.format(Math.round(value)) : String(value);
     return Number(value).toFixed(digits);
   }
 

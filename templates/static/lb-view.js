@@ -5,9 +5,8 @@
   const D = LB.load(document.getElementById('leaderboard-data'));
   const $ = (id) => document.getElementById(id);
   const TABLE_PAGE = 100;
-  // Marker per compile mode, in the order of the payload's compile labels (db/kinds.py COMPILE_MODES first).
-  const SYMBOLS = ['circle', 'square', 'diamond', 'triangle-up', 'star', 'cross', 'x', 'pentagon'];
-  const TEXT_KEYS = ['norm', 'family', 'size', 'q'];
+  const SYMBOLS = LB.SYMBOLS;  // marker per compile mode, by compile label index
+  const TEXT_KEYS = ['norm', 'family', 'size', 'q', 'pick', ...LB.FILTER_KEYS];  // URL strings, kept as they are
   /* WebGL redraws thousands of points in ~20 ms where SVG takes ~100; SVG where WebGL is missing. */
   const POINTS = (() => { try { return document.createElement('canvas').getContext('webgl') ? 'scattergl' : 'scatter'; } catch (e) { return 'scatter'; } })();
   let st = null;
@@ -43,8 +42,8 @@
     return {
       ag: D.groups[s.ag]?.key, tg: D.groups[s.tg]?.key, ds: labelOf('dataset', s.ds),
       bench: labelOf('bench', s.bench), prec: labelOf('precision', s.prec), layout: labelOf('layout', s.layout),
-      modes: s.modes.map((m) => labelOf('compile', m)).join(',') || 'none', norm: s.norm, family: s.family,
-      size: s.size, q: s.q, color: s.color, sort: s.sort, dir: s.dir,
+      modes: s.modes.map((m) => labelOf('compile', m)).join(',') || 'none',
+      ...Object.fromEntries(TEXT_KEYS.map((k) => [k, s[k]])), color: s.color, sort: s.sort, dir: s.dir,
     };
   }
 
@@ -93,6 +92,8 @@
     const target = event.target;
     if (target.name === 'modes') {
       raw.modes = [...document.querySelectorAll('#f-modes input:checked')].map((i) => labelOf('compile', +i.value)).join(',') || 'none';
+    } else if (target.dataset.filter) {
+      raw[target.dataset.filter] = LB.filterValue(target.dataset.filter);
     } else {
       const key = target.id.slice(2);
       raw[key] = ['ds', 'bench', 'prec', 'layout'].includes(key)
@@ -107,13 +108,12 @@
   /* ---- table */
   function tableColumns(rows) {
     const modes = st.modes.map((m) => labelOf('compile', m));
-    const withCompile = modes.filter((m) => rows.some((r) => r.cs[m] !== undefined));
     return [
       { key: 'model', label: 'model' }, { key: 'family', label: 'family' }, { key: 'norm', label: 'norm' },
       { key: 'params', label: 'params (M)', num: 1 }, { key: 'gmacs', label: 'GMACs', num: 1 },
       { key: 'size', label: 'img size', num: 1 }, { key: 'top1', label: 'top-1 %', num: 1 }, { key: 'top5', label: 'top-5 %', num: 1 },
       ...modes.map((m) => ({ key: 'sps:' + m, label: m + ' ' + labelOf('bench', st.bench) + '/s', num: 1 })),
-      ...withCompile.map((m) => ({ key: 'cs:' + m, label: 'compile s (' + m + ')', num: 1 })),
+      ...LB.figureColumns(D, st, rows),  // speed-ups, compile s, peak MB, TFLOP/s, % of peak
       { key: 'pareto', label: 'Pareto' }, { key: 'source', label: 'source' },
     ];
   }
@@ -130,12 +130,13 @@
   function cell(row, column) {
     if (column.key === 'model') {
       const tag = row.tag ? `<span class="tag">.${esc(row.tag)}</span>` : '';
-      return `<td><a href="${esc(pageOf(row.m))}">${esc(row.name)}</a>${tag}</td>`;
+      return `<td>${LB.pickBox(st.pick, row.name)} <a href="${esc(pageOf(row.m))}">${esc(row.name)}</a>${tag}</td>`;
     }
     if (column.key === 'pareto') return `<td>${row.pareto.map((p) => `<span class="badge">${p}</span>`).join(' ')}</td>`;
     if (column.key === 'source') return `<td>${esc(sourceOf(row))}</td>`;
     const value = LB.sortValue(row, column.key);
-    return column.num ? `<td class="num">${esc(fmt(value))}</td>` : `<td>${esc(value)}</td>`;
+    if (!column.num) return `<td>${esc(value)}</td>`;
+    return `<td class="num">${esc(column.format && value !== null ? column.format(value) : fmt(value))}</td>`;
   }
 
   function drawTable(rows) {
@@ -150,6 +151,7 @@
     $('view-count').textContent = `${rows.length} rows, ${models} models` + (shown.length < rows.length ? ` (first ${shown.length} shown)` : '');
     $('show-all').hidden = shown.length === rows.length;
     $('show-all').textContent = `Show all ${rows.length} rows`;
+    LB.drawPicks(st.pick);
   }
 
   /* ---- charts */
@@ -162,20 +164,31 @@
       `<br>accuracy: ${plotText(D.groups[st.ag]?.label)}<br>speed: ${plotText(D.groups[st.tg]?.label ?? 'n/a')}` + (what ? `<br>${plotText(what)}` : '');
   }
 
+  /* Legend entries, empty SVG traces: the colour labels in view (colours fixed for the whole site,
+     lb-core.js labelColours; the uncoloured rest as one grey entry, named in hover and the table),
+     then, where markers tell compile modes apart, one entry per mode in view. */
+  function legendTraces(points, symbols) {
+    const palette = LB.labelColours(D, st.color), inView = new Set(points.map((p) => p.row[st.color]));
+    const rest = [...inView].filter((l) => l !== 'unknown' && !palette.has(l)).length;
+    const colours = [...palette.keys()].filter((l) => inView.has(l)).map((l) => [plotText(l), palette.get(l)])
+      .concat(rest ? [[`other (${rest}: see hover)`, LB.GREY]] : [], inView.has('unknown') ? [['unknown', LB.UNKNOWN_GREY]] : []);
+    const entry = (name, group, title, marker) => ({ type: 'scatter', mode: 'markers', name: name, x: [null], y: [null],
+      hoverinfo: 'skip', legendgroup: group, legendgrouptitle: { text: title }, marker: marker });
+    const modes = symbols ? [...new Set(points.map((p) => D.labels.compile.indexOf(p.mode)))].sort((a, b) => a - b) : [];
+    return colours.map(([name, colour]) => entry(name, 'colour', st.color, { color: colour, size: 8 }))
+      .concat(modes.map((c) => entry(plotText(labelOf('compile', c)), 'mode', 'compile mode',
+                                     { symbol: SYMBOLS[c] || 'circle', color: '#777', size: 8, line: { width: 0.5, color: '#333' } })));
+  }
+
   /* One WebGL trace holds every point (colour and symbol per point); legend entries are empty
      SVG traces, so a redraw costs one GL upload whatever the number of labels. */
   function traces(points, frontier, symbols, stepShape) {
-    const buckets = LB.colourBuckets(points.map((p) => p.row), st.color);
-    const restLabel = buckets.coloured.length ? 'other' : 'unknown';
-    const colourOf = new Map(buckets.coloured);
-    const legend = buckets.coloured.concat(buckets.rest ? [[restLabel, LB.GREY]] : []).map(([label, colour]) => ({
-      type: 'scatter', mode: 'markers', name: plotText(label), x: [null], y: [null], hoverinfo: 'skip', marker: { color: colour, size: 8 },
-    }));
+    const legend = legendTraces(points, symbols);
     const all = {
       type: POINTS, mode: 'markers', name: 'results', showlegend: false, x: points.map((p) => p.x), y: points.map((p) => p.y),
       customdata: points.map((p) => p.row.name), text: points.map((p) => p.text), hovertemplate: '%{text}<extra></extra>',
       marker: {
-        color: points.map((p) => colourOf.get(p.row[st.color]) || LB.GREY), size: 7, opacity: 0.8,
+        color: points.map((p) => LB.labelColour(D, st.color, p.row[st.color])), size: 7, opacity: 0.8,
         symbol: symbols ? points.map((p) => SYMBOLS[D.labels.compile.indexOf(p.mode)] || 'circle') : 'circle', line: { width: 0.5, color: '#333' },
       },
     };
@@ -191,7 +204,7 @@
   function layout(xTitle) {
     return {
       xaxis: { type: 'log', title: { text: xTitle } }, yaxis: { title: { text: 'top-1 (%) · ' + plotText(labelOf('dataset', st.ds)) } },
-      margin: { l: 60, r: 10, t: 10, b: 50 }, hovermode: 'closest', legend: { title: { text: st.color } }, height: 420,
+      margin: { l: 60, r: 10, t: 10, b: 50 }, hovermode: 'closest', height: 420,
     };
   }
 
@@ -202,7 +215,7 @@
       r.hover = r.hover || {};  // rows are reused while the compared groups stay the same
       if (r.params) sized.push({ x: r.params, y: r.top1, row: r, text: r.hover[''] || (r.hover[''] = hover(r)) });
       Object.entries(r.sps).forEach(([mode, v]) => fast.push({
-        x: v, y: r.top1, row: r, mode: mode, text: r.hover[mode] || (r.hover[mode] = hover(r, mode + ': ' + fmt(v) + '/s')),
+        x: v, y: r.top1, row: r, mode: mode, text: r.hover[mode] || (r.hover[mode] = hover(r, LB.modeLine(D, st, r, mode))),
       }));
     });
     return { sized, fast };
@@ -219,11 +232,12 @@
   let chartsKey = null;
   /* Sorting and paging leave the points as they are: redraw the charts only when they change. */
   function drawCharts(p) {
-    const key = JSON.stringify([joinedCache.key, st.norm, st.family, st.size, st.q, st.color]);
+    const key = JSON.stringify([joinedCache.key, st.norm, st.family, st.size, st.q, st.color, LB.FILTER_KEYS.map((k) => st[k])]);
     if (key === chartsKey) return Promise.resolve();
     chartsKey = key;
     const config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ['select2d', 'lasso2d'] };
     const speedTitle = plotText('throughput (' + labelOf('bench', st.bench) + ' samples/s, ' + labelOf('precision', st.prec) + ', ' + labelOf('layout', st.layout) + ')');
+    LB.drawSpeedups(D, st, currentRows);  // deferred: they sit below these two
     return Promise.all([
       Plotly.react('chart-params', traces(p.sized, p.sizedFront, false, 'hv'), layout('parameters (M)'), config),
       Plotly.react('chart-speed', traces(p.fast, p.fastFront, true, 'vh'), layout(speedTitle), config),
@@ -231,10 +245,15 @@
   }
 
   /* ---- downloads of the current view */
+  // a row's per-mode figures as download columns: <mode>_<name>, in the export's names where it has one
+  const RECORD_FIGURES = { sps: 'samples_per_sec', bs: 'batch_size', cs: 'compile_s', pm: 'peak_mem_mb', x: 'speedup', tf: 'tflops', pk: 'percent_of_peak' };
+
+  /* Each record carries the settings its figures were read at, so a downloaded file stands alone. */
   function viewRecords(rows) {
+    const settings = { dataset: labelOf('dataset', st.ds), bench: labelOf('bench', st.bench), precision: labelOf('precision', st.prec), layout: labelOf('layout', st.layout) };
     return rows.map((r) => {
-      const record = { model: r.name, tag: r.tag, family: r.family, norm: r.norm, params_m: r.params, gmacs: r.gmacs, img_size: r.size, top1: r.top1, top5: r.top5 };
-      Object.entries(r.sps).forEach(([m, v]) => { record[m + '_samples_per_sec'] = v; });
+      const record = { model: r.name, tag: r.tag, family: r.family, norm: r.norm, params_m: r.params, gmacs: r.gmacs, img_size: r.size, top1: r.top1, top5: r.top5, ...settings };
+      Object.keys(r.sps).forEach((m) => Object.entries(RECORD_FIGURES).forEach(([f, name]) => { record[m + '_' + name] = r[f]?.[m] ?? null; }));
       record.accuracy_source = r.top1 === null ? '' : D.groups[st.ag].label;
       record.throughput_source = Object.keys(r.sps).length ? D.groups[st.tg].label : '';
       return record;
@@ -272,11 +291,15 @@
     currentRows = joined.filter((r) => LB.matches(r, st));
     const points = markPareto(currentRows);
     LB.sortRows(currentRows, st.sort, st.dir);
+    // The URL first: replacing it makes the browser lay the page out (to keep the scroll position),
+    // which costs nothing before the table and controls change and a full layout after.
+    writeHash();
     const joinedAt = performance.now();
     drawTable(currentRows);
     const tableAt = performance.now();
     syncControls(sizes);
-    writeHash();
+    LB.syncFilters(st, joined);
+    LB.showEmpty(joined, currentRows, st);
     const controlsAt = performance.now();
     return drawCharts(points).then(() => {
       const now = performance.now();
@@ -288,10 +311,20 @@
   }
 
   function wire() {
+    LB.wireLinks(D);  // chart points and model links open model pages with these settings
     document.querySelectorAll('#filters select').forEach((s) => s.addEventListener('change', onControl));
     $('f-modes').addEventListener('change', onControl);
     let typing = null;
-    $('f-q').addEventListener('input', (e) => { clearTimeout(typing); typing = setTimeout(() => onControl(e), 150); });
+    document.querySelectorAll('#f-q, #filters [data-filter]').forEach((input) => input.addEventListener('input', (e) => {
+      clearTimeout(typing);
+      typing = setTimeout(() => onControl(e), 150);
+    }));
+    $('leaderboard-body').addEventListener('change', (e) => {
+      if (!e.target.classList.contains('pick')) return;
+      st = resolve({ ...rawOf(st), pick: LB.togglePick(st.pick, e.target.value, e.target.checked) });
+      update();
+    });
+    LB.wireEmptyState();
     $('reset').addEventListener('click', () => { st = resolve({}); showAll = false; update(); });
     $('show-all').addEventListener('click', () => { showAll = true; drawTable(currentRows); });
     $('leaderboard-head').addEventListener('click', (e) => {
