@@ -52,6 +52,7 @@ def device_turn():
         write_waits(since=None)
         yield
     finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)  # for the processes forked inside the turn too (data loader workers)
         os.close(fd)
 
 

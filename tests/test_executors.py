@@ -268,3 +268,26 @@ def test_a_users_own_compile_threads_variable_wins(monkeypatch):
     results, _ = collect(LocalExecutor([Slot("cpu")], timeout_s=30, job_functions=DOUBLES, preload=[]),
                          [job("m", where=True)])
     assert results["m"]["compile_threads"] == "5"
+
+
+def test_a_turn_ends_for_good_even_when_a_process_forked_inside_it_lives_on(tmp_path, monkeypatch):
+    """Data loader workers forked during an accuracy evaluation share the turn's lock: leaving the turn
+    must free the device for the next job while they wind down."""
+    import fcntl
+
+    from jobs.device_turn import device_turn
+
+    lock = tmp_path / "turn-cpu.lock"
+    monkeypatch.setenv("LEADERBOARD_DEVICE_TURN", str(lock))
+    with device_turn():
+        lingering = os.fork()
+        if lingering == 0:  # a forked worker holding the lock's descriptor
+            time.sleep(30)
+            os._exit(0)
+    try:
+        other = os.open(lock, os.O_RDWR)
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if the worker still held it
+        os.close(other)
+    finally:
+        os.kill(lingering, signal.SIGKILL)
+        os.waitpid(lingering, 0)
