@@ -11,7 +11,7 @@ from pathlib import Path
 from db import queue
 from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
-from db.errors import LeaderboardError
+from db.errors import LeaderboardError, UsageError
 from jobs.executors import Executor, LocalExecutor, auto_compile_workers, local_slots, planner
 from jobs.progress import Progress, cost_key
 from jobs.settings import configured_compile_workers, configured_job_timeout
@@ -46,6 +46,9 @@ class Options:
         LeaderboardError for a missing dataset."""
         timeout_s = configured_job_timeout(settings, timeout)
         workers = configured_compile_workers(settings, compile_workers)
+        if compile_workers is not None and workers and (executor or settings.executor) == "ray":
+            raise UsageError("--compile-workers is the local executor's: Ray runs each job alone on its GPU. "
+                             "Drop it, or pass --executor local.")
         checked_device_type(device)
         definition = get_sweep(sweep, settings.sweeps)  # checked whole: no job fails for its sweep's typo
         data_dir = data_dir or settings.data_dir

@@ -64,6 +64,12 @@ def test_eval_all_takes_a_number_of_compile_workers_or_auto(project, workers):
     assert result.returncode == 0, result.stderr
 
 
+def test_compile_workers_with_the_ray_executor_is_one_line(project):
+    line = refused(invoke("eval-all", "--dry-run", "--executor", "ray", "--compile-workers", "2", cwd=project), 2)
+    assert line == ("--compile-workers is the local executor's: Ray runs each job alone on its GPU. "
+                    "Drop it, or pass --executor local.")
+
+
 @pytest.mark.parametrize("workers", ["-1", "two", "1.5"])
 def test_a_bad_compile_worker_count_is_one_line_before_any_work(project, workers):
     line = refused(invoke("eval-all", "--dry-run", "--compile-workers", workers, cwd=project), 2)
