@@ -125,13 +125,13 @@ def catalog(c, models=None, format="table", imported=False, db=None):
     check_choice("format", format, FORMATS)
     if imported and models:
         raise UsageError("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
-    from db.catalog import save_catalog
     from db.report import catalog_listing, catalog_results_text
 
     database = open_database(c, db)
-    if imported:
+    if imported:  # in job processes: this one never imports torch
         print(catalog_results_text(catalog_imported_results(database)))
         return
+    from db.catalog import save_catalog
     from jobs.catalog import DEFAULT_MODELS, catalog as build_catalog
     entries = build_catalog(models or DEFAULT_MODELS)
     save_catalog(database, entries)
