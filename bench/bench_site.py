@@ -27,10 +27,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # (control, value) pairs changed in turn; each is one filter change and one redraw
 CLICKS = [("#f-size", "224"), ("#f-size", ""), ("#f-color", "norm"), ("#f-color", "family"),
           ("#f-ds", "1"), ("#f-ds", "0")]
+# Times to the frame after 'leaderboard:shown' (what is on screen redrawn: the charts, and the table where it
+# is in view) and after 'leaderboard:drawn' (an off-screen table too); a version without the first event
+# draws everything before its 'drawn', which then stands for both.
 REDRAW_JS = """([selector, value]) => new Promise(resolve => {
-    const started = performance.now();
-    document.addEventListener('leaderboard:drawn', e => requestAnimationFrame(() =>
-        resolve({click_to_drawn_ms: performance.now() - started, phases: e.detail.phases})), {once: true});
+    const started = performance.now(), times = {};
+    const at = (name) => document.addEventListener(name, () => requestAnimationFrame(() => {
+        times[name] = performance.now() - started;
+        if (name === 'leaderboard:drawn') resolve({click_to_shown_ms: times['leaderboard:shown'] ?? times[name],
+                                                  click_to_drawn_ms: times[name], phases: window.leaderboardStats.phases});
+    }), {once: true});
+    at('leaderboard:shown');
+    at('leaderboard:drawn');
     const control = document.querySelector(selector);
     control.value = value;
     control.dispatchEvent(new Event('change', {bubbles: true}));
@@ -83,7 +91,7 @@ def load_times(browser, site: Path) -> dict:
 
 
 def redraws(browser, site: Path) -> list[dict]:
-    """One round of filter changes on the index: click-to-drawn times and in-page phases."""
+    """One round of filter changes on the index: click-to-shown and click-to-drawn times, in-page phases."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto((site / "index.html").as_uri())
     page.wait_for_selector("body[data-drawn]")
@@ -98,6 +106,7 @@ def median_or_none(values: list):
 
 def summarize(samples: dict) -> dict:
     clicks = [r["click_to_drawn_ms"] for r in samples["redraws"]]
+    shown = [r["click_to_shown_ms"] for r in samples["redraws"]]
     phases = samples["redraws"][0]["phases"].keys()
     return {"build_wall_s": statistics.median(b["wall"] for b in samples["builds"]),
             "build_cpu_s": statistics.median(b["cpu"] + b["child_cpu"] for b in samples["builds"]),
@@ -105,6 +114,7 @@ def summarize(samples: dict) -> dict:
             "build_cpu_child_s": statistics.median(b["child_cpu"] for b in samples["builds"]),
             "first_chart_ms": median_or_none([load["first"] for load in samples["loads"]]),
             "first_draw_ms": statistics.median(load["all"] for load in samples["loads"]),
+            "shown_ms": statistics.median(shown), "shown_p90_ms": sorted(shown)[int(0.9 * (len(shown) - 1))],
             "redraw_ms": statistics.median(clicks), "redraw_p90_ms": sorted(clicks)[int(0.9 * (len(clicks) - 1))],
             "phases": {k: statistics.median(r["phases"][k] for r in samples["redraws"]) for k in phases}}
 
@@ -140,12 +150,13 @@ def report(figures: dict, rounds: int, loads: int) -> None:
         first = "not reported" if f["first_chart_ms"] is None else f"{f['first_chart_ms']:.0f} ms"
         print(f"  build wall median {f['build_wall_s']:.2f} s (CPU {f['build_cpu_s']:.2f} s: main process "
               f"{f['build_cpu_main_s']:.2f} s, forked model-page renderer {f['build_cpu_child_s']:.2f} s); load to first chart "
-              f"{first}, to all charts and the table {f['first_draw_ms']:.0f} ms; filter change to redraw median {f['redraw_ms']:.0f} ms, p90 "
+              f"{first}, to all charts and the table {f['first_draw_ms']:.0f} ms; filter change to on-screen redraw median "
+              f"{f['shown_ms']:.0f} ms, p90 {f['shown_p90_ms']:.0f} ms; to the table too median {f['redraw_ms']:.0f} ms, p90 "
               f"{f['redraw_p90_ms']:.0f} ms; phases (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in f["phases"].items()))
     if "baseline" in figures:
         base, now = figures["baseline"], figures["this code"]
         print("ratio this code / baseline: " + ", ".join(
-            f"{key} {now[key] / base[key]:.2f}" for key in ("build_wall_s", "build_cpu_s", "first_draw_ms", "redraw_ms")))
+            f"{key} {now[key] / base[key]:.2f}" for key in ("build_wall_s", "build_cpu_s", "first_draw_ms", "shown_ms", "redraw_ms")))
 
 
 def main() -> None:

@@ -188,3 +188,27 @@ def test_full_timm_site_loads_and_switches_hardware_without_errors(page, timm_si
     assert page.input_value("#f-prec") == page.eval_on_selector("#f-prec", "s => s.options[0].value")
     assert page.inner_text("#f-prec option:checked") == "fp32"  # the CPU files are fp32: the setting follows the group
     assert page.problems == []
+
+
+ROWS_AT_EACH_EVENT = """(hash) => new Promise((resolve) => {
+    const rows = () => [...document.querySelectorAll('#leaderboard-body tr')].map((r) => r.dataset.model);
+    const seen = {};
+    document.addEventListener('leaderboard:shown', () => { seen.shown = rows(); }, {once: true});
+    document.addEventListener('leaderboard:drawn', () => { seen.drawn = rows(); resolve(seen); }, {once: true});
+    location.hash = hash;
+})"""
+
+
+def test_an_off_screen_table_is_redrawn_after_the_charts_and_an_on_screen_one_with_them(browser, site):
+    context = browser.new_context(viewport={"width": 1400, "height": 500})  # the table starts far below
+    page = context.new_page()
+    open_index(page, site)
+    before = set(table_models(page))
+    seen = page.evaluate(ROWS_AT_EACH_EVENT, "q=test_vit")
+    assert set(seen["shown"]) == before != {"test_vit"}  # charts on screen first, the rows not yet
+    assert set(seen["drawn"]) == {"test_vit"}
+    page.locator("#leaderboard").scroll_into_view_if_needed()
+    page.wait_for_function("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+    seen = page.evaluate(ROWS_AT_EACH_EVENT, "q=test_resnet")
+    assert set(seen["shown"]) == set(seen["drawn"]) == {"test_resnet"}  # in view: drawn before the charts
+    context.close()

@@ -97,16 +97,40 @@ def test_measured_speedups_are_over_eager_and_hover_carries_the_figures(page, si
     assert any("default: 3920/s · 1.40× eager · compile 21.5 s · peak 120 MB · 0.392 TFLOP/s" in h for h in hovers)
 
 
+def legend(page) -> list[dict]:
+    """The main charts' shared HTML legend: one dict per entry."""
+    return page.evaluate("""() => [...document.querySelectorAll('#chart-legend li')].map((li) => ({
+        group: li.dataset.group, text: li.textContent, colour: li.dataset.colour || null, symbol: li.dataset.symbol || null}))""")
+
+
 def test_every_marker_symbol_and_colour_has_a_legend_entry(page, site):  # noqa: F811
     reference_view(page, site)
-    speed = traces(page, "chart-speed")
-    points = next(t for t in speed if t["name"] == "results")
-    symbols = {t["name"]: t["symbol"] for t in speed if t["group"] == "mode"}
+    entries = legend(page)
+    points = next(t for t in traces(page, "chart-speed") if t["name"] == "results")
+    symbols = {e["text"]: e["symbol"] for e in entries if e["group"] == "mode"}
     assert list(symbols) == ["default", "reduce-overhead", "max-autotune"]
     assert set(points["symbol"]) == set(symbols.values()) and len(set(symbols.values())) == 3
-    colours = {t["name"]: t["color"] for t in traces(page, "chart-params") if t["group"] == "colour"}
+    colours = {e["text"]: e["colour"] for e in entries if e["group"] == "colour"}
     assert {"EfficientNet", "ViT", "ResNet", "NFNet"} <= set(colours) and len(set(colours.values())) == len(colours)
-    assert "Pareto frontier" in {t["name"] for t in speed}
+    for chart in ("chart-params", "chart-speed"):  # every point's colour is explained
+        assert set(point_colours(page, chart).values()) <= set(colours.values())
+    assert [e["text"] for e in entries if e["group"] == "frontier"] == ["Pareto frontier"]
+    assert "Pareto frontier" in {t["name"] for t in traces(page, "chart-speed")}
+    # each mode's marker in the legend is the shape plotly draws for it
+    drawn = page.evaluate("""() => [...document.querySelectorAll('#chart-legend li[data-group=mode] svg')]
+        .map((svg) => svg.innerHTML)""")
+    assert len(set(drawn)) == 3
+
+
+def test_the_legend_follows_the_colouring_and_the_modes_in_view(page, site):  # noqa: F811
+    reference_view(page, site)
+    redraw(page, lambda: page.select_option("#f-color", "norm"))
+    entries = legend(page)
+    assert page.text_content("#chart-legend .legend-title") == "norm"
+    assert {"LayerNorm", "BatchNorm"} <= {e["text"] for e in entries if e["group"] == "colour"}
+    redraw(page, lambda: page.locator("#f-modes label", has_text="max-autotune").locator("input").uncheck())
+    assert [e["text"] for e in legend(page) if e["group"] == "mode"] == ["default", "reduce-overhead"]
+    assert page.problems == []
 
 
 def test_a_family_keeps_its_colour_in_both_charts_and_under_filters(page, site):  # noqa: F811

@@ -14,7 +14,8 @@
   }
 
   function legendBelow(gd, layout) {
-    if (!layout || gd.clientWidth >= NARROW) return layout;
+    // (a chart without a legend is not measured: reading its width would lay out the page mid-redraw)
+    if (!layout || layout.showlegend === false || gd.clientWidth >= NARROW) return layout;
     return { ...layout, legend: { ...(layout.legend || {}), orientation: 'h', x: 0, xanchor: 'left', y: -0.2, yanchor: 'top' } };
   }
 
@@ -65,10 +66,11 @@
   /* While the page loads, each chart after the first waits until the one before it has been painted:
      the first chart shows when it is drawn, not when the last one is. Once loaded, charts redraw at once. */
   let previous = null;
-  const nextFrame = () => new Promise((painted) => requestAnimationFrame(() => setTimeout(painted)));
+  // resolves once the browser has painted what is drawn so far (a task after the next frame)
+  const afterPaint = () => new Promise((painted) => requestAnimationFrame(() => setTimeout(painted)));
   function inTurn(draw) {
     if (document.readyState === 'complete') return draw();
-    previous = (previous ? previous.then(nextFrame, nextFrame) : Promise.resolve()).then(draw);
+    previous = (previous ? previous.then(afterPaint, afterPaint) : Promise.resolve()).then(draw);
     return previous;
   }
 
@@ -84,5 +86,5 @@
     };
   });
 
-  LB.describeChart = describe;
+  Object.assign(LB, { describeChart: describe, afterPaint });
 })(window.LB);

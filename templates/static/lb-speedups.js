@@ -161,7 +161,7 @@
       watching.observe(document.getElementById('speedups'));
     }
     pending = () => plotSpeedups(D, st, rows);
-    if (near) requestAnimationFrame(() => setTimeout(drawPending, 0));  // after the frame the main charts are in
+    if (near) LB.afterPaint().then(drawPending);  // after the frame the main charts are in
   }
 
   Object.assign(LB, { baseMode, figureColumns, modeLine, speedupPoints, drawSpeedups });
