@@ -32,10 +32,11 @@ def planned_jobs(args):
 
 
 def run(jobs, target, compile_workers: int) -> tuple[dict, float]:
-    from jobs.executors import LocalExecutor, local_slots
+    from jobs.executors import LocalExecutor, local_slots, sweep_preload
 
     started, rows = {}, {}
-    executor = LocalExecutor(local_slots(target.device_type, target.slots), 1800, compile_workers=compile_workers)
+    executor = LocalExecutor(local_slots(target.device_type, target.slots), 1800, compile_workers=compile_workers,
+                             preload=sweep_preload(target.device_type))
     with executor:
         executor.call("builtins:dict")  # the server's imports, outside the figures
         began = time.perf_counter()

@@ -12,10 +12,10 @@ from db import queue
 from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
 from db.errors import LeaderboardError, UsageError
-from jobs.executors import Executor, LocalExecutor, auto_compile_workers, local_slots, planner
+from jobs.executors import Executor, LocalExecutor, auto_compile_workers, local_slots, planner, sweep_preload
 from jobs.progress import Progress, cost_key
 from jobs.settings import configured_compile_workers, configured_job_timeout
-from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep, modes_left_out
+from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep, planned_modes
 
 NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
            "leaderboard.data_dir in invoke.yaml.")
@@ -105,7 +105,8 @@ def make_executor(options: Options, target) -> Executor:
     workers = options.compile_workers
     if workers is None:
         workers = auto_compile_workers(target.device_type, target.slots)
-    return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s, compile_workers=workers)
+    return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s, compile_workers=workers,
+                         preload=sweep_preload(target.device_type))
 
 
 def run_campaign(database, options: Options, say=print, make=make_executor) -> Summary | None:
@@ -121,8 +122,8 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
         say(f"Sweep {options.sweep_name!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}"
             f"{compile_workers_text(executor)}):")
         say(plan_text(jobs, queued))
-        for mode, same in modes_left_out(options.sweep.get("throughput") or {}, target, options.narrowing).items():
-            say(f"{mode} not measured on {target.device_type}: it is {same} there (no CUDA graphs without CUDA).")
+        for mode, why in planned_modes(options.sweep.get("throughput") or {}, target, options.narrowing)[1].items():
+            say(f"{mode} not measured on {target.device_type}: {why}.")
         if not options.data:
             say(NO_DATA)
         if options.dry_run or not queued.to_run:

@@ -66,15 +66,42 @@ def cudagraph_skips() -> int:
 
 
 def apply_compile_threads() -> None:
-    """Let this job's TORCHINDUCTOR_COMPILE_THREADS decide inductor's compile threads (jobs.executors
-    sets it per job): inductor reads the variable when its config module is imported, which the job
-    server did before forking, so a job's own value would otherwise be ignored.
+    """Let this job's TORCHINDUCTOR_COMPILE_THREADS and TORCHINDUCTOR_WORKER_START decide inductor's
+    compile pool (jobs.executors sets them per job): inductor reads the variables when its config
+    module is imported, which the job server did before forking, so a job's own values would
+    otherwise be ignored.
 
-    Private: torch._inductor.config.compile_threads and decide_compile_threads(), which reads the
-    variable first. Checked in torch 2.14.1; earlier 2.x releases' config has both, alike."""
+    Private: torch._inductor.config.compile_threads, decide_compile_threads() (reads the variable
+    first), worker_start_method and decide_worker_start_method() (checks the value). Checked in torch
+    2.14.1; releases without decide_worker_start_method take the variable as it is."""
     import os
 
-    if "TORCHINDUCTOR_COMPILE_THREADS" in os.environ:
-        from torch._inductor import config
+    from torch._inductor import config
 
+    if "TORCHINDUCTOR_COMPILE_THREADS" in os.environ:
         config.compile_threads = config.decide_compile_threads()
+    if "TORCHINDUCTOR_WORKER_START" in os.environ:
+        decide = getattr(config, "decide_worker_start_method", None)
+        config.worker_start_method = decide() if decide else os.environ["TORCHINDUCTOR_WORKER_START"]
+
+
+def probe_cpu_vector_isa() -> None:
+    """Find which vector instruction sets inductor's C++ kernels can use here, once, in the job
+    server: the answer is cached in memory, so the CPU jobs forked from it skip the 3 test builds
+    (~7-10 s a compiled job on a 2-core machine, bench/RESULTS.md), which their empty per-job caches
+    would otherwise redo. The probe's builds land in inductor's usual cache, which keeps them.
+
+    Private: torch._inductor.cpu_vec_isa.valid_vec_isa_list (functools.cache). Checked in torch 2.14.1."""
+    import logging
+
+    from torch._inductor.cpu_vec_isa import valid_vec_isa_list
+
+    # The probe imports torch.utils.cpp_extension, whose import warns on the sweep's terminal when a
+    # CUDA build of torch finds no CUDA toolkit: nothing a CPU sweep needs.
+    cpp_extension_log = logging.getLogger("torch.utils.cpp_extension")
+    level = cpp_extension_log.level
+    cpp_extension_log.setLevel(logging.ERROR)
+    try:
+        valid_vec_isa_list()
+    finally:
+        cpp_extension_log.setLevel(level)

@@ -38,6 +38,12 @@ PRELOAD = [*PLAN_PRELOAD, "torch.utils.flop_counter", "jobs.environment", "jobs.
            "jobs.accuracy_weights", "jobs.environment:nvidia_driver"]  # asked once (nvidia-smi), not per job
 
 
+def sweep_preload(device_type: str) -> list[str]:
+    """What a sweep's job server imports (and asks) once for all its jobs; on a CPU also which vector
+    instructions compiled kernels can use (jobs.compat.probe_cpu_vector_isa)."""
+    return PRELOAD + (["jobs.compat:probe_cpu_vector_isa"] if device_type == "cpu" else [])
+
+
 def job_function(kind: str, overrides: dict | None = None) -> str:
     """The "module:function" that runs a job of `kind`: its result kind's (db/kinds.py), unless overridden."""
     return (overrides or {}).get(kind) or get_kind(kind).job
@@ -106,6 +112,7 @@ def local_slots(device_type: str, gpu_count: int) -> list[Slot]:
 
 
 COMPILE_THREADS_ENV = "TORCHINDUCTOR_COMPILE_THREADS"
+WORKER_START_ENV = "TORCHINDUCTOR_WORKER_START"
 CORES_PER_COMPILE = 4  # inductor compiles a graph's kernels in parallel: a compiling job keeps a few cores busy
 
 
@@ -117,12 +124,24 @@ def auto_compile_workers(device_type: str, slots: int, cores: int | None = None)
     return max(0, ((cores or available_cores()) - slots) // (CORES_PER_COMPILE * max(1, slots)))
 
 
-def compile_threads(lanes: int, cores: int | None = None) -> int:
+def compile_threads(lanes: int, cores: int | None = None, forked_workers: bool = False) -> int:
     """Inductor compile threads for each of `lanes` jobs running at once: their share of the cores, or
-    1 (compiling in the job's own process) when the share is 2 or less: a pool of worker processes,
-    each importing torch again, cost more than it saved on a 2-core machine (bench/RESULTS.md)."""
+    1 (compiling in the job's own process) where a pool would cost more than it saves: a pool of fresh
+    worker processes, each importing torch again, did at a share of 2 (bench/RESULTS.md); workers forked
+    from the job (`forked_workers`, torch already imported) do not."""
     share = (cores or available_cores()) // max(1, lanes)
-    return share if share > 2 else 1
+    return share if share > 2 or (forked_workers and share == 2) else 1
+
+
+def compile_pool_env(slots: list[Slot], compile_workers: int) -> dict:
+    """The environment giving each job its compile pool; the user's own variables win. On a CPU the
+    pool's workers are forked from the job: cheap to start, and no CUDA in the job for a fork to
+    break (a GPU job's workers stay fresh processes, inductor's default)."""
+    on_cpu = all(slot.device == "cpu" for slot in slots)
+    env = {COMPILE_THREADS_ENV: str(compile_threads(len(slots) * (1 + compile_workers), forked_workers=on_cpu))}
+    if on_cpu:
+        env[WORKER_START_ENV] = "fork"
+    return {name: value for name, value in env.items() if name not in os.environ}
 
 
 def available_cores() -> int:
@@ -220,9 +239,7 @@ class LocalExecutor(Executor):
         self.timeout_s = timeout_s
         self.job_functions = job_functions
         self.compile_workers = compile_workers
-        # a user's own TORCHINDUCTOR_COMPILE_THREADS wins
-        self.compile_threads_env = {} if COMPILE_THREADS_ENV in os.environ else {
-            COMPILE_THREADS_ENV: str(compile_threads(len(slots) * (1 + compile_workers)))}
+        self.compile_pool = compile_pool_env(slots, compile_workers)
         self.server = JobServer(preload)
         self.workdir, owner_lock = make_job_folder()
         self._remove_workdir = weakref.finalize(self, remove_job_folder, self.workdir, owner_lock)
@@ -261,7 +278,7 @@ class LocalExecutor(Executor):
     def launch(self, job, slot: Slot) -> Running:
         scratch = self.workdir / f"scratch-{job.key}"
         scratch.mkdir(exist_ok=True)
-        lane = Slot(slot.name, {**slot.env, WAIT_FILE_ENV: str(scratch / WAIT_FILE), **self.compile_threads_env})
+        lane = Slot(slot.name, {**slot.env, WAIT_FILE_ENV: str(scratch / WAIT_FILE), **self.compile_pool})
         return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), lane, job,
                           scratch=scratch)
 

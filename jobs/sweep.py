@@ -36,8 +36,11 @@ BUILTIN_SWEEPS = {
         "accuracy": {"img_sizes": [160, 192], "batch_size": 256, "workers": 4},
         "throughput": {"benches": ["infer", "train"], "compile_modes": list(COMPILE_MODES), "precision": "auto",
                        "batch_size": 256, "warmup_steps": 10, "steps": 20, "repeats": 5,
-                       # a CPU runs the same campaign at a batch and length it finishes in
-                       "cpu": {"batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3}},
+                       # A CPU runs the campaign at a batch and length it finishes in, eager against one
+                       # compile mode: each compiled job is a cold compile of 10-45 s on 2 cores, and
+                       # max-autotune would add as many again (README: "On a CPU").
+                       "cpu": {"batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3,
+                               "compile_modes": ["eager", "default"]}},
     },
     # Quick check that every model runs here: one tiny eager step each, no compile, no data. Its
     # figures say nothing about speed: low_fidelity keeps them out of the site's default views.
@@ -194,17 +197,29 @@ def throughput_precision(config: dict, target: Target) -> str:
 SAME_MODES = {"cpu": {"reduce-overhead": "default"}}  # reduce-overhead = default + CUDA graphs; a CPU has none
 
 
-def modes_left_out(config: dict, target: Target, narrowing: Narrowing) -> dict[str, str]:
-    """The sweep's compile modes not planned on `target`, each with the mode whose figure stands for it."""
-    modes = narrowed(config.get("compile_modes", ["eager"]), narrowing.compile_modes)
+def planned_modes(config: dict, target: Target, narrowing: Narrowing) -> tuple[list[str], dict[str, str]]:
+    """The compile modes measured on `target`, and the sweep's modes left out there, each with why.
+    A device section's compile_modes replace the sweep's there, unless --compile-mode asks for others;
+    a mode that is another on this device is left to that one, unless asked for without it."""
+    named = config.get("compile_modes", ["eager"])
+    own = (config.get(target.device_type) or {}).get("compile_modes")
+    why = {}
+    if narrowing.compile_modes:
+        modes = narrowed(list(dict.fromkeys(named + (own or []))), narrowing.compile_modes)
+    else:
+        modes = own or named
+        why = {mode: f"the sweep measures {', '.join(own)} on a {target.device_type}; "
+                     f"--compile-mode {mode} asks for it" for mode in named if own and mode not in own}
     same = SAME_MODES.get(target.device_type, {})
-    return {mode: same[mode] for mode in modes if mode in same and same[mode] in modes}
+    why.update({mode: f"it is {same[mode]} there (no CUDA graphs without CUDA)"
+                for mode in dict.fromkeys(modes + list(why)) if same.get(mode) in modes})
+    return [mode for mode in modes if mode not in why], why
 
 
 def throughput_jobs(models, config: dict, target: Target, data: dict | None, narrowing: Narrowing) -> list[dict]:
     """Throughput specs: each model x bench x compile mode, with the target's overrides (`cpu:`);
     a mode that is another on this device is left to that one."""
-    left_out = modes_left_out(config, target, narrowing)
+    modes, _ = planned_modes(config, target, narrowing)
     config = {**config, **(config.get(target.device_type) or {})}
     settings = {k: config[k] for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size",
                                        "channels_last", "fast_norm") if k in config}
@@ -213,7 +228,7 @@ def throughput_jobs(models, config: dict, target: Target, data: dict | None, nar
          **settings, "device": target.device_type}
         for arch in models
         for bench in narrowed(config.get("benches", ["infer"]), narrowing.benches)
-        for mode in narrowed(config.get("compile_modes", ["eager"]), narrowing.compile_modes) if mode not in left_out
+        for mode in modes
     ]
 
 

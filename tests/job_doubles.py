@@ -35,7 +35,8 @@ def behave(spec: dict) -> dict:
         spec = {**spec, "where": True}
     where = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(),
              "compile_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
-             "compile_threads": os.environ.get("TORCHINDUCTOR_COMPILE_THREADS")}
+             "compile_threads": os.environ.get("TORCHINDUCTOR_COMPILE_THREADS"),
+             "worker_start": os.environ.get("TORCHINDUCTOR_WORKER_START")}
     return {"status": "done", "kind": "throughput", "environment": ENVIRONMENT, "model": spec["model"],
             "bench": "infer", "compile_mode": "eager", "precision": "fp32", "img_size": 8, "samples_per_sec": 1.0,
             **(where if spec.get("where") else {})}
@@ -102,3 +103,11 @@ class InlineExecutor(Executor):
 
     def close(self) -> None:
         self.closed = True
+
+
+def isa_probed() -> dict:
+    """Whether this job process already knows which vector instructions inductor's C++ kernels can use
+    (without asking: asking would probe)."""
+    from torch._inductor.cpu_vec_isa import valid_vec_isa_list
+
+    return {"probed": valid_vec_isa_list.cache_info().currsize == 1}

@@ -66,8 +66,10 @@ def test_a_campaign_runs_on_any_executor_and_skips_what_is_stored(db):
 def test_dry_run_prints_the_plan_and_runs_nothing(project):
     result = invoke("eval-all", "--dry-run", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert "throughput: 108 jobs, 108 to run" in result.stdout  # 18 models x 2 benches x 3 compile modes on a CPU
+    assert "throughput: 72 jobs, 72 to run" in result.stdout  # 18 models x 2 benches x eager, default on a CPU
     assert "reduce-overhead not measured on cpu: it is default there" in result.stdout
+    assert ("max-autotune not measured on cpu: the sweep measures eager, default on a cpu; "
+            "--compile-mode max-autotune asks for it.") in result.stdout
     assert "Accuracy jobs skipped: no dataset configured. Pass --data-dir" in result.stdout
     narrowed = invoke("eval-all", "--dry-run", "--models", "test_vit*", "--bench", "infer",  # a job timeout
                       "--compile-mode", "eager", "--compile-mode", "max-autotune", "--timeout", "1",  # shorter than

@@ -245,7 +245,8 @@ def test_each_job_compiles_with_its_share_of_the_cores(monkeypatch):
     from jobs.executors import compile_threads
 
     assert [compile_threads(lanes, cores=16) for lanes in (1, 4, 8)] == [16, 4, 1]
-    assert compile_threads(1, cores=2) == 1  # a pool of 2 workers cost more than it saved here
+    assert compile_threads(1, cores=2) == 1  # a pool of 2 fresh workers cost more than it saved here
+    assert compile_threads(1, cores=2, forked_workers=True) == 2  # forked ones do not
     monkeypatch.delenv("TORCHINDUCTOR_COMPILE_THREADS", raising=False)
     monkeypatch.setattr("jobs.executors.available_cores", lambda: 16)
     executor = LocalExecutor([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": ""})], timeout_s=30, job_functions=DOUBLES,
@@ -261,6 +262,43 @@ def test_each_job_compiles_with_its_share_of_the_cores(monkeypatch):
         assert inductor.compile_threads == before + 1
     finally:
         inductor.compile_threads = before
+
+
+def test_cpu_jobs_fork_their_compile_workers_and_gpu_jobs_do_not(monkeypatch):
+    from jobs.compat import apply_compile_threads
+    from jobs.executors import compile_pool_env
+
+    for name in ("TORCHINDUCTOR_COMPILE_THREADS", "TORCHINDUCTOR_WORKER_START"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("jobs.executors.available_cores", lambda: 2)
+    cpu = [Slot("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
+    assert compile_pool_env(cpu, 0) == {"TORCHINDUCTOR_COMPILE_THREADS": "2", "TORCHINDUCTOR_WORKER_START": "fork"}
+    # a forked worker of a job that has used CUDA could not use it: GPU jobs keep inductor's fresh workers
+    assert compile_pool_env([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"})], 0) == {"TORCHINDUCTOR_COMPILE_THREADS": "1"}
+    monkeypatch.setenv("TORCHINDUCTOR_WORKER_START", "spawn")  # the user's own wins
+    assert compile_pool_env(cpu, 0) == {"TORCHINDUCTOR_COMPILE_THREADS": "2"}
+    monkeypatch.delenv("TORCHINDUCTOR_WORKER_START")
+    results, _ = collect(LocalExecutor(cpu, timeout_s=30, job_functions=DOUBLES, preload=[]), [job("m", where=True)])
+    assert (results["m"]["compile_threads"], results["m"]["worker_start"]) == ("2", "fork")
+
+    import torch._inductor.config as inductor  # applied in the job, though inductor read the variable earlier
+    before = inductor.worker_start_method  # restored by hand, as above
+    monkeypatch.setenv("TORCHINDUCTOR_WORKER_START", "fork" if before != "fork" else "subprocess")
+    try:
+        apply_compile_threads()
+        assert inductor.worker_start_method == os.environ["TORCHINDUCTOR_WORKER_START"] != before
+    finally:
+        inductor.worker_start_method = before
+
+
+def test_a_cpu_sweeps_server_probes_the_kernels_vector_instructions_once_for_all_jobs():
+    from jobs.executors import PRELOAD, sweep_preload
+
+    assert sweep_preload("cpu") == [*PRELOAD, "jobs.compat:probe_cpu_vector_isa"] and sweep_preload("cuda") == PRELOAD
+    with LocalExecutor([Slot("cpu")], timeout_s=120, preload=["jobs.compat:probe_cpu_vector_isa"]) as executor:
+        assert executor.call("job_doubles:isa_probed") == {"probed": True}  # a job's compile skips the test builds
+    with LocalExecutor([Slot("cpu")], timeout_s=30, preload=["torch"]) as executor:
+        assert executor.call("job_doubles:isa_probed") == {"probed": False}
 
 
 def test_a_users_own_compile_threads_variable_wins(monkeypatch):

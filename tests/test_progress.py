@@ -55,6 +55,18 @@ def test_eta_adds_up_what_each_kind_of_job_costs(monkeypatch):
     assert progress.eta() == 2 * 2.0 + 15.0  # the running compile has 15 s to go
 
 
+def test_one_heavy_model_does_not_skew_the_estimate_of_every_job_left(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress_module.time, "monotonic", clock)
+    jobs = [job(f"c{i}", "default") for i in range(6)]
+    progress = Progress(jobs, stream=io.StringIO())
+    for one, seconds in zip(jobs, (20.0, 22.0, 120.0)):  # the third, a test_maxvit, compiles for 2 minutes
+        progress.started(one, "cpu")
+        clock.now += seconds
+        progress.finished(one, "cpu", "done", None)
+    assert progress.eta() == 3 * 22.0  # the median compile; a mean (54 s) would say 162 s
+
+
 def test_earlier_sweeps_seed_the_first_estimate():
     jobs = [job("e1", "eager"), job("c1", "default")]
     past = {cost_key("throughput", jobs[0].spec): [3.0, 4.0, 5.0], cost_key("throughput", jobs[1].spec): [30.0]}

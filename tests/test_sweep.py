@@ -29,16 +29,29 @@ def test_cpu_runs_fp32_and_no_dataset_means_no_accuracy_jobs():
 
 
 def test_a_mode_that_is_another_on_the_cpu_is_not_measured_twice():
-    from jobs.sweep import modes_left_out
+    from jobs.sweep import planned_modes
+
+    config = {"compile_modes": ["eager", "default", "reduce-overhead", "max-autotune"]}
+    assert planned_modes(config, CPU, Narrowing()) == (
+        ["eager", "default", "max-autotune"], {"reduce-overhead": "it is default there (no CUDA graphs without CUDA)"})
+    assert planned_modes(config, GPU, Narrowing()) == (config["compile_modes"], {})
+    asked_alone = planned_modes(config, CPU, Narrowing(compile_modes=["reduce-overhead"]))
+    assert asked_alone == (["reduce-overhead"], {})  # asked for alone, it is measured
+
+
+def test_the_default_sweep_on_a_cpu_is_eager_against_default_and_says_what_it_leaves_out():
+    from jobs.sweep import planned_modes
 
     jobs = plan_jobs(BUILTIN_SWEEPS["default"], CPU, None)
-    assert len(jobs) == 18 * 2 * 3  # reduce-overhead is default without CUDA graphs: default stands for it
-    assert {j.spec["compile_mode"] for j in jobs} == {"eager", "default", "max-autotune"}
-    config = BUILTIN_SWEEPS["default"]["throughput"]
-    assert modes_left_out(config, CPU, Narrowing()) == {"reduce-overhead": "default"}
-    assert modes_left_out(config, GPU, Narrowing()) == {}
-    asked_alone = plan_jobs(BUILTIN_SWEEPS["default"], CPU, None, Narrowing(compile_modes=["reduce-overhead"]))
-    assert {j.spec["compile_mode"] for j in asked_alone} == {"reduce-overhead"}  # asked for alone, it is measured
+    assert len(jobs) == 18 * 2 * 2
+    assert {j.spec["compile_mode"] for j in jobs} == {"eager", "default"}
+    _, why = planned_modes(BUILTIN_SWEEPS["default"]["throughput"], CPU, Narrowing())
+    assert why == {"reduce-overhead": "it is default there (no CUDA graphs without CUDA)",
+                   "max-autotune": "the sweep measures eager, default on a cpu; --compile-mode max-autotune asks for it"}
+    asked = plan_jobs(BUILTIN_SWEEPS["default"], CPU, None, Narrowing(compile_modes=["default", "max-autotune"]))
+    assert {j.spec["compile_mode"] for j in asked} == {"default", "max-autotune"}  # an explicit ask wins
+    on_gpu = plan_jobs(BUILTIN_SWEEPS["default"], GPU, None, Narrowing(kinds=["throughput"]))
+    assert {j.spec["compile_mode"] for j in on_gpu} == {"eager", "default", "reduce-overhead", "max-autotune"}
 
 
 def test_keys_are_stable_and_change_with_anything_that_changes_the_result():
