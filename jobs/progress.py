@@ -88,12 +88,15 @@ class Progress(LiveLine):
         self.costs = JobCosts(past_costs)
         self.done = self.failed = self.elsewhere = 0
         self.current = {}   # slot name → (job label, cost key, started at)
+        self.first_start = None  # when the first job started
+        self.busy_s = 0.0        # the finished jobs' seconds, added up
         super().__init__(stream)
 
     def started(self, job, slot: str) -> None:
         with self.lock:
             key = self.waiting.pop(job.key, cost_key(job.kind, job.spec))
             self.current[slot] = (job.label, key, time.monotonic())
+            self.first_start = self.first_start or self.current[slot][2]
         self.redraw()
 
     def taken_elsewhere(self, job) -> None:
@@ -111,6 +114,7 @@ class Progress(LiveLine):
             label, key, began = self.current.pop(slot, (job.label, cost_key(job.kind, job.spec), time.monotonic()))
             seconds = time.monotonic() - began
             self.costs.add(key, seconds)
+            self.busy_s += seconds
             self.done += status != "failed"
             self.failed += status == "failed"
         if not self.live:
@@ -121,13 +125,20 @@ class Progress(LiveLine):
 
     def eta(self) -> float | None:
         """Seconds until the last job ends: what the waiting jobs and the rest of the running ones cost,
-        spread over the slots; None until a cost is known."""
+        over how many jobs have run at once so far; None until a cost is known."""
         now = time.monotonic()
         left = [self.costs.expected(key) for key in self.waiting.values()]
         left += [max(0.0, (self.costs.expected(key) or 0.0) - (now - began)) for _, key, began in self.current.values()]
         if any(cost is None for cost in left):
             return None
-        return sum(left) / self.slots
+        return sum(left) / self.concurrency(now)
+
+    def concurrency(self, now: float) -> float:
+        """Jobs running at once, on average since the first started: the slots, or more where compile
+        workers overlap jobs (a job's seconds then include its wait for a turn on the device)."""
+        running = sum(now - began for _, _, began in self.current.values())
+        wall = now - self.first_start if self.first_start is not None else 0.0
+        return (self.busy_s + running) / wall if self.busy_s and wall > 0 else float(self.slots)
 
     def line(self) -> str:
         now = time.monotonic()

@@ -67,6 +67,20 @@ def test_one_heavy_model_does_not_skew_the_estimate_of_every_job_left(monkeypatc
     assert progress.eta() == 3 * 22.0  # the median compile; a mean (54 s) would say 162 s
 
 
+def test_the_eta_counts_jobs_that_overlap_as_compile_workers_run_them(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress_module.time, "monotonic", clock)
+    jobs = [job(f"c{i}", "default") for i in range(6)]
+    progress = Progress(jobs, stream=io.StringIO(), slots=1)  # one GPU, and a compile worker beside it
+    for pair in (jobs[0:2], jobs[2:4]):  # two jobs at a time, each 10 s (compile, then a turn on the GPU)
+        for lane, one in zip(("gpu0", "gpu0+1"), pair):
+            progress.started(one, lane)
+        clock.now += 10.0
+        for lane, one in zip(("gpu0", "gpu0+1"), pair):
+            progress.finished(one, lane, "done", None)
+    assert progress.eta() == 10.0  # the last two jobs, side by side: not 2 x 10 s on "one slot"
+
+
 def test_earlier_sweeps_seed_the_first_estimate():
     jobs = [job("e1", "eager"), job("c1", "default")]
     past = {cost_key("throughput", jobs[0].spec): [3.0, 4.0, 5.0], cost_key("throughput", jobs[1].spec): [30.0]}
