@@ -105,8 +105,9 @@ def make_executor(options: Options, target) -> Executor:
     workers = options.compile_workers
     if workers is None:
         workers = auto_compile_workers(target.device_type, target.slots)
+    modes, _ = planned_modes(options.sweep.get("throughput") or {}, target, options.narrowing)
     return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s, compile_workers=workers,
-                         preload=sweep_preload(target.device_type))
+                         preload=sweep_preload(target.device_type, compiles=modes != ["eager"]))
 
 
 def run_campaign(database, options: Options, say=print, make=make_executor) -> Summary | None:

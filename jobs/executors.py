@@ -38,10 +38,11 @@ PRELOAD = [*PLAN_PRELOAD, "torch.utils.flop_counter", "jobs.environment", "jobs.
            "jobs.accuracy_weights", "jobs.environment:nvidia_driver"]  # asked once (nvidia-smi), not per job
 
 
-def sweep_preload(device_type: str) -> list[str]:
-    """What a sweep's job server imports (and asks) once for all its jobs; on a CPU also which vector
-    instructions compiled kernels can use (jobs.compat.probe_cpu_vector_isa)."""
-    return PRELOAD + (["jobs.compat:probe_cpu_vector_isa"] if device_type == "cpu" else [])
+def sweep_preload(device_type: str, compiles: bool = True) -> list[str]:
+    """What a sweep's job server imports (and asks) once for all its jobs; for compiled jobs on a CPU
+    also which vector instructions their kernels can use (jobs.compat.probe_cpu_vector_isa: seconds
+    of test builds the first time on a machine, which an eager-only sweep need not wait for)."""
+    return PRELOAD + (["jobs.compat:probe_cpu_vector_isa"] if device_type == "cpu" and compiles else [])
 
 
 def job_function(kind: str, overrides: dict | None = None) -> str:

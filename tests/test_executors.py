@@ -295,10 +295,26 @@ def test_a_cpu_sweeps_server_probes_the_kernels_vector_instructions_once_for_all
     from jobs.executors import PRELOAD, sweep_preload
 
     assert sweep_preload("cpu") == [*PRELOAD, "jobs.compat:probe_cpu_vector_isa"] and sweep_preload("cuda") == PRELOAD
+    assert sweep_preload("cpu", compiles=False) == PRELOAD  # an eager-only sweep (smoke) does not wait for it
     with LocalExecutor([Slot("cpu")], timeout_s=120, preload=["jobs.compat:probe_cpu_vector_isa"]) as executor:
         assert executor.call("job_doubles:isa_probed") == {"probed": True}  # a job's compile skips the test builds
     with LocalExecutor([Slot("cpu")], timeout_s=30, preload=["torch"]) as executor:
         assert executor.call("job_doubles:isa_probed") == {"probed": False}
+
+
+def test_the_campaign_probes_the_isa_only_for_compiled_cpu_jobs():
+    from jobs.campaign import Options, make_executor
+    from jobs.sweep import BUILTIN_SWEEPS, Narrowing, Target
+
+    def preload(sweep: str, device: str, narrowing=Narrowing()) -> list[str]:
+        options = Options(sweep, BUILTIN_SWEEPS[sweep], narrowing, None, "local", None, device, 300, compile_workers=0)
+        return make_executor(options, Target(device, device, 1)).server.preload  # not started: nothing runs
+
+    probe = "jobs.compat:probe_cpu_vector_isa"
+    assert probe in preload("default", "cpu")
+    assert probe not in preload("smoke", "cpu")  # eager only: the first smoke run on a machine does not wait
+    assert probe not in preload("default", "cpu", Narrowing(compile_modes=["eager"]))
+    assert probe not in preload("default", "cuda")
 
 
 def test_a_users_own_compile_threads_variable_wins(monkeypatch):
