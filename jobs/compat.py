@@ -76,6 +76,8 @@ def apply_compile_threads() -> None:
     2.14.1; releases without decide_worker_start_method take the variable as it is."""
     import os
 
+    if "TORCHINDUCTOR_COMPILE_THREADS" not in os.environ and "TORCHINDUCTOR_WORKER_START" not in os.environ:
+        return  # nothing to apply: an eager job need not import inductor
     from torch._inductor import config
 
     if "TORCHINDUCTOR_COMPILE_THREADS" in os.environ:

@@ -37,7 +37,7 @@ BUILTIN_SWEEPS = {
         "throughput": {"benches": ["infer", "train"], "compile_modes": list(COMPILE_MODES), "precision": "auto",
                        "batch_size": 256, "warmup_steps": 10, "steps": 20, "repeats": 5,
                        # A CPU runs the campaign at a batch and length it finishes in, eager against one
-                       # compile mode: each compiled job is a cold compile of 10-45 s on 2 cores, and
+                       # compile mode: each compiled job is a cold compile of 10-120 s on 2 cores, and
                        # max-autotune would add as many again (README: "On a CPU").
                        "cpu": {"batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3,
                                "compile_modes": ["eager", "default"]}},
