@@ -4,8 +4,8 @@
     python bench/bench_eta.py sweep.log [--device cpu] [--slots 1]
 
 Replays the per-job lines ("[3/72] done throughput test_vit infer default in 14.9 s") through the
-same cost model the live line uses (jobs.progress.JobCosts: each kind of job's mean so far, by bench
-and compile mode) and compares, after each finished job, the ETA it gives with the time the rest of
+same cost model the live line uses (jobs.progress.JobCosts: each kind of job's median so far, by bench
+and compile mode; no earlier sweeps, as on a first run) and compares, after each finished job, the ETA it gives with the time the rest of
 the sweep then took. Issue 13's goal: within ±25% once a tenth of the sweep is done. One slot: the
 jobs ran one after another in the order of the log.
 """
@@ -27,8 +27,9 @@ def finished_jobs(log: Path, device: str) -> list[tuple[tuple, float]]:
     for line in log.read_text().splitlines():
         match = LINE.match(line)
         if match:
-            kind, _model, bench, mode, seconds = match.groups()
-            jobs.append((cost_key(kind, {"bench": bench, "compile_mode": mode, "device": device}), float(seconds)))
+            kind, model, bench, mode, seconds = match.groups()
+            spec = {"model": model, "bench": bench, "compile_mode": mode, "device": device}
+            jobs.append((cost_key(kind, spec), float(seconds)))
     return jobs
 
 

@@ -20,28 +20,41 @@ def duration(seconds: float) -> str:
 
 
 def cost_key(kind: str, spec: dict) -> tuple:
-    """What decides a job's cost: its kind, bench, compile mode and device."""
-    return kind, spec.get("bench"), spec.get("compile_mode"), spec.get("device")
+    """What decides a job's cost: its kind, bench, compile mode and device (the job's kind of cost),
+    then its model."""
+    return kind, spec.get("bench"), spec.get("compile_mode"), spec.get("device"), spec.get("model")
+
+
+def kind_of(key: tuple) -> tuple:
+    return key[:-1]
 
 
 class JobCosts:
-    """Seconds a job is expected to take, learned as the sweep goes, seeded by earlier sweeps: the
-    median of each kind, as one heavy model (test_maxvit compiles 3x longer than most) skews a mean
-    for every job left (bench/bench_eta.py: the CPU first run's ETA within -21%..+41% of the truth
-    after a tenth, against -11%..+82% with means)."""
+    """Seconds a job is expected to take: what the same job (model and kind) took in an earlier sweep
+    on this database, else the median of its kind in this sweep so far, else in earlier sweeps. The
+    median, as one heavy model (test_maxvit compiles 3x longer than most) skews a mean for every job
+    left (bench/bench_eta.py: the CPU first run's ETA within -21%..+41% of the truth after a tenth,
+    against -11%..+82% with means); the same model's own past figure, as models differ more than kinds."""
 
     def __init__(self, past: dict | None = None):
-        self.past = {key: statistics.median(seconds) for key, seconds in (past or {}).items() if seconds}
-        self.seen = defaultdict(list)
+        past = {key: seconds for key, seconds in (past or {}).items() if seconds}
+        self.past_jobs = {key: statistics.median(seconds) for key, seconds in past.items()}
+        by_kind = defaultdict(list)
+        for key, seconds in past.items():
+            by_kind[kind_of(key)] += seconds
+        self.past_kinds = {kind: statistics.median(seconds) for kind, seconds in by_kind.items()}
+        self.seen = defaultdict(list)  # kind → seconds of this sweep's finished jobs
 
     def add(self, key: tuple, seconds: float) -> None:
-        self.seen[key].append(seconds)
+        self.seen[kind_of(key)].append(seconds)
 
     def expected(self, key: tuple) -> float | None:
-        if self.seen.get(key):
-            return statistics.median(self.seen[key])
-        if key in self.past:
-            return self.past[key]
+        if key in self.past_jobs:
+            return self.past_jobs[key]
+        if self.seen.get(kind_of(key)):
+            return statistics.median(self.seen[kind_of(key)])
+        if kind_of(key) in self.past_kinds:
+            return self.past_kinds[kind_of(key)]
         everything = [s for seconds in self.seen.values() for s in seconds]
         return statistics.median(everything) if everything else None
 

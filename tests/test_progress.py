@@ -88,6 +88,24 @@ def test_earlier_sweeps_seed_the_first_estimate():
     assert Progress(jobs, stream=io.StringIO(), slots=2, past_costs=past).eta() == 17.0
 
 
+def test_a_jobs_own_earlier_time_beats_its_kinds(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress_module.time, "monotonic", clock)
+
+    def compile_job(model):
+        return Job(model, "throughput", model, {"model": model, "bench": "infer", "compile_mode": "default", "device": "cpu"})
+
+    past = {cost_key("throughput", compile_job(m).spec): [s] for m, s in
+            (("test_vit", 10.0), ("test_resnet", 12.0), ("test_maxvit", 100.0))}
+    assert Progress([compile_job("test_maxvit")], stream=io.StringIO(), past_costs=past).eta() == 100.0
+    progress = Progress([compile_job("test_vit"), compile_job("test_convnext")], stream=io.StringIO(), past_costs=past)
+    assert progress.eta() == 10.0 + 12.0  # a model never run here: its kind's median in earlier sweeps
+    progress.started(compile_job("test_vit"), "cpu")
+    clock.now += 30.0
+    progress.finished(compile_job("test_vit"), "cpu", "done", None)
+    assert progress.eta() == 30.0  # then this sweep's own median of the kind
+
+
 def test_off_a_terminal_each_finished_job_is_a_line_with_its_time():
     stream = io.StringIO()
     progress = Progress([job("e1", "eager")], stream=stream)
