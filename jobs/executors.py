@@ -135,10 +135,11 @@ def compile_threads(lanes: int, cores: int | None = None, forked_workers: bool =
 
 
 def compile_pool_env(slots: list[Slot], compile_workers: int) -> dict:
-    """The environment giving each job its compile pool; the user's own variables win. On a CPU the
-    pool's workers are forked from the job: cheap to start, and no CUDA in the job for a fork to
-    break (a GPU job's workers stay fresh processes, inductor's default)."""
-    on_cpu = all(slot.device == "cpu" for slot in slots)
+    """The environment giving each job its compile pool; the user's own variables win. Where the
+    slots hide every GPU (a CPU sweep) the pool's workers are forked from the job: cheap to start,
+    and no CUDA in the job for a fork to break. Anywhere a job may use a GPU (a GPU slot, or `invoke
+    bench`'s job, which sees this process's GPUs) they stay fresh processes, inductor's default."""
+    on_cpu = all(slot.env.get("CUDA_VISIBLE_DEVICES") == "" for slot in slots)
     env = {COMPILE_THREADS_ENV: str(compile_threads(len(slots) * (1 + compile_workers), forked_workers=on_cpu))}
     if on_cpu:
         env[WORKER_START_ENV] = "fork"

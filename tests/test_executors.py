@@ -275,6 +275,7 @@ def test_cpu_jobs_fork_their_compile_workers_and_gpu_jobs_do_not(monkeypatch):
     assert compile_pool_env(cpu, 0) == {"TORCHINDUCTOR_COMPILE_THREADS": "2", "TORCHINDUCTOR_WORKER_START": "fork"}
     # a forked worker of a job that has used CUDA could not use it: GPU jobs keep inductor's fresh workers
     assert compile_pool_env([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"})], 0) == {"TORCHINDUCTOR_COMPILE_THREADS": "1"}
+    assert "TORCHINDUCTOR_WORKER_START" not in compile_pool_env([Slot("job")], 0)  # invoke bench's: it sees the GPUs
     monkeypatch.setenv("TORCHINDUCTOR_WORKER_START", "spawn")  # the user's own wins
     assert compile_pool_env(cpu, 0) == {"TORCHINDUCTOR_COMPILE_THREADS": "2"}
     monkeypatch.delenv("TORCHINDUCTOR_WORKER_START")
