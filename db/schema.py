@@ -4,6 +4,7 @@ Never edit a migration that has shipped: add a new one, so an old database upgra
 """
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from db.errors import LeaderboardError
 from db.families import FAMILY_LABELS
 
 BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer's lock before failing
+RETRY_S = 0.05  # before opening again after a lock error that came without the wait
 
 migrations = Migrations("leaderboard")
 
@@ -258,12 +260,29 @@ def open_db(path, create: bool = True) -> sqlite_utils.Database:
     """
     path = Path(path)
     check_location(path, create)
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return open_upgraded(path)
+        except sqlite3.OperationalError as e:
+            # "locked" at once, without the busy wait: this connection's read of the schema is older
+            # than another opener's commit (WAL's busy snapshot). A fresh connection reads the new one.
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise open_error(path, e) from e
+            time.sleep(RETRY_S)
+        except sqlite3.DatabaseError as e:
+            raise open_error(path, e) from e
+
+
+def open_upgraded(path: Path) -> sqlite_utils.Database:
+    """One attempt: connect, and set the schema up if anything is missing."""
+    db = connect(path)
     try:
-        db = connect(path)
         if schema_work_left(db):
             set_up_schema(db)
-    except sqlite3.DatabaseError as e:
-        raise open_error(path, e) from e
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
