@@ -86,5 +86,5 @@
     };
   });
 
-  Object.assign(LB, { describeChart: describe, afterPaint });
+  LB.afterPaint = afterPaint;
 })(window.LB);

@@ -62,5 +62,5 @@
     });
   }
 
-  Object.assign(LB, { KEPT_SETTINGS: KEPT, withSettings, wireLinks });
+  LB.wireLinks = wireLinks;
 })(window.LB);
