@@ -48,10 +48,14 @@ def traces(page, chart: str) -> list[dict]:
         color: t.marker && t.marker.color, symbol: t.marker && t.marker.symbol}}))""")
 
 
+def point_traces(page, chart: str) -> list[dict]:
+    """The traces holding a main chart's points (one per colour, legend group 'results'), not its frontier."""
+    return [t for t in traces(page, chart) if t["group"] == "results"]
+
+
 def point_colours(page, chart: str) -> dict:
-    """Model → marker colour of its points in a chart (the one trace holding every point)."""
-    points = next(t for t in traces(page, chart) if t["name"] == "results")
-    return dict(zip(points["customdata"], points["color"]))
+    """Model → marker colour of its points in a chart."""
+    return {model: t["color"] for t in point_traces(page, chart) for model in t["customdata"]}
 
 
 def point_position(page, chart: str, model: str) -> tuple[float, float]:
@@ -92,8 +96,8 @@ def test_measured_speedups_are_over_eager_and_hover_carries_the_figures(page, si
     title = page.evaluate("document.getElementById('chart-speedup-infer').layout.xaxis.title.text")
     assert title == "× eager samples/s"
     assert traces(page, "chart-speedup-train") == []  # measured: inference only, said in the empty plot
-    hovers = page.evaluate("""() => { const t = document.getElementById('chart-speed').data[0];
-        return t.text.filter((_, i) => t.customdata[i] === 'test_vit'); }""")
+    hovers = page.evaluate("""() => document.getElementById('chart-speed').data.filter((t) => t.legendgroup === 'results')
+        .flatMap((t) => t.customdata.map((m, i) => m === 'test_vit' ? t.text[i] : null)).filter((h) => h)""")
     assert any("default: 3920/s · 1.40× eager · compile 21.5 s · peak 120 MB · 0.392 TFLOP/s" in h for h in hovers)
 
 
@@ -106,10 +110,10 @@ def legend(page) -> list[dict]:
 def test_every_marker_symbol_and_colour_has_a_legend_entry(page, site):  # noqa: F811
     reference_view(page, site)
     entries = legend(page)
-    points = next(t for t in traces(page, "chart-speed") if t["name"] == "results")
     symbols = {e["text"]: e["symbol"] for e in entries if e["group"] == "mode"}
     assert list(symbols) == ["default", "reduce-overhead", "max-autotune"]
-    assert set(points["symbol"]) == set(symbols.values()) and len(set(symbols.values())) == 3
+    drawn_symbols = {symbol for t in point_traces(page, "chart-speed") for symbol in t["symbol"]}
+    assert drawn_symbols == set(symbols.values()) and len(set(symbols.values())) == 3
     colours = {e["text"]: e["colour"] for e in entries if e["group"] == "colour"}
     assert {"EfficientNet", "ViT", "ResNet", "NFNet"} <= set(colours) and len(set(colours.values())) == len(colours)
     for chart in ("chart-params", "chart-speed"):  # every point's colour is explained
@@ -142,6 +146,21 @@ def test_a_family_keeps_its_colour_in_both_charts_and_under_filters(page, site):
     assert point_colours(page, "chart-params")["test_vit"] == params["test_vit"]
     redraw(page, lambda: page.select_option("#f-norm", "GroupNorm"))
     assert point_colours(page, "chart-speed")["test_efficientnet_gn"] == params["test_efficientnet_gn"]
+
+
+def test_a_points_hover_label_wears_its_legend_colour(page, site):  # noqa: F811
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if "color" in m.text.lower() else None)
+    open_index(page, site)
+    colours = {e["text"]: e["colour"] for e in legend(page) if e["group"] == "colour"}
+    for chart in ("chart-params", "chart-speed"):
+        x, y = point_position(page, chart, "test_vit")
+        page.mouse.move(x, y)
+        page.wait_for_selector(f"#{chart} .hovertext")
+        fill = page.eval_on_selector(f"#{chart} .hovertext path", "p => getComputedStyle(p).fill")
+        assert fill == "rgb({}, {}, {})".format(*(int(colours["ViT"][i:i + 2], 16) for i in (1, 3, 5)))
+        page.mouse.move(1, 1)
+    assert warnings == [] and page.problems == []  # no "Invalid color specifier" from plotly
 
 
 def test_a_chart_point_opens_its_model_page_keeping_the_settings(page, site):  # noqa: F811

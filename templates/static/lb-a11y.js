@@ -39,10 +39,23 @@
     return `${plainText(trace.name) || 'points'}: ${n} point${n === 1 ? '' : 's'}${where}${models}`;
   }
 
+  /* The traces as series: those of one legend group (a chart's points split by colour) are one,
+     named by the group. */
+  function seriesOf(traces) {
+    const groups = new Map();
+    traces.forEach((t, i) => {
+      const key = t.legendgroup || i, seen = groups.get(key);
+      if (!seen) groups.set(key, { name: t.legendgroup || t.name, x: t.x || [], y: t.y || [], customdata: t.customdata });
+      else groups.set(key, { ...seen, x: seen.x.concat(t.x || []), y: seen.y.concat(t.y || []),
+                             customdata: seen.customdata && t.customdata && seen.customdata.concat(t.customdata) });
+    });
+    return [...groups.values()];
+  }
+
   /* The chart's text alternative: one sentence per series that has points. */
   function describe(gd) {
     const layout = gd.layout || {};
-    const series = (gd.data || []).filter((t) => (t.x || []).some((v) => v !== null && v !== undefined));  // not legend-only entries
+    const series = seriesOf(gd.data || []).filter((t) => t.x.some((v) => v !== null && v !== undefined));  // not legend-only entries
     const text = series.length ? series.map((t) => seriesText(t, layout)).join('. ') + '.' : 'No points to draw.';
     let alt = document.getElementById(gd.id + '-text');
     if (!alt) {
@@ -74,11 +87,21 @@
     return previous;
   }
 
+  /* The config to hand plotly: none where a redraw's is the one the chart has, since Plotly.react given
+     a config copies and compares the whole context and reads the chart's size (a page layout) first. */
+  const configs = new WeakMap();  // chart → the config it was last given, as JSON
+  function newConfig(name, gd, config) {
+    const key = JSON.stringify(config ?? null), same = name === 'react' && gd._fullLayout && configs.get(gd) === key;
+    configs.set(gd, key);
+    return same ? undefined : config;
+  }
+
   ['newPlot', 'react'].forEach((name) => {
     const draw = Plotly[name];
     Plotly[name] = function (target, data, layout, config) {
       const gd = typeof target === 'string' ? document.getElementById(target) : target;
-      return inTurn(() => draw.call(Plotly, gd, data, legendBelow(gd, layout), config)).then((drawn) => {
+      const given = newConfig(name, gd, config);
+      return inTurn(() => draw.call(Plotly, gd, data, legendBelow(gd, layout), given)).then((drawn) => {
         LB.firstChartAt = LB.firstChartAt ?? performance.now();  // for bench/bench_site.py
         describe(drawn);
         return drawn;

@@ -180,30 +180,52 @@
     });
   }
 
-  /* One WebGL trace holds every point (colour and symbol per point), so a redraw costs one GL upload
-     whatever the number of labels; the legend is HTML, one for both charts (lb-legend.js). */
+  /* The points in one WebGL trace per colour (greys first, underneath), legend group 'results': a
+     colour given per point costs plotly two string parses a point on every redraw (~7 ms for the full
+     timm site), one per trace does not, and the hover label keeps its point's colour. The legend is
+     HTML, one for both charts (lb-legend.js). */
+  function pointTraces(points, symbols, view) {
+    const byColour = new Map();
+    points.forEach((p) => {
+      const colour = LB.labelColour(D, st.color, p.row[st.color]);
+      if (!byColour.has(colour)) byColour.set(colour, []);
+      byColour.get(colour).push(p);
+    });
+    const greysFirst = [LB.UNKNOWN_GREY, LB.GREY].filter((c) => byColour.has(c))
+      .concat([...byColour.keys()].filter((c) => c !== LB.GREY && c !== LB.UNKNOWN_GREY));
+    return greysFirst.map((colour) => {
+      const group = byColour.get(colour);
+      return {
+        type: POINTS, mode: 'markers', name: plotText(colourName(colour, group[0].row)), legendgroup: 'results', showlegend: false,
+        x: group.map((p) => p.x), y: group.map((p) => p.y), customdata: group.map((p) => p.row.name),
+        text: lazyHovers(group, view), hovertemplate: '%{text}<extra></extra>',
+        marker: {
+          color: colour, size: 7, opacity: 0.8, line: { width: 0.5, color: '#333' },
+          symbol: symbols ? group.map((p) => SYMBOLS[D.labels.compile.indexOf(p.mode)] || 'circle') : 'circle',
+        },
+      };
+    });
+  }
+
+  function colourName(colour, row) {
+    return colour === LB.GREY ? 'other' : colour === LB.UNKNOWN_GREY ? 'unknown' : row[st.color];
+  }
+
   function traces(points, frontier, symbols, stepShape) {
     const view = { ...st };
-    const all = {
-      type: POINTS, mode: 'markers', name: 'results', showlegend: false, x: points.map((p) => p.x), y: points.map((p) => p.y),
-      customdata: points.map((p) => p.row.name), text: lazyHovers(points, view), hovertemplate: '%{text}<extra></extra>',
-      marker: {
-        color: points.map((p) => LB.labelColour(D, st.color, p.row[st.color])), size: 7, opacity: 0.8,
-        symbol: symbols ? points.map((p) => SYMBOLS[D.labels.compile.indexOf(p.mode)] || 'circle') : 'circle', line: { width: 0.5, color: '#333' },
-      },
-    };
     const front = frontier.map((i) => points[i]).sort((a, b) => a.x - b.x);
     const frontierTrace = {  // WebGL too: one SVG trace beside a GL one costs a redraw ~15 ms more
       type: POINTS, mode: 'lines+markers', name: 'Pareto frontier', x: front.map((p) => p.x), y: front.map((p) => p.y),
       customdata: front.map((p) => p.row.name), text: lazyHovers(front, view), hovertemplate: '%{text}<extra>frontier</extra>',
       line: { color: '#000', width: 1.5, dash: 'dot', shape: stepShape }, marker: { size: 11, color: 'rgba(0,0,0,0)', line: { width: 1.5, color: '#000' } },
     };
-    return [all, frontierTrace];
+    return pointTraces(points, symbols, view).concat([frontierTrace]);
   }
 
   // Tick labels never overflow these charts (plotly's default check measures every label once per
-  // label); a given axis type spares plotly a scan of the data to guess it.
-  const AXIS = { ticklabeloverflow: 'allow' };
+  // label) and stay level (to decide on 'auto', plotly measures every label's box); a given axis type
+  // spares plotly a scan of the data to guess it.
+  const AXIS = { ticklabeloverflow: 'allow', tickangle: 0 };
 
   function layout(xTitle) {
     return {
