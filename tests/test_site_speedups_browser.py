@@ -89,6 +89,17 @@ def test_reference_speedups_in_the_table_and_the_dot_plots(page, site):  # noqa:
     assert page.problems == []
 
 
+def test_the_table_follows_the_bench_there_and_back(page, site):  # noqa: F811
+    reference_view(page, site)
+    assert row_cell(page, "test_vit", "default infer/s") == "146,100"
+    train = page.eval_on_selector("#f-bench", "s => [...s.options].find(o => o.textContent === 'train').value")
+    infer = page.input_value("#f-bench")
+    redraw(page, lambda: page.select_option("#f-bench", train))
+    assert row_cell(page, "test_vit", "default train/s") == "38,320"
+    redraw(page, lambda: page.select_option("#f-bench", infer))  # a setting seen before: figures kept for it
+    assert row_cell(page, "test_vit", "default infer/s") == "146,100"
+
+
 def test_measured_speedups_are_over_eager_and_hover_carries_the_figures(page, site):  # noqa: F811
     open_index(page, site)
     assert row_cell(page, "test_vit", "default vs eager") == "1.40×"

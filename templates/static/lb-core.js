@@ -78,8 +78,15 @@
     return { sps: tp.sps[i], cs: tp.cs[i], pm: tp.pm[i], x: tp.x[i], tf: tf, pk: tf && peak ? 100 * tf / peak : null, bs: tp.bs[i] };
   }
 
-  /* Throughput of the selected group and setting, by "model|size": {sps: {mode: v}, cs: ..., ...FIGURES}. */
+  /* Throughput of the selected group and setting, by "model|size": {sps: {mode: v}, cs: ..., ...FIGURES};
+     the last one kept, since a new dataset or accuracy source joins the same (read-only) figures. */
   function throughputBySize(D, st) {
+    const key = JSON.stringify([st.tg, st.bench, st.prec, st.layout, st.modes]);
+    if (D.speedsFor?.key !== key) D.speedsFor = { key: key, speeds: speedsBySize(D, st) };
+    return D.speedsFor.speeds;
+  }
+
+  function speedsBySize(D, st) {
     const out = new Map();
     if (st.tg === null) return out;
     for (const i of D.tpByGroup[st.tg]) {
@@ -95,12 +102,13 @@
   }
 
   function makeRow(D, m, t, s, top1, top5, speed) {
-    return {
+    const row = {
       m: m, name: D.models.name[m], tag: D.labels.tag[t] || '', size: s, top1: top1, top5: top5,
       family: D.labels.family[D.models.family[m]], norm: D.labels.norm[D.models.norm[m]],
-      params: D.models.params[m], gmacs: D.gmacsAt.get(m + '|' + s) ?? null,
-      ...Object.fromEntries(FIGURES.map((f) => [f, speed ? speed[f] : {}])), pareto: [],
+      params: D.models.params[m], gmacs: D.gmacsAt.get(m + '|' + s) ?? null, pareto: [],
     };
+    for (const f of FIGURES) row[f] = speed ? speed[f] : {};  // (a loop: thousands of rows per join)
+    return row;
   }
 
   /* One row per (model, weight tag, image size): accuracy of the selected group and dataset,
