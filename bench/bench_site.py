@@ -43,6 +43,8 @@ REDRAW_JS = """([selector, value]) => new Promise(resolve => {
     control.value = value;
     control.dispatchEvent(new Event('change', {bubbles: true}));
 })"""
+# Resolves once the page has been idle after its load's last work (the dot plots below the charts).
+SETTLED_JS = """() => new Promise(resolve => setTimeout(() => requestIdleCallback(resolve, {timeout: 2000}), 500))"""
 # Run in the tree being measured (its own code): fill a database, or build a site and report times.
 FILL = """import sys; from pathlib import Path; sys.path.insert(0, '.')
 from db.schema import open_db; from db.timm_csv import import_file
@@ -95,6 +97,7 @@ def redraws(browser, site: Path) -> list[dict]:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto((site / "index.html").as_uri())
     page.wait_for_selector("body[data-drawn]")
+    page.evaluate(SETTLED_JS)  # a user's first click comes after the page has finished loading
     results = [page.evaluate(REDRAW_JS, list(click)) for click in CLICKS]
     page.close()
     return results
