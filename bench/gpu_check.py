@@ -14,6 +14,8 @@ Steps, in the report's order (each isolated: a failing step is recorded and the 
   6 slots      each eval-all job's device from the environments table (the local executor's GPU slot)
   7 compare    timm's benchmark.py beside eval-all's figure and invoke bench --sync-each-step
   8 agreement  one spec through invoke bench, an eval-all job and run_throughput in-process, alternating
+  2b overhead  bench/bench_job_overhead.py: where each job's seconds go, without and with compile workers
+  9 campaign   (only with --only campaign, into its own --out) the whole default sweep, timed: issue 13's goal
 They run cheapest first; once --budget-s has passed no new step starts. Writes gpu-check-report.md,
 gpu-check.json, gpu-check.log and leaderboard.db into --out, after every step. Exit 1 if a step failed.
 """
@@ -43,7 +45,8 @@ TIMM_SCRIPTS = (ROOT / ".gpu/timm-scripts", ROOT.parent / "shared/timm-scripts")
 THREE_MODELS = ("test_vit", "test_resnet", "test_efficientnet")
 ACCURACY_MODEL = "test_vit.r160_in1k"
 IMG_SIZE = 160  # every test_* model's default input size, which the sweep uses
-RUN_ORDER = ("environment", "smoke", "variants", "accuracy", "oom", "agreement", "modes", "slots", "compare")
+RUN_ORDER = ("environment", "smoke", "variants", "accuracy", "oom", "agreement", "modes", "overhead", "slots", "compare")
+OPT_IN_STEPS = ("campaign",)  # most of a call's time: run only when --only names them
 FREE_STEPS = ("environment", "slots")  # cheap: they run even when the budget is spent
 
 
@@ -213,9 +216,7 @@ def step_smoke(ck: Check) -> dict:
 
 
 def step_modes(ck: Check) -> dict:
-    narrowing = [] if ck.plan.compile_modes == COMPILE_MODES else [
-        flag for mode in ck.plan.compile_modes for flag in ("--compile-mode", mode)]
-    ran = ck.eval_all(*models_flags(ck.plan.mode_models), "--kind", "throughput", *narrowing, cap_s=900)
+    ran = ck.eval_all(*models_flags(ck.plan.mode_models), "--kind", "throughput", *mode_flags(ck.plan), cap_s=900)
     jobs = [j for j in ck.sweep_jobs("default") if j["model"] in ck.plan.mode_models
             and j["spec"].get("compile_mode") in ck.plan.compile_modes]
     rows = [{"model": j["model"], "bench": j["spec"]["bench"], "mode": j["spec"]["compile_mode"],
@@ -232,15 +233,48 @@ def step_modes(ck: Check) -> dict:
 
 def step_overhead(ck: Check) -> dict:
     """Where a job's seconds go (issue 13): bench/bench_job_overhead.py on the mode models' eager and
-    default inference jobs, one job at a time, then with 3 compile workers."""
+    default inference jobs (those of the plan's modes), one job at a time, then with 3 compile workers."""
     runs, problems = {}, []
+    modes = [mode for mode in ("eager", "default") if mode in ck.plan.compile_modes]
     for workers in (0, 3):
-        ran = ck.run([sys.executable, "bench/bench_job_overhead.py", "--device", "cuda", "--models",
-                      *ck.plan.mode_models, "--modes", "eager", "default", "--compile-workers", workers], cap_s=300)
+        ran = ck.run([sys.executable, "bench/bench_job_overhead.py", "--device", ck.device, "--models",
+                      *ck.plan.mode_models, "--modes", *modes, "--compile-workers", workers], cap_s=300)
         if not ran.ok:
             problems.append(ran.problem(f"bench_job_overhead --compile-workers {workers}"))
         runs[f"compile_workers_{workers}"] = ran.output[-4000:]
     return {"runs": runs, "problems": problems}
+
+
+def step_campaign(ck: Check) -> dict:
+    """Issue 13's goal: the whole default sweep (every test_* model of the plan, each compile mode x
+    inference/training) as `invoke eval-all` runs it, timed. A call that runs out of time leaves the
+    sweep to a second one (`--resume --only campaign`), which carries on and adds its time."""
+    earlier = ck.records.get("campaign", {}).get("data", {})
+    if earlier.get("jobs") and earlier["done"] == earlier["jobs"]:
+        return {**earlier, "problems": []}  # finished by an earlier call: its time stands
+    jobs_before = campaign_jobs(ck)
+    if jobs_before and not earlier:
+        raise StepFailed("the database already holds default-sweep jobs (step modes?): run the campaign "
+                         "into an --out of its own, so that it times the whole sweep")
+    started = time.monotonic()
+    ran = ck.eval_all(*models_flags(ck.plan.smoke_models), "--kind", "throughput", *mode_flags(ck.plan), cap_s=3600)
+    wall = earlier.get("wall_s", 0) + time.monotonic() - started
+    jobs = campaign_jobs(ck)
+    done = [j for j in jobs if j["status"] == "done"]
+    problems = [] if ran.ok else [ran.problem("eval-all (the default sweep)")]
+    problems += job_problems(jobs)
+    return {"wall_s": round(wall, 1), "calls": earlier.get("calls", 0) + 1, "jobs": len(jobs), "done": len(done),
+            "compile_s": round(sum(j["compile_s"] or 0 for j in done), 1), "problems": problems}
+
+
+def campaign_jobs(ck: Check) -> list:
+    return [j for j in ck.sweep_jobs("default") if not ck.plan.smoke_models or j["model"] in ck.plan.smoke_models]
+
+
+def mode_flags(plan: Plan) -> list:
+    """--compile-mode flags narrowing a sweep to the plan's modes (none for all of them)."""
+    return [] if plan.compile_modes == COMPILE_MODES else [
+        flag for mode in plan.compile_modes for flag in ("--compile-mode", mode)]
 
 
 def spec_mismatches(timing: Timing, jobs: list) -> list:
@@ -432,7 +466,7 @@ def agreement_in_process(ck: Check, spec: dict):
 STEPS = {"environment": step_environment, "smoke": step_smoke, "modes": step_modes, "overhead": step_overhead,
          "variants": step_variants,
          "accuracy": step_accuracy, "oom": step_oom, "slots": step_slots, "compare": step_compare,
-         "agreement": step_agreement}
+         "agreement": step_agreement, "campaign": step_campaign}
 
 
 # --- driving the steps ------------------------------------------------------------------------------
@@ -457,7 +491,7 @@ def run_step(ck: Check, name: str) -> dict:
 
 def chosen_steps(args) -> list:
     only, skip = set(args.only or RUN_ORDER), set(args.skip or ())
-    return [name for name in RUN_ORDER if name == "environment" or (name in only and name not in skip)]
+    return [name for name in RUN_ORDER + OPT_IN_STEPS if name == "environment" or (name in only and name not in skip)]
 
 
 def write_outputs(ck: Check) -> None:
@@ -502,7 +536,7 @@ def step_list(text: str) -> list:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in STEPS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown step {', '.join(unknown)}: choose from {', '.join(RUN_ORDER[1:])}")
+        raise argparse.ArgumentTypeError(f"unknown step {', '.join(unknown)}: choose from {', '.join(RUN_ORDER[1:] + OPT_IN_STEPS)}")
     return names
 
 

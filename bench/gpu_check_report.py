@@ -11,6 +11,7 @@ STEP_TITLES = {  # the report's order: issue 9, item 5
     "slots": "6. Local executor: each eval-all job's device",
     "compare": "7. timm's benchmark.py beside ours",
     "agreement": "8. One spec, one answer: invoke bench, eval-all job, in-process",
+    "campaign": "9. The whole default sweep, timed (issue 13: at most 10 minutes on one GPU)",
 }
 
 
@@ -21,7 +22,7 @@ def render_report(summary: dict, reference_rows: list) -> str:
     reference = {(r["model"], r["compile_mode"]): r for r in reference_rows}
     sections = {"smoke": smoke_text, "modes": lambda d: modes_table(d, reference), "variants": lambda d: variants_table(d, steps),
                 "accuracy": accuracy_text, "oom": oom_text, "slots": slots_text, "compare": lambda d: compare_table(d, steps),
-                "agreement": agreement_text, "overhead": overhead_text}
+                "agreement": agreement_text, "overhead": overhead_text, "campaign": campaign_text}
     for name, title in STEP_TITLES.items():
         if name in steps:
             parts.append(section(title, steps[name], sections[name]))
@@ -204,3 +205,9 @@ def agreement_text(data: dict) -> str:
 def overhead_text(data: dict) -> str:
     """bench/bench_job_overhead.py's tables, as it printed them."""
     return "\n\n".join(f"{name}:\n\n```\n{output.strip()}\n```" for name, output in data["runs"].items())
+
+
+def campaign_text(data: dict) -> str:
+    calls = f" over {data['calls']} calls" if data["calls"] > 1 else ""
+    return (f"{data['done']} of {data['jobs']} jobs done in {data['wall_s']:.0f} s ({data['wall_s'] / 60:.1f} min){calls}; "
+            f"their cold compiles (compile_s) add up to {data['compile_s']:.0f} s.")
