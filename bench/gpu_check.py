@@ -8,13 +8,13 @@ report to bring back (issue 9, item 5). See bench/GPU_CHECK.md for what it needs
 Steps, in the report's order (each isolated: a failing step is recorded and the check goes on):
   1 smoke      invoke eval-all --sweep smoke: every test_* model, one eager step
   2 modes      invoke eval-all: each compile mode x infer/train for test_vit, test_resnet, test_efficientnet
+  2b overhead  bench/bench_job_overhead.py: where each job's seconds go, without and with compile workers
   3 variants   invoke bench: fp16, channels-last, fast-norm
   4 accuracy   invoke evaluate on a generated image folder, on the device and on the CPU: same top-1
   5 oom        invoke bench at a batch too big for the device: backs off, stores the batch used
   6 slots      each eval-all job's device from the environments table (the local executor's GPU slot)
   7 compare    timm's benchmark.py beside eval-all's figure and invoke bench --sync-each-step
   8 agreement  one spec through invoke bench, an eval-all job and run_throughput in-process, alternating
-  2b overhead  bench/bench_job_overhead.py: where each job's seconds go, without and with compile workers
   9 campaign   (only with --only campaign, into its own --out) the whole default sweep, timed: issue 13's goal
 They run cheapest first; once --budget-s has passed no new step starts. Writes gpu-check-report.md,
 gpu-check.json, gpu-check.log and leaderboard.db into --out, after every step. Exit 1 if a step failed.

@@ -3,7 +3,9 @@
    - on a narrow chart (a phone) the legend goes below the plot, where it takes height, not width;
    - each chart gets role="img", a name (its figure caption) and a text alternative, rewritten after
      every draw from what was drawn: the series, their point counts, axis extents, the models of
-     short series (a Pareto frontier). Load this after plotly.js, before the page's script. */
+     short series (a Pareto frontier);
+   - a redraw hands plotly its config only when it changed (plotly copies and compares it each time).
+   Load this after plotly.js, before the page's script. */
 (function (LB) {
   'use strict';
   const NARROW = 600;  // px: below this a legend beside the plot would squeeze it

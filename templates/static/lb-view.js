@@ -196,7 +196,7 @@
     return greysFirst.map((colour) => {
       const group = byColour.get(colour);
       return {
-        type: POINTS, mode: 'markers', name: plotText(colourName(colour, group[0].row)), legendgroup: 'results', showlegend: false,
+        type: POINTS, mode: 'markers', name: 'results', legendgroup: 'results', showlegend: false,
         x: group.map((p) => p.x), y: group.map((p) => p.y), customdata: group.map((p) => p.row.name),
         text: lazyHovers(group, view), hovertemplate: '%{text}<extra></extra>',
         marker: {
@@ -205,10 +205,6 @@
         },
       };
     });
-  }
-
-  function colourName(colour, row) {
-    return colour === LB.GREY ? 'other' : colour === LB.UNKNOWN_GREY ? 'unknown' : row[st.color];
   }
 
   function traces(points, frontier, symbols, stepShape) {
