@@ -1,26 +1,34 @@
 #!/usr/bin/env python3
 """GPU check: run this project's CUDA paths on a real GPU through its own command line and write one
-report to bring back (issue 9, item 5). See bench/GPU_CHECK.md for what it needs and how to run it.
+report to bring back (issue 9, item 5; one 10-minute command: issue 22). See bench/GPU_CHECK.md.
 
-    python3 bench/gpu_check.py --out gpu-check-out                       # the check, on CUDA
+    python3 bench/gpu_check.py --out "$OUT" --limit-s 600                # the check, on CUDA
     python3 bench/gpu_check.py --device cpu --quick --out /tmp/gpucheck  # its plumbing, on a CPU
 
-Steps, in the report's order (each isolated: a failing step is recorded and the check goes on):
-  1 smoke      invoke eval-all --sweep smoke: every test_* model, one eager step
-  2 modes      invoke eval-all: each compile mode x infer/train for test_vit, test_resnet, test_efficientnet
-  2b overhead  bench/bench_job_overhead.py: where each job's seconds go, without and with compile workers
-  3 variants   invoke bench: fp16, channels-last, fast-norm
-  4 accuracy   invoke evaluate on a generated image folder, on the device and on the CPU: same top-1
-  5 oom        invoke bench at a batch too big for the device: backs off, stores the batch used
-  6 slots      each eval-all job's device from the environments table (the local executor's GPU slot)
-  7 compare    timm's benchmark.py beside eval-all's figure and invoke bench --sync-each-step
-  8 agreement  one spec through invoke bench, an eval-all job and run_throughput in-process, alternating
-  9 campaign   (only with --only campaign, into its own --out) the whole default sweep, timed: issue 13's goal
-They run cheapest first; once --budget-s has passed no new step starts. Writes gpu-check-report.md,
-gpu-check.json, gpu-check.log and leaderboard.db into --out, after every step. Exit 1 if a step failed.
+Steps, in the order they run: the evidence that matters first, then the rest while the command lasts
+(each isolated: a failing step is recorded and the check goes on):
+  environment  prerequisites (modules, disk, GPU), then versions, driver, GPU name and clocks
+  modes        invoke eval-all: each compile mode x infer/train for test_vit (the default compile workers)
+  smoke        invoke eval-all --sweep smoke: every test_* model, one eager step
+  agreement    one spec through invoke bench, an eval-all job and run_throughput in-process, alternating
+  compare      timm's benchmark.py beside test_vit's eager and reduce-overhead figures
+  variants     invoke bench: fp16, channels-last, fast-norm
+  accuracy     invoke evaluate on a generated image folder, on the device (TF32 off) and on the CPU
+  oom          invoke bench at a batch too big for the device: backs off, stores the batch used
+  workers      test_vit's jobs again one at a time (--compile-workers 0): samples/s job by job
+  modes_more   the compile modes of test_resnet and test_efficientnet
+  overhead     bench/bench_job_overhead.py: where each job's seconds go, without and with compile workers
+  compare_more benchmark.py for the other modes and models
+  slots        each eval-all job's device from the environments table (the local executor's GPU slot)
+  campaign     (only with --only campaign, into its own --out) the whole default sweep, timed: issue 13's goal
+A step starts only if its estimate fits before the hard stop, --limit-s less 45 s, when every running
+command is stopped. The report, JSON, log and database are written into --out before and after every
+step, so a killed run still brings back what it did. Exit 1 if a step failed.
 """
 import argparse
 import csv
+import importlib.util
+import os
 import json
 import re
 import signal
@@ -45,9 +53,27 @@ TIMM_SCRIPTS = (ROOT / ".gpu/timm-scripts", ROOT.parent / "shared/timm-scripts")
 THREE_MODELS = ("test_vit", "test_resnet", "test_efficientnet")
 ACCURACY_MODEL = "test_vit.r160_in1k"
 IMG_SIZE = 160  # every test_* model's default input size, which the sweep uses
-RUN_ORDER = ("environment", "smoke", "variants", "accuracy", "oom", "agreement", "modes", "overhead", "slots", "compare")
+RUN_ORDER = ("environment", "modes", "smoke", "agreement", "compare", "variants", "accuracy", "oom", "workers",
+             "modes_more", "overhead", "compare_more", "slots")
 OPT_IN_STEPS = ("campaign",)  # most of a call's time: run only when --only names them
-FREE_STEPS = ("environment", "slots")  # cheap: they run even when the budget is spent
+FREE_STEPS = ("environment", "slots")  # cheap: they run whatever time is left
+STOP_MARGIN_S = 45  # the hard stop, before --limit-s: the report's last write, the wheels' install before the check
+# Seconds each step is expected to take: a step starts only if it fits before the hard stop. The
+# full plan's are for one H100/H200, from jobs measured on an H200 (eager 5-9 s of wall,
+# reduce-overhead inference 15-23 s with 10-17 s of compile) until a GPU check replaces them; the
+# quick plan's were measured on the 2-core CPU.
+ESTIMATES_S = {
+    "full": {"environment": 15, "modes": 180, "smoke": 60, "agreement": 75, "compare": 105, "variants": 30,
+             "accuracy": 40, "oom": 60, "workers": 110, "modes_more": 300, "overhead": 150, "compare_more": 60,
+             "slots": 1, "campaign": 500},
+    "quick": {"environment": 10, "modes": 25, "smoke": 20, "agreement": 35, "compare": 30, "variants": 25,
+              "accuracy": 30, "oom": 15, "workers": 25, "modes_more": 25, "overhead": 40, "compare_more": 30,
+              "slots": 1, "campaign": 60},
+}
+COMPARE_FIRST = ("eager", "reduce-overhead")  # step compare: the first model's, beside benchmark.py first
+WORKERS_MODES = ("eager", "default", "reduce-overhead")  # step workers: max-autotune's minutes left out
+PREREQUISITES = ("torch", "torchvision", "timm", "numpy", "PIL", "safetensors", "invoke", "sqlite_utils", "jinja2")
+MIN_FREE_DISK_GB = 2  # compiler caches, the generated images, the database
 
 
 @dataclass(frozen=True)
@@ -86,19 +112,21 @@ class Plan:
     smoke_models: tuple     # () = the smoke sweep's own: every test_* model
     mode_models: tuple
     compile_modes: tuple
-    compare_models: tuple   # in order; the later ones only while the budget lasts
+    compare_models: tuple   # in order; the later ones only while time is left
     variants: tuple         # (label, model, {invoke bench flag: value})
     accuracy_images: int
     agreement_rounds: int
     tolerance: float | None  # agreement: the largest |ratio - 1| that passes (None: not judged)
+    workers_tolerance: float | None  # step workers: the largest |median ratio - 1| that passes
 
 
 VARIANTS = (("fp16", "test_resnet", {"precision": "amp_fp16"}),
             ("channels-last", "test_resnet", {"precision": "amp_bf16", "channels-last": True}),
             ("fast-norm", "test_vit", {"precision": "amp_bf16", "fast-norm": True}))
-FULL = Plan((), THREE_MODELS, COMPILE_MODES, THREE_MODELS, VARIANTS, 50, 3, 0.03)
+FULL = Plan((), THREE_MODELS, COMPILE_MODES, THREE_MODELS, VARIANTS, 50, 3, 0.03, 0.02)
 # Proves the plumbing (on a CPU in a few minutes), not the figures: agreement is shown, not judged.
-QUICK = Plan(("test_vit", "test_resnet"), ("test_vit", "test_resnet"), ("eager",), ("test_vit",), VARIANTS, 16, 2, None)
+QUICK = Plan(("test_vit", "test_resnet"), ("test_vit", "test_resnet"), ("eager",), ("test_vit",), VARIANTS, 16, 2,
+             None, None)
 
 DATASET_CODE = """
 import json, sys
@@ -137,7 +165,7 @@ class Check(Runner):
     """The runner, with the plan and the results so far."""
 
     def __init__(self, args, plan: Plan):
-        super().__init__(args.out, args.device, args.budget_s, args.grace_s)
+        super().__init__(args.out, args.device, args.limit_s - STOP_MARGIN_S)
         self.args, self.plan = args, plan
         self.timing, self.oom_plan = TIMINGS[args.device], OOM_PLANS[args.device]
         self.records = {}   # step name -> {"status", "seconds", "problems", "data"}
@@ -184,17 +212,43 @@ def require(ran: Ran, what: str) -> None:
 # --- the steps: each returns its data, with "problems" (a non-empty list fails the step) ------------
 
 def step_environment(ck: Check) -> dict:
+    problems, notes = prerequisite_problems(ck)
     ran = ck.python(ENVIRONMENT_CODE, cap_s=120)
-    require(ran, "torch/timm facts")
-    facts = ran.tagged_json()
-    gpu = nvidia_smi("name,driver_version,memory.total,clocks.max.sm,power.limit")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    facts.update(gpu=gpu, commit=commit.stdout.strip() or None, cpu=cpu_name(), device=ck.device,
-                 plan="quick" if ck.args.quick else "full", timing=asdict(ck.timing))
-    problems = []
-    if ck.device == "cuda" and not (facts["cuda_available"] and gpu):
-        problems.append(f"--device cuda, but torch sees no GPU (cuda_available={facts['cuda_available']}, nvidia-smi: {gpu})")
+    facts = ran.tagged_json() or {}
+    if not ran.ok:
+        problems.append(ran.problem("torch/timm facts"))
+    gpu = nvidia_smi("name,driver_version,memory.total,clocks.max.sm,power.limit,compute_mode")
+    facts.update(gpu=gpu, clocks=ck.gpu_clocks(), commit=git_commit(), cpu=cpu_name(), device=ck.device,
+                 plan="quick" if ck.args.quick else "full", timing=asdict(ck.timing), notes=notes,
+                 cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if ck.device == "cuda" and not (facts.get("cuda_available") and gpu):
+        problems.append(f"--device cuda, but torch sees no GPU (cuda_available={facts.get('cuda_available')}, "
+                        f"nvidia-smi: {gpu})")
     return {**facts, "problems": problems}
+
+
+def prerequisite_problems(ck: Check) -> tuple[list, list]:
+    """What the steps need, checked in a second: (problems, notes). A missing module or a full disk is
+    a problem (the steps needing it would fail one by one); a missing git only loses the commit."""
+    modules = PREREQUISITES + (("triton",) if ck.device == "cuda" else ())
+    problems = [f"Python module {name} is missing: carry it as a wheel (bench/gpu_wheels.sh)"
+                for name in modules if importlib.util.find_spec(name) is None]
+    for folder in dict.fromkeys([ck.out, Path(tempfile.gettempdir())]):
+        free_gb = shutil.disk_usage(folder).free / 1e9
+        if free_gb < MIN_FREE_DISK_GB:
+            problems.append(f"only {free_gb:.1f} GB free in {folder}: the steps need {MIN_FREE_DISK_GB} GB")
+    notes = [] if shutil.which("git") else ["no git: the report names no commit"]
+    if ck.device == "cuda" and not shutil.which("nvidia-smi"):
+        notes.append("no nvidia-smi: no driver, clocks or GPU name in the report")
+    return problems, notes
+
+
+def git_commit() -> str | None:
+    try:
+        ran = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return ran.stdout.strip() or None
 
 
 def cpu_name() -> str | None:
@@ -215,20 +269,59 @@ def step_smoke(ck: Check) -> dict:
     return {"jobs": len(jobs), "done": sum(j["status"] == "done" for j in jobs), "problems": problems}
 
 
-def step_modes(ck: Check) -> dict:
-    ran = ck.eval_all(*models_flags(ck.plan.mode_models), "--kind", "throughput", *mode_flags(ck.plan), cap_s=900)
-    jobs = [j for j in ck.sweep_jobs("default") if j["model"] in ck.plan.mode_models
-            and j["spec"].get("compile_mode") in ck.plan.compile_modes]
-    rows = [{"model": j["model"], "bench": j["spec"]["bench"], "mode": j["spec"]["compile_mode"],
-             **{k: j[k] for k in ("status", "error", "samples_per_sec", "samples_per_sec_min",
-                                  "samples_per_sec_max", "compile_s", "batch_size", "device")}} for j in jobs]
+def step_modes(ck: Check, models: tuple) -> dict:
+    """eval-all's default sweep for `models`: each compile mode x infer/train, the default compile workers."""
+    if not models:
+        return {"rows": [], "problems": []}
+    ran = ck.eval_all(*models_flags(models), "--kind", "throughput", *mode_flags(ck.plan), cap_s=900)
+    rows = mode_rows(ck, models, ck.plan.compile_modes)
     problems = [] if ran.ok else [ran.problem("eval-all (compile modes)")]
-    problems += job_problems(jobs)
-    expected = len(ck.plan.mode_models) * len(BENCHES) * len(ck.plan.compile_modes)
-    if len(jobs) != expected:
-        problems.append(f"{len(jobs)} of {expected} jobs in the database")
-    problems += spec_mismatches(ck.timing, jobs)
-    return {"rows": rows, "problems": problems}
+    problems += job_problems(rows)
+    expected = len(models) * len(BENCHES) * len(ck.plan.compile_modes)
+    if len(rows) != expected:
+        problems.append(f"{len(rows)} of {expected} jobs in the database")
+    problems += spec_mismatches(ck.timing, rows)
+    return {"rows": [{k: v for k, v in r.items() if k not in ("key", "spec")} for r in rows],
+            "compile_workers": auto_workers_text(ck), "problems": problems}
+
+
+def mode_rows(ck: Check, models, modes) -> list:
+    """The default sweep's jobs of `models` and `modes`, each with its figures."""
+    jobs = [j for j in ck.sweep_jobs("default") if j["model"] in models and j["spec"].get("compile_mode") in modes]
+    return [{"model": j["model"], "bench": j["spec"]["bench"], "mode": j["spec"]["compile_mode"], "key": j["key"],
+             "spec": j["spec"], **{k: j[k] for k in ("status", "error", "samples_per_sec", "samples_per_sec_min",
+                                                        "samples_per_sec_max", "compile_s", "batch_size", "device")}}
+            for j in jobs]
+
+
+def auto_workers_text(ck: Check) -> str:
+    from jobs.executors import auto_compile_workers  # the same rule eval-all applies
+    return f"auto: {auto_compile_workers(ck.device, 1)} on {os.cpu_count()} cores"
+
+
+def step_workers(ck: Check) -> dict:
+    """Whether compile workers bias a figure (issue 22): the first model's jobs of step modes, which ran
+    with the default compile workers, again one job at a time (--compile-workers 0 --force); samples/s
+    compared job by job."""
+    model, modes = ck.plan.mode_models[0], [m for m in WORKERS_MODES if m in ck.plan.compile_modes]
+    shared = {(r["bench"], r["mode"]): r for r in ck.records.get("modes", {}).get("data", {}).get("rows", [])
+              if r["model"] == model and r["mode"] in modes and r.get("samples_per_sec")}
+    if not shared:
+        raise StepFailed(f"step modes stored no figure of {model} to compare with")
+    ran = ck.eval_all("--models", model, "--kind", "throughput", *[f for m in modes for f in ("--compile-mode", m)],
+                      "--compile-workers", 0, "--force", cap_s=600)
+    alone = {(r["bench"], r["mode"]): r for r in mode_rows(ck, (model,), modes)}
+    rows = [{"model": model, "bench": bench, "mode": mode, "shared": r["samples_per_sec"],
+             "alone": alone.get((bench, mode), {}).get("samples_per_sec")} for (bench, mode), r in shared.items()]
+    ratios = [r["alone"] / r["shared"] for r in rows if r["alone"]]
+    median = round(statistics.median(ratios), 4) if ratios else None
+    problems = [] if ran.ok else [ran.problem("eval-all --compile-workers 0")]
+    tolerance = ck.plan.workers_tolerance
+    if tolerance is not None and median is not None and abs(median - 1) > tolerance:
+        problems.append(f"alone / with compile workers = {median} (median over {len(ratios)} jobs): more than "
+                        f"{tolerance:.0%} apart: make the GPU default 0 compile workers")
+    return {"rows": rows, "median_ratio": median, "tolerance": tolerance,
+            "compile_workers": ck.records["modes"]["data"].get("compile_workers"), "problems": problems}
 
 
 def step_overhead(ck: Check) -> dict:
@@ -309,16 +402,18 @@ def step_accuracy(ck: Check) -> dict:
         shutil.rmtree(root, ignore_errors=True)
     problems = [r["problem"] for r in results.values() if r.get("problem")]
     top1 = {label: r.get("top1") for label, r in results.items()}
-    if not problems and top1["device"] != top1["cpu"]:
-        problems.append(f"top-1 on {ck.device} is {top1['device']}, on the CPU {top1['cpu']} (NVIDIA_TF32_OVERRIDE=0 "
-                        "tells TF32 rounding of close random-init logits from a bug)")
-    return {"model": ACCURACY_MODEL, "images": ck.plan.accuracy_images, **results, "problems": problems}
+    one_image = 100 / ck.plan.accuracy_images  # top-1 is a percentage
+    if not problems and abs(top1["device"] - top1["cpu"]) > one_image + 1e-9:
+        problems.append(f"top-1 on {ck.device} is {top1['device']}, on the CPU {top1['cpu']}: more than one image apart")
+    return {"model": ACCURACY_MODEL, "images": ck.plan.accuracy_images, "tf32": "off (NVIDIA_TF32_OVERRIDE=0)",
+            "tolerance": f"one image ({one_image:g} points of top-1)", **results, "problems": problems}
 
 
 def evaluate_on(ck: Check, data: dict, device: str) -> dict:
     before = ck.last_rowid("accuracy")
     ran = ck.invoke("evaluate", "--model", ACCURACY_MODEL, "--data-dir", data["folder"], "--class-map",
-                    data["class_map"], "--checkpoint", data["checkpoints"], "--device", device, "--workers", 2)
+                    data["class_map"], "--checkpoint", data["checkpoints"], "--device", device, "--workers", 2,
+                    env={"NVIDIA_TF32_OVERRIDE": "0"})  # random-init logits are close: TF32 rounding could flip one
     new = ck.rows_since("accuracy", before)
     if not ran.ok or not new:
         return {"problem": ran.problem(f"invoke evaluate --device {device}")}
@@ -354,19 +449,32 @@ def step_slots(ck: Check) -> dict:
     return {"rows": rows, "problems": problems}
 
 
-def step_compare(ck: Check) -> dict:
+def step_compare(ck: Check, pairs: list) -> dict:
+    """timm's benchmark.py (and invoke bench --sync-each-step) for each (model, compile mode) of `pairs`,
+    each started only if it fits before the hard stop."""
     script = next((d / "benchmark.py" for d in timm_script_dirs(ck) if (d / "benchmark.py").exists()), None)
     if script is None:
         raise StepFailed(f"no benchmark.py in {', '.join(map(str, timm_script_dirs(ck)))}: run bash bench/gpu_wheels.sh")
     sync = ck.has_flag("bench", "--sync-each-step")
     data = {"benchmark_py": str(script), "sync": sync, "rows": [], "problems": [],
             "notes": [] if sync else ["invoke bench has no --sync-each-step yet: column left out"]}
-    for model, mode in ((m, c) for m in ck.plan.compare_models for c in ck.plan.compile_modes):
-        if data["rows"] and ck.over_budget():
-            data["notes"].append(f"budget spent: {model} {mode} and what follows not compared")
+    for model, mode in pairs:
+        needed = COMPARE_PAIR_S[ck.args.quick][mode == "eager"]
+        if ck.left_s() < needed:
+            data["notes"].append(f"{ck.left_s():.0f} s left, {needed} s needed: {model} {mode} and what follows not compared")
             break
         data["rows"] += compare_one(ck, script, model, mode, sync, data["problems"])
     return data
+
+
+COMPARE_PAIR_S = {False: (60, 30), True: (15, 15)}  # [quick][eager]: benchmark.py and 2 invoke bench runs
+
+
+def compare_pairs(plan: Plan, first: bool) -> list:
+    """(model, mode) for step compare (`first`: the first model's COMPARE_FIRST modes) or compare_more."""
+    pairs = [(model, mode) for model in plan.compare_models for mode in plan.compile_modes]
+    chosen = [(m, c) for m, c in pairs if m == plan.compare_models[0] and c in COMPARE_FIRST]
+    return chosen if first else [pair for pair in pairs if pair not in chosen]
 
 
 def compare_one(ck: Check, script: Path, model: str, mode: str, sync: bool, problems: list) -> list:
@@ -463,10 +571,15 @@ def agreement_in_process(ck: Check, spec: dict):
     return result["samples_per_sec"], None
 
 
-STEPS = {"environment": step_environment, "smoke": step_smoke, "modes": step_modes, "overhead": step_overhead,
-         "variants": step_variants,
-         "accuracy": step_accuracy, "oom": step_oom, "slots": step_slots, "compare": step_compare,
-         "agreement": step_agreement, "campaign": step_campaign}
+STEPS = {"environment": step_environment,
+         "modes": lambda ck: step_modes(ck, ck.plan.mode_models[:1]),
+         "smoke": step_smoke, "agreement": step_agreement,
+         "compare": lambda ck: step_compare(ck, compare_pairs(ck.plan, first=True)),
+         "variants": step_variants, "accuracy": step_accuracy, "oom": step_oom, "workers": step_workers,
+         "modes_more": lambda ck: step_modes(ck, ck.plan.mode_models[1:]),
+         "overhead": step_overhead,
+         "compare_more": lambda ck: step_compare(ck, compare_pairs(ck.plan, first=False)),
+         "slots": step_slots, "campaign": step_campaign}
 
 
 # --- driving the steps ------------------------------------------------------------------------------
@@ -495,8 +608,9 @@ def chosen_steps(args) -> list:
 
 
 def write_outputs(ck: Check) -> None:
-    summary = {"elapsed_s": round(ck.elapsed(), 1), "budget_s": ck.args.budget_s, "argv": sys.argv[1:],
-               "steps": ck.records}
+    """The report, JSON and log as they stand: written before and after every step."""
+    summary = {"elapsed_s": round(ck.elapsed(), 1), "limit_s": ck.args.limit_s, "stop_s": ck.stop_s,
+               "argv": sys.argv[1:], "steps": ck.records}
     (ck.out / "gpu-check.json").write_text(json.dumps(summary, indent=1, default=str))
     reference = ROOT / "db/reference/tiny-test-models-throughput.csv"
     with open(reference, newline="") as f:
@@ -509,23 +623,38 @@ def earlier_records(out: Path) -> dict:
     return json.loads(path.read_text())["steps"] if path.exists() else {}
 
 
+def estimate_s(ck: Check, name: str) -> float:
+    return ESTIMATES_S["quick" if ck.args.quick else "full"][name]
+
+
+def run_or_skip(ck: Check, name: str) -> dict:
+    """Run step `name` if its estimate fits before the hard stop (a free step always runs)."""
+    estimate, left = estimate_s(ck, name), ck.left_s()
+    if estimate > left and name not in FREE_STEPS:
+        reason = f"its estimate, {estimate:.0f} s, is over the {max(0, left):.0f} s left before the hard stop"
+        ck.say(f"step {name}: not run ({reason})")
+        return {"status": "not run", "seconds": 0, "estimate_s": estimate, "problems": [], "data": {"reason": reason}}
+    ck.records[name] = {"status": "running", "seconds": 0, "estimate_s": estimate, "problems": [],
+                        "data": {"reason": f"killed while running, {ck.elapsed():.0f} s after the start"}}
+    write_outputs(ck)  # a kill during the step still brings back that it was running
+    return {**run_step(ck, name), "estimate_s": estimate}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a running command is ended with the check
     ck = Check(args, QUICK if args.quick else FULL)
     if args.resume:
         ck.records.update(earlier_records(ck.out))
-    ck.say(f"GPU check ({'quick' if args.quick else 'full'} plan) on {args.device}, writing {ck.out}")
-    for name in chosen_steps(args):
-        if ck.over_budget() and name not in FREE_STEPS:
-            ck.records[name] = {"status": "not run", "seconds": 0, "problems": [],
-                                "data": {"reason": f"budget of {args.budget_s} s spent"}}
-            ck.say(f"step {name}: not run (budget of {args.budget_s} s spent)")
-        else:
-            ck.records[name] = run_step(ck, name)
+    ck.say(f"GPU check ({'quick' if args.quick else 'full'} plan) on {args.device}, writing {ck.out}; "
+           f"hard stop {ck.stop_s:.0f} s after the start")
+    try:
+        for name in chosen_steps(args):
+            ck.records[name] = run_or_skip(ck, name)
+            write_outputs(ck)
+    finally:
+        ck.close()
         write_outputs(ck)
-    ck.close()
-    write_outputs(ck)
     word, failed, not_run = outcome(ck.records)
     print(f"{word}{': failed ' + ', '.join(failed) if failed else ''}{': not run ' + ', '.join(not_run) if not_run else ''}"
           f" in {ck.elapsed():.0f} s. Report: {ck.out / 'gpu-check-report.md'}")
@@ -540,6 +669,16 @@ def step_list(text: str) -> list:
     return names
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= STOP_MARGIN_S:
+        raise argparse.ArgumentTypeError(f"--limit-s {text}: give the command's limit in seconds, over {STOP_MARGIN_S}")
+    return value
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
@@ -551,8 +690,9 @@ def parse_args(argv):
     parser.add_argument("--skip", type=step_list, help="comma-separated steps to leave out")
     parser.add_argument("--resume", action="store_true", help="keep the earlier results in --out of the steps not run now")
     parser.add_argument("--timm-scripts", help="folder holding timm's benchmark.py (default: .gpu/timm-scripts, else ../shared/timm-scripts)")
-    parser.add_argument("--budget-s", type=float, default=450, help="start no step after this many seconds (default 450)")
-    parser.add_argument("--grace-s", type=float, default=100, help="a running command is stopped this long after the budget (default 100)")
+    parser.add_argument("--limit-s", type=positive_seconds, default=600,
+                        help=f"the command's time limit: every command is stopped {STOP_MARGIN_S} s before it, and a "
+                        "step starts only if its estimate fits (default 600, the GPU machine's)")
     return parser.parse_args(argv)
 
 

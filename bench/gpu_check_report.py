@@ -1,18 +1,22 @@
 """The GPU check's report: its JSON summary (bench/gpu_check.py) as Markdown tables to paste into
 bench/RESULTS.md. Pure formatting: every figure comes from the summary or the reference CSV."""
 
-STEP_TITLES = {  # the report's order: issue 9, item 5
-    "smoke": "1. Smoke sweep on the device (eval-all --sweep smoke)",
-    "modes": "2. Compile modes x inference/training (eval-all)",
-    "overhead": "2b. Where a job's seconds go, without and with compile workers (issue 13)",
-    "variants": "3. fp16, channels-last, fast-norm (invoke bench)",
-    "accuracy": "4. Accuracy on the device vs the CPU (invoke evaluate)",
-    "oom": "5. Out-of-memory back-off (invoke bench)",
-    "slots": "6. Local executor: each eval-all job's device",
-    "compare": "7. timm's benchmark.py beside ours",
-    "agreement": "8. One spec, one answer: invoke bench, eval-all job, in-process",
-    "campaign": "9. The whole default sweep, timed (issue 13: at most 10 minutes on one GPU)",
+STEP_TITLES = {  # the run order (issue 22): the evidence that matters first
+    "modes": "1. Compile modes x inference/training of test_vit (eval-all)",
+    "smoke": "2. Smoke sweep on the device (eval-all --sweep smoke)",
+    "agreement": "3. One spec, one answer: invoke bench, eval-all job, in-process",
+    "compare": "4. timm's benchmark.py beside ours",
+    "variants": "5. fp16, channels-last, fast-norm (invoke bench)",
+    "accuracy": "6. Accuracy on the device vs the CPU (invoke evaluate)",
+    "oom": "7. Out-of-memory back-off (invoke bench)",
+    "workers": "8. Compile workers against one job at a time (eval-all --compile-workers 0)",
+    "modes_more": "9. Compile modes x inference/training of the other models (eval-all)",
+    "overhead": "10. Where a job's seconds go, without and with compile workers (issue 13)",
+    "compare_more": "11. timm's benchmark.py beside ours: the other modes and models",
+    "slots": "12. Local executor: each eval-all job's device",
+    "campaign": "13. The whole default sweep, timed (issue 13: at most 10 minutes on one GPU)",
 }
+MODES_STEPS = ("modes", "modes_more")
 
 
 def render_report(summary: dict, reference_rows: list) -> str:
@@ -20,8 +24,10 @@ def render_report(summary: dict, reference_rows: list) -> str:
     environment = steps.get("environment", {}).get("data", {})
     parts = ["# GPU check report", verdict(summary), machine_table(environment), steps_table(steps)]
     reference = {(r["model"], r["compile_mode"]): r for r in reference_rows}
-    sections = {"smoke": smoke_text, "modes": lambda d: modes_table(d, reference), "variants": lambda d: variants_table(d, steps),
+    sections = {"smoke": smoke_text, "modes": lambda d: modes_table(d, reference),
+                "modes_more": lambda d: modes_table(d, reference), "variants": lambda d: variants_table(d, steps),
                 "accuracy": accuracy_text, "oom": oom_text, "slots": slots_text, "compare": lambda d: compare_table(d, steps),
+                "compare_more": lambda d: compare_table(d, steps), "workers": workers_text,
                 "agreement": agreement_text, "overhead": overhead_text, "campaign": campaign_text}
     for name, title in STEP_TITLES.items():
         if name in steps:
@@ -30,9 +36,9 @@ def render_report(summary: dict, reference_rows: list) -> str:
 
 
 def outcome(steps: dict) -> tuple:
-    """("PASSED" | "INCOMPLETE" | "FAILED", failed steps, steps not run for the budget)."""
+    """("PASSED" | "INCOMPLETE" | "FAILED", failed steps, steps not run for the time or killed running)."""
     failed = [name for name, r in steps.items() if r["status"] == "failed"]
-    not_run = [name for name, r in steps.items() if r["status"] == "not run"]
+    not_run = [name for name, r in steps.items() if r["status"] in ("not run", "running")]
     return "FAILED" if failed else "INCOMPLETE" if not_run else "PASSED", failed, not_run
 
 
@@ -43,7 +49,8 @@ def verdict(summary: dict) -> str:
     return (f"**{word}**: {passed} of {len(summary['steps'])} steps passed"
             + (f"; failed: {', '.join(failed)}" if failed else "") + (f"; not run: {', '.join(not_run)}" if not_run else "")
             + f". {env.get('plan', '?')} plan on `{env.get('device', '?')}`, {summary['elapsed_s']:.0f} s "
-            f"(budget {summary['budget_s']:.0f} s). `python3 bench/gpu_check.py {' '.join(summary['argv'])}`")
+            f"(limit {summary['limit_s']:.0f} s, hard stop at {summary['stop_s']:.0f} s). "
+            f"`python3 bench/gpu_check.py {' '.join(summary['argv'])}`")
 
 
 def table(headers: list, rows: list) -> str:
@@ -75,7 +82,10 @@ def machine_table(env: dict) -> str:
         ("triton / invoke / sqlite-utils / jinja2 / plotly",
          " / ".join(str(env.get(k)) for k in ("triton", "invoke", "sqlite-utils", "jinja2", "plotly"))),
         ("platform", env.get("platform")),
+        ("GPU clocks at the start (SM MHz, max, °C, W)", env.get("clocks")),
+        ("CUDA_VISIBLE_DEVICES", env.get("cuda_visible_devices")),
         ("project commit", env.get("commit")),
+        ("notes", "; ".join(env.get("notes") or []) or None),
         ("throughput spec (the default sweep's on this device)", timing_text(env.get("timing"))),
     ]
     return "## Machine\n\n" + table(["", ""], rows)
@@ -89,15 +99,14 @@ def timing_text(timing: dict | None) -> str | None:
 
 
 def steps_table(steps: dict) -> str:
-    order = ["environment", *STEP_TITLES]
-    rows = [(name, r["status"], seconds(r["seconds"]), "; ".join(r["problems"]) or None)
-            for name in order if (r := steps.get(name))]
-    return "## Steps\n\n" + table(["step", "status", "wall s", "problems"], rows)
+    rows = [(name, r["status"], seconds(r["seconds"]), seconds(r.get("estimate_s")), "; ".join(r["problems"]) or None)
+            for name, r in steps.items()]
+    return "## Steps (in the order they ran)\n\n" + table(["step", "status", "wall s", "estimate s", "problems"], rows)
 
 
 def section(title: str, record: dict, body) -> str:
     head = f"## {title}\n\n{record['status']} in {record['seconds']:.0f} s."
-    if record["status"] == "not run":
+    if record["status"] in ("not run", "running"):
         return head + f" {record['data'].get('reason', '')}"
     problems = "".join(f"\n- {p}" for p in record["problems"])
     try:
@@ -134,19 +143,19 @@ def mode_order(key):
     return key[0], modes.index(key[1]) if key[1] in modes else len(modes)
 
 
-def step_row(steps: dict, name: str, model: str, bench: str, mode: str) -> dict:
-    """The eval-all figure of step modes for one spec."""
-    rows = steps.get(name, {}).get("data", {}).get("rows", [])
+def step_row(steps: dict, model: str, bench: str, mode: str) -> dict:
+    """The eval-all figure of steps modes and modes_more for one spec."""
+    rows = [row for name in MODES_STEPS for row in steps.get(name, {}).get("data", {}).get("rows", [])]
     return next((r for r in rows if (r["model"], r["bench"], r["mode"]) == (model, bench, mode)), {})
 
 
 def variants_table(data: dict, steps: dict) -> str:
     rows = []
     for r in data["rows"]:
-        baseline = step_row(steps, "modes", r["model"], "infer", "eager").get("samples_per_sec")
+        baseline = step_row(steps, r["model"], "infer", "eager").get("samples_per_sec")
         rows.append((r["variant"], r["model"], " ".join(map(str, r["flags"])), rate(r.get("samples_per_sec")),
                      r.get("batch_size"), rate(baseline), ratio(r.get("samples_per_sec"), baseline)))
-    headers = ["variant", "model", "flags", "samples/s", "batch", "step 2: eager infer", "ratio"]
+    headers = ["variant", "model", "flags", "samples/s", "batch", "eval-all: eager infer", "ratio"]
     return table(headers, rows) + "\n\nInference, eager, the default sweep's batch and steps."
 
 
@@ -155,7 +164,17 @@ def accuracy_text(data: dict) -> str:
     same = "equal" if on.get("top1") == cpu.get("top1") else "DIFFERENT"
     return (f"{data['model']} on {on.get('images')} generated images labelled with its own CPU predictions: "
             f"top-1 {on.get('top1')} (top-5 {on.get('top5')}) on {on.get('env_device')}, "
-            f"top-1 {cpu.get('top1')} (top-5 {cpu.get('top5')}) on {cpu.get('env_device')}: {same}.")
+            f"top-1 {cpu.get('top1')} (top-5 {cpu.get('top5')}) on {cpu.get('env_device')}: {same}. "
+            f"TF32 {data.get('tf32')}; tolerance {data.get('tolerance')}.")
+
+
+def workers_text(data: dict) -> str:
+    rows = [(r["model"], r["bench"], r["mode"], rate(r["shared"]), rate(r["alone"]), ratio(r["alone"], r["shared"]))
+            for r in data["rows"]]
+    judged = f"tolerance {data['tolerance']:.0%}" if data["tolerance"] is not None else "not judged in the quick plan"
+    return (table(["model", "bench", "mode", f"with compile workers ({data['compile_workers']})",
+                   "alone (--compile-workers 0)", "alone / with"], rows)
+            + f"\n\nMedian alone / with: {data['median_ratio']} ({judged}).")
 
 
 def oom_text(data: dict) -> str:
@@ -177,7 +196,7 @@ def slots_text(data: dict) -> str:
 def compare_table(data: dict, steps: dict) -> str:
     rows = []
     for r in data["rows"]:
-        ours = step_row(steps, "modes", r["model"], r["bench"], r["mode"]).get("samples_per_sec")
+        ours = step_row(steps, r["model"], r["bench"], r["mode"]).get("samples_per_sec")
         row = [r["model"], r["bench"], r["mode"], rate(r["benchmark_py"]), rate(ours), ratio(ours, r["benchmark_py"])]
         if data["sync"]:
             row += [rate(r.get("sync_each_step")), ratio(r.get("sync_each_step"), r["benchmark_py"])]

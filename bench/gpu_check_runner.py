@@ -1,5 +1,5 @@
-"""How the GPU check (bench/gpu_check.py) runs things: subprocesses with timeouts inside a time
-budget, progress with timestamps, a log, the project's command line, and reads of its database."""
+"""How the GPU check (bench/gpu_check.py) runs things: subprocesses with timeouts that end by its hard
+stop, progress with timestamps, a log, the project's command line, and reads of its database."""
 import json
 import os
 import re
@@ -43,8 +43,8 @@ class Ran:
 class Runner:
     """Where the check writes, its clock and budget, and how it runs the project on `device`."""
 
-    def __init__(self, out: str, device: str, budget_s: float, grace_s: float):
-        self.device, self.budget_s, self.grace_s = device, budget_s, grace_s
+    def __init__(self, out: str, device: str, stop_s: float):
+        self.device, self.stop_s = device, stop_s  # every command ends by stop_s after the start
         self.out = Path(out).resolve()
         self.db = self.out / "leaderboard.db"
         self.started = time.monotonic()
@@ -59,12 +59,13 @@ class Runner:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def over_budget(self) -> bool:
-        return self.elapsed() > self.budget_s
+    def left_s(self) -> float:
+        """Seconds until the hard stop."""
+        return self.stop_s - self.elapsed()
 
     def timeout(self, cap_s: float) -> float:
-        """`cap_s`, or less so that every subprocess ends by the budget plus its grace."""
-        return max(5.0, min(cap_s, self.budget_s + self.grace_s - self.elapsed()))
+        """`cap_s`, or less so that every subprocess ends by the hard stop."""
+        return max(1.0, min(cap_s, self.left_s()))
 
     def say(self, message: str) -> None:
         line = f"[{time.strftime('%H:%M:%S')} +{self.elapsed():4.0f}s] {message}"
@@ -97,14 +98,14 @@ class Runner:
         self.log.flush()
         return ran
 
-    def invoke(self, task: str, *flags, cap_s: float = 300, memory_cap_mb=None) -> Ran:
+    def invoke(self, task: str, *flags, cap_s: float = 300, memory_cap_mb=None, env: dict | None = None) -> Ran:
         """`python3 -m invoke TASK FLAGS --db OUT/leaderboard.db`: the command line users run. Its jobs
         end before the check's deadline (leaderboard.job_timeout; eval-all's --timeout flag reached the
         executor as an unconverted string when this was written)."""
         self.say(f"invoke {task} {shlex.join(str(f) for f in flags)}")
         job_timeout = {"INVOKE_LEADERBOARD_JOB_TIMEOUT": str(int(max(60, self.timeout(cap_s))))}
         return self.run([sys.executable, "-m", "invoke", task, *flags, "--db", self.db], cap_s, memory_cap_mb,
-                        job_timeout)
+                        {**job_timeout, **(env or {})})
 
     def eval_all(self, *flags, cap_s: float) -> Ran:
         return self.invoke("eval-all", *flags, "--device", self.device, "--no-site", cap_s=cap_s)

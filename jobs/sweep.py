@@ -15,6 +15,7 @@ every architecture. `precision: auto` is mixed precision (bf16) on CUDA and fp32
 import fnmatch
 import importlib.metadata
 import os
+import re
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -79,18 +80,40 @@ class UnknownSweep(UsageError):
 
 
 def visible_gpus() -> list[str]:
-    """GPU names from nvidia-smi: the invoke process never initialises CUDA itself."""
+    """GPU names from nvidia-smi, as CUDA_VISIBLE_DEVICES narrows them (indexes, GPU-/MIG- UUIDs or
+    their prefixes, as CUDA takes them): the invoke process never initialises CUDA itself."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return []
-    names = [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+    devices = listed_gpus(out.stdout) if out.returncode == 0 else []
     wanted = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if wanted is not None:
-        indexes = [int(i) for i in wanted.split(",") if i.strip().isdigit()]
-        names = [names[i] for i in indexes if i < len(names)]
+    if wanted is None:
+        return [name for index, uuid, name in devices if not uuid.startswith("MIG-")]
+    names = []
+    for entry in (e.strip() for e in wanted.split(",")):
+        name = next((name for index, uuid, name in devices if entry and entry in (index, uuid[:len(entry)])), None)
+        if name is None:
+            break  # CUDA ignores every entry after the first it does not know
+        names.append(name)
     return names
+
+
+GPU_LINE = re.compile(r"^GPU (\d+): (.+?) \(UUID: (GPU-[^)]+)\)")
+MIG_LINE = re.compile(r"^\s+MIG (\S+)\s+Device\s+\d+: \(UUID: (MIG-[^)]+)\)")
+
+
+def listed_gpus(listing: str) -> list[tuple[str, str, str]]:
+    """(index, UUID, name) of each GPU and MIG instance in `nvidia-smi -L`'s listing; a MIG instance
+    has no index of its own and is named after its GPU and profile."""
+    devices, parent = [], None
+    for line in listing.splitlines():
+        if gpu := GPU_LINE.match(line):
+            parent = gpu.group(2).strip()
+            devices.append((gpu.group(1), gpu.group(3), parent))
+        elif (mig := MIG_LINE.match(line)) and parent:
+            devices.append(("", mig.group(2), f"{parent} MIG {mig.group(1)}"))
+    return devices
 
 
 def detect_target(device: str | None) -> Target:
@@ -100,8 +123,16 @@ def detect_target(device: str | None) -> Target:
     if device in (None, "cuda") and gpus:
         return Target("cuda", gpus[0], len(gpus))
     if device == "cuda":
-        raise LeaderboardError("--device cuda: no GPU is visible (nvidia-smi found none). Try --device cpu.")
+        raise LeaderboardError(f"--device cuda: {no_gpu_reason()}. Try --device cpu.")
     return Target("cpu", f"cpu: {cpu_name()}", 1)
+
+
+def no_gpu_reason() -> str:
+    wanted = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if wanted is None:
+        return "no GPU is visible (nvidia-smi found none)"
+    return (f"CUDA_VISIBLE_DEVICES={wanted!r} names no GPU that nvidia-smi -L lists (give indexes or "
+            "GPU-/MIG- UUIDs; empty means no GPU)")
 
 
 def checked_device_type(device: str | None) -> str | None:

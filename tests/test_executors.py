@@ -14,7 +14,8 @@ from db.queue import enqueue
 from jobs.campaign import run_jobs
 from jobs.executors import LocalExecutor, Slot, local_slots
 from jobs.progress import Progress
-from jobs.sweep import Job
+from db.errors import LeaderboardError
+from jobs.sweep import Job, detect_target, visible_gpus
 
 DOUBLES = {"throughput": "job_doubles:behave"}
 
@@ -122,10 +123,41 @@ def test_local_slots_follow_the_visible_gpus(monkeypatch):
     assert [(s.name, s.env) for s in local_slots("cpu", 0)] == [("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
 
 
+NVIDIA_SMI_L = """GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-5d5ba0d6-aaaa-bbbb-cccc-000000000000)
+GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-7f00e1c2-aaaa-bbbb-cccc-111111111111)
+  MIG 1g.5gb      Device  0: (UUID: MIG-c6d4f1ef-aaaa-bbbb-cccc-222222222222)
+"""
+
+
+@pytest.mark.parametrize("visible, names", [
+    (None, ["NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"]),
+    ("1", ["NVIDIA A100-SXM4-40GB"]),
+    ("GPU-7f00e1c2-aaaa-bbbb-cccc-111111111111,0", ["NVIDIA A100-SXM4-40GB", "NVIDIA H100 80GB HBM3"]),
+    ("GPU-5d5b", ["NVIDIA H100 80GB HBM3"]),                       # a unique prefix, as CUDA takes it
+    ("MIG-c6d4f1ef-aaaa-bbbb-cccc-222222222222", ["NVIDIA A100-SXM4-40GB MIG 1g.5gb"]),
+    ("0,7,1", ["NVIDIA H100 80GB HBM3"]),                           # CUDA stops at the first unknown entry
+    ("", []),                                                       # empty: no GPU
+])
+def test_visible_gpus_take_indexes_uuids_and_mig_names(tmp_path, monkeypatch, visible, names):
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = -L ] && cat <<'END'\n{NVIDIA_SMI_L}END\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert visible_gpus() == names
+    if not names:
+        with pytest.raises(LeaderboardError, match="CUDA_VISIBLE_DEVICES='' names no GPU"):
+            detect_target("cuda")
+
+
 SWEEP_THAT_HANGS = """
 import sys
 from jobs.executors import LocalExecutor, Slot
-from jobs.sweep import Job
+from db.errors import LeaderboardError
+from jobs.sweep import Job, detect_target, visible_gpus
 if __name__ == "__main__":
     spec = {"model": "stuck", "pid_file": sys.argv[1]}
     LocalExecutor([Slot("cpu")], timeout_s=600, job_functions={"throughput": "job_doubles:spawn_and_hang"},

@@ -12,11 +12,19 @@ import gpu_check  # noqa: E402
 from gpu_check_report import campaign_text  # noqa: E402
 
 
-def test_every_step_but_the_opt_in_campaign_runs_by_default_the_overhead_after_the_modes():
+def test_the_evidence_that_matters_runs_first_and_every_step_but_the_opt_in_campaign_by_default():
     steps = gpu_check.chosen_steps(gpu_check.parse_args([]))
-    assert steps[0] == "environment" and "campaign" not in steps
-    assert steps.index("overhead") == steps.index("modes") + 1
+    assert steps[:5] == ["environment", "modes", "smoke", "agreement", "compare"]
+    assert "campaign" not in steps and steps[-1] == "slots"
     assert set(steps) == set(gpu_check.STEPS) - {"campaign"}
+    assert all(set(estimates) == set(gpu_check.STEPS) for estimates in gpu_check.ESTIMATES_S.values())
+
+
+def test_step_modes_and_compare_take_the_first_model_first_and_the_rest_later():
+    plan = gpu_check.FULL
+    first, rest = gpu_check.compare_pairs(plan, first=True), gpu_check.compare_pairs(plan, first=False)
+    assert first == [("test_vit", "eager"), ("test_vit", "reduce-overhead")]
+    assert len(rest) == 10 and not set(first) & set(rest) and rest[0] == ("test_vit", "default")
 
 
 def test_the_campaign_runs_when_named_and_unknown_steps_are_refused(capsys):
