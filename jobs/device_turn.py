@@ -7,8 +7,13 @@ run inside `device_turn()`, an exclusive flock on the slot's lock file, so no tw
 ever share a device. Outside a turn a job still touches the device briefly (its first call, the
 autotuning of max-autotune, counting GMACs at batch 1); `--compile-workers 0` runs one job at a time.
 
-The executor sets the two variables below; without them (a single `invoke bench`, a test, Ray)
-`device_turn()` does nothing. A job records how long it has waited in its wait file, so its
+On GPU slots the executor also splits the cores: each slot keeps one for the job measuring on it,
+and every job runs on the others (its compiles, and the compile pool's processes it starts) except
+while it warms up and times its steps, when it moves to its slot's measuring core
+(`on_measuring_cores()`): a launch-bound model's steps are never slowed by another job's compiles.
+
+The executor sets the variables below; without them (a single `invoke bench`, a test, Ray)
+`device_turn()` and the core split do nothing. A job records how long it has waited in its wait file, so its
 timeout counts only its own work.
 """
 import fcntl
@@ -21,6 +26,8 @@ from pathlib import Path
 TURN_LOCK_ENV = "LEADERBOARD_DEVICE_TURN"  # the slot's lock file
 WAIT_FILE_ENV = "LEADERBOARD_DEVICE_WAIT"  # this job's record of its waits
 WAIT_FILE = "device-wait.json"  # its name in the job's scratch folder
+MEASURING_CORES_ENV = "LEADERBOARD_MEASURING_CORES"  # the slot's core for warm-up and timed steps, e.g. "15"
+COMPILING_CORES_ENV = "LEADERBOARD_COMPILING_CORES"  # every other job's cores, e.g. "0-14"
 
 
 _waited_s = 0.0  # this process's waits for turns so far
@@ -69,3 +76,48 @@ def read_waited_s(path: Path) -> float:
         return 0.0
     ongoing = time.time() - record["since"] if record.get("since") else 0.0
     return record.get("waited_s", 0.0) + max(0.0, ongoing)
+
+
+def cores_in(name: str) -> set[int]:
+    """The cores listed in environment variable `name` ("0-3,7"); empty when unset."""
+    cores = set()
+    for part in filter(None, os.environ.get(name, "").split(",")):
+        first, _, last = part.partition("-")
+        cores.update(range(int(first), int(last or first) + 1))
+    return cores
+
+
+def core_list(cores) -> str:
+    return ",".join(map(str, sorted(cores)))
+
+
+def pin_threads(cores: set[int]) -> None:
+    """Every thread of this process on `cores` (sched_setaffinity moves one thread; new threads and
+    processes inherit their creator's)."""
+    for task in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(task), cores)
+        except OSError:  # a thread that has just ended
+            pass
+
+
+def start_on_compiling_cores() -> None:
+    """A job's start (the job server's child): off the slots' measuring cores."""
+    cores = cores_in(COMPILING_CORES_ENV)
+    if cores:
+        pin_threads(cores)
+
+
+@contextmanager
+def on_measuring_cores():
+    """This job on its slot's measuring core for what is inside (in its device turn), then back."""
+    cores = cores_in(MEASURING_CORES_ENV)
+    if not cores:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    pin_threads(cores)
+    try:
+        yield
+    finally:
+        pin_threads(before)

@@ -23,7 +23,8 @@ from db.errors import LeaderboardError
 from db.kinds import get_kind
 from db.queue import TAIL_CHARS
 from jobs.device_locks import DeviceLocks
-from jobs.device_turn import TURN_LOCK_ENV, WAIT_FILE, WAIT_FILE_ENV, read_waited_s
+from jobs.device_turn import (COMPILING_CORES_ENV, MEASURING_CORES_ENV, TURN_LOCK_ENV, WAIT_FILE, WAIT_FILE_ENV,
+                               core_list, read_waited_s)
 from jobs.job_server import JobServer, job_failure
 from jobs.sweep import Job
 
@@ -146,6 +147,19 @@ def compile_pool_env(slots: list[Slot], compile_workers: int) -> dict:
     return {name: value for name, value in env.items() if name not in os.environ}
 
 
+def core_split(slots: list[Slot], cores: set[int] | None = None) -> dict:
+    """Each GPU slot's core for its measuring job (the last ones), and the rest for every job's
+    compiles (jobs.device_turn): slot name -> environment. None on a CPU slot, whose cores are the
+    device measured, nor where no core would be left to compile on."""
+    cores = sorted(cores if cores is not None else os.sched_getaffinity(0))
+    gpu_slots = [slot for slot in slots if slot.env.get("CUDA_VISIBLE_DEVICES")]
+    if not gpu_slots or len(cores) <= len(gpu_slots):
+        return {}
+    measuring, compiling = cores[-len(gpu_slots):], cores[:-len(gpu_slots)]
+    return {slot.name: {MEASURING_CORES_ENV: str(core), COMPILING_CORES_ENV: core_list(compiling)}
+            for slot, core in zip(gpu_slots, measuring)}
+
+
 def available_cores() -> int:
     """The cores this process may run on (a container's or taskset's share, not the machine's)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -251,8 +265,9 @@ class LocalExecutor(Executor):
         ("gpu0", "gpu0+1", ...), all taking turns on the slot's device."""
         if not self.compile_workers:
             return self.slots
+        cores = core_split(self.slots)
         return [Slot(slot.name + (f"+{lane}" if lane else ""),
-                     {**slot.env, TURN_LOCK_ENV: str(self.workdir / f"turn-{slot.name}.lock")})
+                     {**slot.env, TURN_LOCK_ENV: str(self.workdir / f"turn-{slot.name}.lock"), **cores.get(slot.name, {})})
                 for slot in self.slots for lane in range(1 + self.compile_workers)]
 
     def start(self) -> None:

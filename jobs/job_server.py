@@ -32,6 +32,7 @@ import sys
 import traceback
 
 from db.errors import one_line
+from jobs.device_turn import start_on_compiling_cores
 from jobs.measuring import failure
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -205,6 +206,7 @@ def child_main(function_path: str, args: tuple, env: dict, result_path: str, log
     signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
     die_with_parent(server, signal.SIGTERM)  # the server died: SIGTERM, and the handler kills the group
     os.environ.update(env)
+    start_on_compiling_cores()  # while it is still one thread: its threads and processes inherit them
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(log, 1)
     os.dup2(log, 2)

@@ -6,7 +6,7 @@ includes compilation) is timed on its own, and CUDA work is synchronized before 
 """
 import gc
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 
 import timm
 import torch
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from jobs.catalog import count_gmacs
 from jobs.compat import apply_compile_threads, cudagraph_skips, torch_dispatch_mode
-from jobs.device_turn import device_turn, waited_s
+from jobs.device_turn import device_turn, on_measuring_cores, waited_s
 from jobs import measuring
 from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer
 
@@ -36,15 +36,16 @@ def measure(spec: dict, device: str, batch_size: int) -> dict:
         device = select_device(device)
         skips_before = cudagraph_skips()
         memory = PeakMemory(device)
-    with fast_norm(spec["fast_norm"]):
+    with fast_norm(spec["fast_norm"]), ExitStack() as turn:
         with phases("build"):
             model, img_size = build_model(spec, device)
             step, context = make_step(model, spec, device, batch_size, img_size)
-        first_call_s, durations = run_timed(step, context, synchronizer(device), spec, phases)
+        first_call_s, durations = run_timed(step, context, synchronizer(device), spec, phases,
+                                            TurnTaker(turn, phases, first_call_on_device(spec, device)))
         peak_mem_mb = memory.peak_mb()
         del step
         input_size, place = (3, img_size, img_size), measuring.tensor_device(device)
-        with phases("count"):
+        with phases("count"):  # still in the turn: a forward pass on the device
             counted = {"gmacs": count_gmacs(model, input_size, place),
                        "macts": count_mactivations(model, input_size, place)}
         return {
@@ -57,6 +58,28 @@ def measure(spec: dict, device: str, batch_size: int) -> dict:
             "cudagraph_skips": cudagraph_skips() - skips_before if uses_cuda_graphs(spec, device) else None,
             "phases_s": phases.seconds,
         }
+
+
+def first_call_on_device(spec: dict, device: str) -> bool:
+    """Whether the first call's own work is the device's, so it runs in the job's turn: max-autotune
+    on a GPU benchmarks candidate kernels there (a shared GPU would time them wrongly and disturb
+    another job's timed steps). Other first calls are compilation (CPU work) and one step."""
+    return spec["compile_mode"] == "max-autotune" and is_cuda(device)
+
+
+class TurnTaker:
+    """Takes the job's turn on its device once (jobs.device_turn), held until `stack` closes; the wait
+    is the job's `device_wait` phase."""
+
+    def __init__(self, stack: ExitStack, phases, before_first_call: bool = False):
+        self.stack, self.phases, self.before_first_call, self.taken = stack, phases, before_first_call, False
+
+    def take(self) -> None:
+        if not self.taken:
+            waited_before = waited_s()
+            self.stack.enter_context(device_turn())
+            self.phases.seconds["device_wait"] = waited_s() - waited_before
+            self.taken = True
 
 
 class Phases:
@@ -143,27 +166,30 @@ def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
     return train_step, nullcontext
 
 
-def run_timed(step, context, sync, spec: dict, phases=None) -> tuple[float, list[float]]:
+def run_timed(step, context, sync, spec: dict, phases=None, turn: TurnTaker | None = None) -> tuple[float, list[float]]:
     """Seconds of the first call (compilation included), then of each timed repeat of steps. The
-    first call runs before the job's turn on the device (jobs.device_turn): it may compile while
-    another job measures; warm-up and timed steps run in the turn."""
+    first call runs before the job's turn on the device (jobs.device_turn), unless `turn` says it
+    works on the device: it may compile while another job measures; warm-up and timed steps run in
+    the turn, which `turn` holds on for what follows (counting)."""
     phases = phases or Phases()
-    with context():
+    with context(), ExitStack() as own:
+        turn = turn or TurnTaker(own, phases)
+        if turn.before_first_call:
+            turn.take()
         with phases("first_call"):
             sync()
             start = time.perf_counter()
             step()
             sync()
             first_call_s = time.perf_counter() - start
-        waited_before = waited_s()
-        with device_turn():
-            phases.seconds["device_wait"] = waited_s() - waited_before
-            with phases("warmup"):
-                for _ in range(spec["warmup_steps"]):
-                    step()
-            with phases("timed"), collector_paused():  # a collector pause belongs to no timed step
-                return first_call_s, [timed_steps(step, sync, spec["steps"], spec["sync_each_step"])
-                                      for _ in range(spec["repeats"])]
+        turn.take()
+        turn.stack.enter_context(on_measuring_cores())  # no other job's compile shares them
+        with phases("warmup"):
+            for _ in range(spec["warmup_steps"]):
+                step()
+        with phases("timed"), collector_paused():  # a collector pause belongs to no timed step
+            return first_call_s, [timed_steps(step, sync, spec["steps"], spec["sync_each_step"])
+                                  for _ in range(spec["repeats"])]
 
 
 @contextmanager

@@ -24,6 +24,8 @@ def behave(spec: dict) -> dict:
         time.sleep(spec["seconds"])
     if behaviour == "turns":  # "compiles" (sleeps) for spec["compile_s"], then takes its turn for spec["timed_s"]
         return taking_turns(spec)
+    if behaviour == "cores":  # the cores it runs on, and a thread and a process of its own, in and out of its turn
+        return cores_in_and_out_of_turn(spec)
     if behaviour == "fail":
         return {"status": "failed", "error": "ValueError: told to fail", "kind": "throughput"}
     if behaviour == "compile_cache":  # inductor writes where TORCHINDUCTOR_CACHE_DIR says: a folder of its own
@@ -56,6 +58,31 @@ def taking_turns(spec: dict) -> dict:
     return {"status": "done", "kind": "throughput", "model": spec["model"], "environment": ENVIRONMENT,
             "compile_window": [began, compiled], "turn_window": [turn, ended],
             "turn_lock": os.environ.get("LEADERBOARD_DEVICE_TURN")}
+
+
+def cores_in_and_out_of_turn(spec: dict) -> dict:
+    """Where a job's threads and a process it starts may run: before its turn, in it, and after."""
+    import threading
+
+    from jobs.device_turn import device_turn, on_measuring_cores
+
+    def thread_cores(into: list):
+        into.append(sorted(os.sched_getaffinity(0)))  # a thread's own mask
+
+    def child_cores() -> list:
+        code = "import os; print(sorted(os.sched_getaffinity(0)))"
+        return eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout)
+
+    seen, thread_seen = {}, []
+    thread = threading.Thread(target=lambda: (time.sleep(0.3), thread_cores(thread_seen)))
+    thread.start()  # started before the turn: moved with the job
+    seen["start"], seen["start_child"] = sorted(os.sched_getaffinity(0)), child_cores()
+    with device_turn(), on_measuring_cores():
+        seen["turn"] = sorted(os.sched_getaffinity(0))
+        thread.join()
+    seen["after"] = sorted(os.sched_getaffinity(0))
+    return {"status": "done", "kind": "throughput", "model": spec["model"], "environment": ENVIRONMENT,
+            **seen, "thread_in_turn": thread_seen[0]}
 
 
 def driver_version() -> dict:

@@ -357,6 +357,30 @@ def test_a_users_own_compile_threads_variable_wins(monkeypatch):
     assert results["m"]["compile_threads"] == "5"
 
 
+def test_gpu_slots_keep_a_measuring_core_each_and_compile_on_the_rest():
+    from jobs.executors import core_split
+
+    gpus = [Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"}), Slot("gpu1", {"CUDA_VISIBLE_DEVICES": "GPU-5d5b"})]
+    split = core_split(gpus, cores=set(range(16)))
+    assert split == {"gpu0": {"LEADERBOARD_MEASURING_CORES": "14", "LEADERBOARD_COMPILING_CORES": ",".join(map(str, range(14)))},
+                     "gpu1": {"LEADERBOARD_MEASURING_CORES": "15", "LEADERBOARD_COMPILING_CORES": ",".join(map(str, range(14)))}}
+    assert core_split([Slot("cpu", {"CUDA_VISIBLE_DEVICES": ""})], cores={0, 1, 2, 3}) == {}  # the cores are the device
+    assert core_split(gpus, cores={0, 1}) == {}  # no core left to compile on
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to split")
+def test_a_job_beside_compile_workers_compiles_off_the_measuring_core_and_times_on_it():
+    """On a GPU slot with compile workers: the job, its threads and the processes it starts run on the
+    compiling cores, and move to the slot's measuring core for its turn, then back."""
+    cores = sorted(os.sched_getaffinity(0))
+    executor = LocalExecutor([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"})], timeout_s=60, job_functions=DOUBLES,
+                             preload=[], compile_workers=1)
+    results, _ = collect(executor, [job("m", behaviour="cores")])
+    seen = results["m"]
+    assert seen["start"] == seen["start_child"] == seen["after"] == cores[:-1]
+    assert seen["turn"] == seen["thread_in_turn"] == cores[-1:]
+
+
 def test_a_turn_ends_for_good_even_when_a_process_forked_inside_it_lives_on(tmp_path, monkeypatch):
     """Data loader workers forked during an accuracy evaluation share the turn's lock: leaving the turn
     must free the device for the next job while they wind down."""

@@ -303,6 +303,41 @@ def test_invoke_bench_shows_where_a_job_error_came_from(run_invoke, db):
     assert db["throughput"].count == 0
 
 
+def test_max_autotune_on_a_gpu_autotunes_in_its_turn_and_the_turn_holds_on_for_counting(tmp_path, monkeypatch):
+    """max-autotune's first call benchmarks kernels on the GPU: it runs in the job's turn; other first
+    calls (compilation) before it. Either way the turn holds on after the timed steps (counting)."""
+    import fcntl
+    from contextlib import ExitStack, nullcontext
+
+    from jobs.throughput_measure import Phases, TurnTaker, first_call_on_device, run_timed
+
+    lock = tmp_path / "turn.lock"
+    monkeypatch.setenv("LEADERBOARD_DEVICE_TURN", str(lock))
+
+    def turn_held() -> bool:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    assert first_call_on_device({"compile_mode": "max-autotune"}, "cuda")
+    assert not first_call_on_device({"compile_mode": "max-autotune"}, "cpu")
+    assert not first_call_on_device({"compile_mode": "reduce-overhead"}, "cuda")
+    timing = {"warmup_steps": 1, "steps": 2, "repeats": 1, "sync_each_step": False}
+    for in_turn in (True, False):
+        held_at_each_call = []
+        with ExitStack() as stack:
+            phases = Phases()
+            run_timed(lambda: held_at_each_call.append(turn_held()), nullcontext, lambda: None, timing, phases,
+                      TurnTaker(stack, phases, before_first_call=in_turn))
+            assert turn_held()
+        assert held_at_each_call == [in_turn, True, True, True] and not turn_held()
+
+
 def test_a_job_times_its_steps_only_in_its_turn_and_says_where_its_seconds_went(tmp_path, monkeypatch):
     """With compile workers (jobs/device_turn.py) the first call runs at once; warm-up and timed steps
     wait for the device's turn lock, here held by another 'job' for 1.5 s."""
