@@ -256,6 +256,7 @@ class LocalExecutor(Executor):
         self.job_functions = job_functions
         self.compile_workers = compile_workers
         self.compile_pool = compile_pool_env(slots, compile_workers)
+        self.call_numbers = itertools.count()  # names of call()s' files, unique in the job folder
         self.server = JobServer(preload)
         self.workdir, owner_lock = make_job_folder()
         self._remove_workdir = weakref.finalize(self, remove_job_folder, self.workdir, owner_lock)
@@ -300,7 +301,8 @@ class LocalExecutor(Executor):
                           scratch=scratch)
 
     def call(self, function_path: str, *args, timeout_s: float | None = None) -> dict:
-        """`function(*args)` in a fresh job process, as a job runs; its result dict."""
+        """`function(*args)` in a fresh job process with compiler caches of its own, as a job runs; its
+        result dict."""
         results = []
         self.call_many(function_path, [args], 1, lambda args, result: results.append(result), timeout_s)
         return results[0]
@@ -308,12 +310,14 @@ class LocalExecutor(Executor):
     def call_many(self, function_path: str, calls, workers: int, on_result, timeout_s: float | None = None) -> None:
         """`function(*args)` for each `args` of `calls`, each in a fresh job process, `workers` at a
         time; on_result(args, result dict) as each ends, which may return more args to call."""
-        pending, running, names = deque(calls), {}, itertools.count()
+        pending, running = deque(calls), {}
         try:
             while pending or running:
                 while pending and len(running) < workers:
-                    args = pending.popleft()
-                    run = self.spawn(f"call-{next(names)}", function_path, args, self.slots[0], timeout_s=timeout_s)
+                    args, name = pending.popleft(), f"call-{next(self.call_numbers)}"
+                    scratch = self.workdir / f"scratch-{name}"  # cold compiler caches, as an eval-all job's
+                    scratch.mkdir(exist_ok=True)
+                    run = self.spawn(name, function_path, args, self.slots[0], timeout_s=timeout_s, scratch=scratch)
                     running[run.job_id] = (args, run)
                 self.wait_any({job_id: run for job_id, (_, run) in running.items()})
                 for job_id, (args, run) in list(running.items()):

@@ -112,8 +112,8 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
     if error:
         return failed_result({**checked, **figures, "requested_batch_size": checked["batch_size"]}, environment, error)
     if figures["cudagraph_skips"]:
-        log.warning("%s: inductor skipped CUDA graphs %d times: reduce-overhead ran partly without them",
-                    checked["model"], figures["cudagraph_skips"])
+        log.warning("%s: inductor skipped CUDA graphs %d times: %s ran partly without them",
+                    checked["model"], figures["cudagraph_skips"], checked["compile_mode"])
     return done_result(checked, environment, {**figures, "phases_s": {"environment": environment_s, **figures["phases_s"]}})
 
 

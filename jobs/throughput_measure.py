@@ -128,8 +128,11 @@ def compiled(model, spec: dict):
     return model if mode == "eager" else torch.compile(model, mode=mode)
 
 
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile's modes that record CUDA graphs
+
+
 def uses_cuda_graphs(spec: dict, device: str) -> bool:
-    return spec["compile_mode"] == "reduce-overhead" and is_cuda(device)
+    return spec["compile_mode"] in CUDA_GRAPH_MODES and is_cuda(device)
 
 
 def cuda_graph_step_marker(spec: dict, device: str):

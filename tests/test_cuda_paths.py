@@ -200,11 +200,12 @@ def test_sync_each_step_synchronizes_after_every_timed_step(cuda_on_cpu_tensors)
     assert len(cuda_on_cpu_tensors.named("synchronize")) == 2 + TINY["repeats"] * per_repeat
 
 
-def test_reduce_overhead_on_cuda_marks_every_step_for_cuda_graphs(cuda_on_cpu_tensors, monkeypatch):
+@pytest.mark.parametrize("mode", ["reduce-overhead", "max-autotune"])  # both record CUDA graphs
+def test_cuda_graph_modes_on_cuda_mark_every_step_and_count_skips(cuda_on_cpu_tensors, monkeypatch, mode):
     marks = []
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
     monkeypatch.setattr(torch, "compile", lambda model, mode=None: model)  # the marking, not the compiler
-    result = run_throughput({**TINY, "compile_mode": "reduce-overhead", "bench": "train"})
+    result = run_throughput({**TINY, "compile_mode": mode, "bench": "train"})
     assert result["status"] == "done", result["error"]
     assert len(marks) == 1 + TINY["warmup_steps"] + TINY["steps"] * TINY["repeats"]
     assert result["cudagraph_skips"] == 0  # counted on CUDA (None on a CPU)

@@ -215,6 +215,16 @@ def test_each_job_compiles_into_a_cache_of_its_own_removed_when_it_ends():
     assert not any(os.path.exists(f) for f in folders)  # removed with the job
 
 
+def test_invoke_bench_and_evaluate_jobs_compile_into_a_cache_of_their_own_too():
+    """job_process().call, which runs `invoke bench` and `invoke evaluate` jobs: cold caches, as eval-all's."""
+    with LocalExecutor([Slot("job")], timeout_s=60, job_functions=DOUBLES, preload=[]) as runner:
+        results = [runner.call("job_doubles:behave", {"model": name, "behaviour": "compile_cache"}) for name in "ab"]
+    folders = [r["compile_cache"] for r in results]
+    assert all(r["status"] == "done" for r in results), results
+    assert len(set(folders)) == 2 and all("scratch-call-" in f for f in folders)
+    assert not any(os.path.exists(f) for f in folders)
+
+
 # --- compile workers: compile beside the measuring job, take turns for timed steps ----------------
 
 def overlaps(a, b) -> bool:
