@@ -98,17 +98,19 @@ class Runner:
         self.log.flush()
         return ran
 
-    def invoke(self, task: str, *flags, cap_s: float = 300, memory_cap_mb=None, env: dict | None = None) -> Ran:
+    def invoke(self, task: str, *flags, cap_s: float = 300, memory_cap_mb=None, env: dict | None = None,
+               config: Path | None = None) -> Ran:
         """`python3 -m invoke TASK FLAGS --db OUT/leaderboard.db`: the command line users run. Its jobs
         end before the check's deadline (leaderboard.job_timeout; eval-all's --timeout flag reached the
         executor as an unconverted string when this was written)."""
         self.say(f"invoke {task} {shlex.join(str(f) for f in flags)}")
         job_timeout = {"INVOKE_LEADERBOARD_JOB_TIMEOUT": str(int(max(60, self.timeout(cap_s))))}
-        return self.run([sys.executable, "-m", "invoke", task, *flags, "--db", self.db], cap_s, memory_cap_mb,
-                        {**job_timeout, **(env or {})})
+        config_flags = ["-f", config] if config else []  # Invoke's runtime config file
+        return self.run([sys.executable, "-m", "invoke", *config_flags, task, *flags, "--db", self.db], cap_s,
+                        memory_cap_mb, {**job_timeout, **(env or {})})
 
-    def eval_all(self, *flags, cap_s: float) -> Ran:
-        return self.invoke("eval-all", *flags, "--device", self.device, "--no-site", cap_s=cap_s)
+    def eval_all(self, *flags, cap_s: float, config: Path | None = None) -> Ran:
+        return self.invoke("eval-all", *flags, "--device", self.device, "--no-site", cap_s=cap_s, config=config)
 
     def python(self, code: str, *args, cap_s: float = 300) -> Ran:
         return self.run([sys.executable, "-c", code, *args], cap_s)

@@ -1,12 +1,15 @@
 """The GPU check's plan (bench/gpu_check.py): which steps run, and the campaign step's timing across calls,
 with a fake runner (the real one runs `invoke eval-all` on a GPU)."""
+import json
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 
 import gpu_check  # noqa: E402
 from gpu_check_report import campaign_text  # noqa: E402
@@ -83,3 +86,118 @@ def test_a_resumed_campaign_carries_on_and_adds_its_time_and_a_finished_one_stan
 def test_the_campaign_report_says_jobs_time_and_calls():
     text = campaign_text({"wall_s": 540.0, "calls": 2, "jobs": 144, "done": 144, "compile_s": 1234.4})
     assert text == "144 of 144 jobs done in 540 s (9.0 min) over 2 calls; their cold compiles (compile_s) add up to 1234 s."
+
+
+# --- the plan against the clock: estimates, the hard stop, the report in --out throughout ------------
+
+def stub_steps(monkeypatch, **behaviours):
+    """Every step a stub that records its call; `behaviours` name a step's own stub."""
+    calls = []
+
+    def passing(name):
+        return lambda ck: calls.append(name) or {"problems": []}
+
+    monkeypatch.setattr(gpu_check, "STEPS", {name: behaviours.get(name, passing(name)) for name in gpu_check.STEPS})
+    return calls
+
+
+def test_a_step_whose_estimate_does_not_fit_is_not_run_and_a_cheaper_later_one_is(tmp_path, monkeypatch):
+    calls = stub_steps(monkeypatch)
+    monkeypatch.setitem(gpu_check.ESTIMATES_S, "quick", {**gpu_check.ESTIMATES_S["quick"], "modes": 500, "smoke": 1})
+    code = gpu_check.main(["--device", "cpu", "--quick", "--out", str(tmp_path), "--limit-s", "100",
+                           "--only", "modes,smoke,slots"])
+    assert code == 0 and calls == ["environment", "smoke", "slots"]
+    summary = json.loads((tmp_path / "gpu-check.json").read_text())
+    modes = summary["steps"]["modes"]
+    assert modes["status"] == "not run" and modes["estimate_s"] == 500
+    assert "its estimate, 500 s, is over the 55 s left before the hard stop" in modes["data"]["reason"]
+    report = (tmp_path / "gpu-check-report.md").read_text()
+    assert report.startswith("# GPU check report\n\n**INCOMPLETE**") and "not run: modes" in report
+
+
+def test_the_report_in_out_says_which_step_is_running_while_it_runs(tmp_path, monkeypatch):
+    seen = {}
+
+    def modes(ck):
+        seen["json"] = json.loads((tmp_path / "gpu-check.json").read_text())
+        seen["report"] = (tmp_path / "gpu-check-report.md").read_text()
+        return {"problems": []}
+
+    stub_steps(monkeypatch, modes=modes)
+    gpu_check.main(["--device", "cpu", "--quick", "--out", str(tmp_path), "--only", "modes"])
+    assert seen["json"]["steps"]["environment"]["status"] == "passed"  # written after the step before
+    assert seen["json"]["steps"]["modes"]["status"] == "running"
+    assert "| modes | running |" in seen["report"] and "killed while running" in seen["report"]
+    assert json.loads((tmp_path / "gpu-check.json").read_text())["steps"]["modes"]["status"] == "passed"
+
+
+def test_every_command_is_stopped_at_the_hard_stop(tmp_path):
+    from gpu_check_runner import Runner
+
+    runner = Runner(str(tmp_path), "cpu", stop_s=2)
+    ran = runner.run([sys.executable, "-c", "import time; time.sleep(60)"], cap_s=300)
+    assert ran.returncode is None and ran.seconds < 15  # killed with its group at the stop, not at its cap
+    assert "timed out" in ran.problem("sleeper")
+
+
+def test_a_limit_that_leaves_no_time_before_the_hard_stop_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--limit-s", "30"])
+    assert "--limit-s 30: give the command's limit in seconds, over 45" in capsys.readouterr().err
+
+
+def test_prerequisites_name_a_missing_module_a_full_disk_and_a_missing_git(tmp_path, monkeypatch):
+    ck = SimpleNamespace(device="cuda", out=tmp_path)
+    monkeypatch.setattr(gpu_check, "PREREQUISITES", ("json", "no_such_module_here"))
+    monkeypatch.setattr(gpu_check, "MIN_FREE_DISK_GB", 10**9)
+    real_which = gpu_check.shutil.which
+    monkeypatch.setattr(gpu_check.shutil, "which", lambda name: None if name == "git" else real_which(name))
+    problems, notes = gpu_check.prerequisite_problems(ck)
+    assert "Python module no_such_module_here is missing: carry it as a wheel (bench/gpu_wheels.sh)" in problems
+    assert not any("module json" in p for p in problems)
+    assert any(p.startswith("only ") and f"free in {tmp_path}" in p for p in problems)
+    assert "no git: the report names no commit" in notes
+
+
+def test_with_a_60_second_limit_the_check_stops_cleanly_with_a_partial_report(tmp_path):
+    """The real check on the CPU: the environment runs, the steps that cannot fit are not run, exit 0."""
+    ran = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--quick", "--out", str(tmp_path),
+                          "--limit-s", "60"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    summary = json.loads((tmp_path / "gpu-check.json").read_text())
+    statuses = {name: r["status"] for name, r in summary["steps"].items()}
+    assert statuses["environment"] == "passed" and statuses["slots"] == "not run"
+    assert "not run" in statuses.values() and summary["elapsed_s"] < 20
+    assert (tmp_path / "gpu-check-report.md").read_text().startswith("# GPU check report\n\n**INCOMPLETE**")
+
+
+class WorkersCheck:
+    """What step workers reads: step modes' figures (with compile workers) and the jobs after its rerun."""
+
+    def __init__(self, shared: float, alone: float):
+        self.plan = gpu_check.FULL
+        self.records = {"modes": {"data": {"compile_workers": "auto: 3 on 16 cores", "rows": [
+            {"model": "test_vit", "bench": b, "mode": m, "samples_per_sec": shared}
+            for b in ("infer", "train") for m in ("eager", "default", "reduce-overhead", "max-autotune")]}}}
+        self.alone, self.flags = alone, None
+
+    def eval_all(self, *flags, cap_s):
+        self.flags = flags
+        return SimpleNamespace(ok=True)
+
+    def sweep_jobs(self, sweep=None):
+        return [{"model": "test_vit", "key": b + m, "spec": {"bench": b, "compile_mode": m}, "status": "done", "error": None,
+                 "samples_per_sec": self.alone, "samples_per_sec_min": None, "samples_per_sec_max": None,
+                 "compile_s": None, "batch_size": 256, "device": "gpu0"}
+                for b in ("infer", "train") for m in ("eager", "default", "reduce-overhead")]
+
+
+def test_step_workers_reruns_alone_and_fails_when_compile_workers_move_the_figures_over_2_percent():
+    ck = WorkersCheck(shared=1000.0, alone=1010.0)
+    data = gpu_check.step_workers(ck)
+    assert "--compile-workers" in ck.flags and ck.flags[ck.flags.index("--compile-workers") + 1] == 0
+    assert "--force" in ck.flags and "max-autotune" not in ck.flags
+    assert len(data["rows"]) == 6 and data["median_ratio"] == 1.01 and data["problems"] == []
+    biased = gpu_check.step_workers(WorkersCheck(shared=1000.0, alone=1100.0))
+    assert biased["problems"] == ["alone / with compile workers = 1.1 (median over 6 jobs): more than 2% apart: "
+                                  "make the GPU default 0 compile workers"]
