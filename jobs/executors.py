@@ -99,9 +99,10 @@ class Slot:
 
     @property
     def device(self) -> str:
-        """The device its jobs run on, as this host names it: "cpu", or the GPU's system-wide index."""
+        """The device its jobs run on, as this host names it: "cpu", "gpu" and the GPU's system-wide
+        index, or its UUID as CUDA_VISIBLE_DEVICES gave it."""
         gpu = self.env.get("CUDA_VISIBLE_DEVICES")
-        return f"gpu{gpu}" if gpu else "cpu"
+        return "cpu" if not gpu else f"gpu{gpu}" if gpu.isdigit() else gpu
 
 
 def local_slots(device_type: str, gpu_count: int) -> list[Slot]:

@@ -120,6 +120,9 @@ def test_local_slots_follow_the_visible_gpus(monkeypatch):
     assert [s.env["CUDA_VISIBLE_DEVICES"] for s in local_slots("cuda", 2)] == ["0", "1"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     assert [(s.name, s.env["CUDA_VISIBLE_DEVICES"]) for s in local_slots("cuda", 2)] == [("gpu0", "3"), ("gpu1", "5")]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-5d5b, MIG-c6d4f1ef")  # named as given, each job sees its own
+    assert [(s.name, s.env["CUDA_VISIBLE_DEVICES"], s.device) for s in local_slots("cuda", 2)] == [
+        ("gpu0", "GPU-5d5b", "GPU-5d5b"), ("gpu1", "MIG-c6d4f1ef", "MIG-c6d4f1ef")]
     assert [(s.name, s.env) for s in local_slots("cpu", 0)] == [("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
 
 
