@@ -61,13 +61,13 @@ STOP_MARGIN_S = 45  # the hard stop, before --limit-s: the report's last write, 
 # Seconds each step is expected to take: a step starts only if it fits before the hard stop. The
 # full plan's are for one H100/H200, from jobs measured on an H200 (eager 5-9 s of wall,
 # reduce-overhead inference 15-23 s with 10-17 s of compile) until a GPU check replaces them; the
-# quick plan's were measured on the 2-core CPU.
+# quick plan's are 1.5x those measured on two idle CPU cores (a simulated bare machine, 124 s in all).
 ESTIMATES_S = {
     "full": {"environment": 15, "modes": 150, "smoke": 45, "agreement": 75, "compare": 110, "variants": 30,
              "accuracy": 40, "oom": 60, "workers": 110, "modes_more": 300, "overhead": 150, "compare_more": 60,
              "slots": 1, "campaign": 500},
-    "quick": {"environment": 10, "modes": 25, "smoke": 20, "agreement": 35, "compare": 30, "variants": 25,
-              "accuracy": 30, "oom": 15, "workers": 25, "modes_more": 25, "overhead": 40, "compare_more": 30,
+    "quick": {"environment": 5, "modes": 10, "smoke": 6, "agreement": 35, "compare": 22, "variants": 22,
+              "accuracy": 18, "oom": 12, "workers": 10, "modes_more": 20, "overhead": 30, "compare_more": 22,
               "slots": 1, "campaign": 60},
 }
 COMPARE_FIRST = ("eager", "reduce-overhead")  # step compare: the first model's, beside benchmark.py first

@@ -127,10 +127,17 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
             say(f"{mode} not measured on {target.device_type}: {why}.")
         if not options.data:
             say(NO_DATA)
+        if target.device_type == "cpu" and options.compile_workers:
+            say(CPU_COMPILE_WORKERS)
         if options.dry_run or not queued.to_run:
             return None
         progress = Progress(queued.to_run, slots=target.slots, past_costs=past_costs(database))
         return run_jobs(database, executor, queued.to_run, progress)
+
+
+CPU_COMPILE_WORKERS = ("Compile workers on a CPU share the cores being measured: a job timed while another compiles "
+                       "runs several times slower (bench/RESULTS.md). Keep its figures for compile_s only, or use "
+                       "--compile-workers 0.")
 
 
 def compile_workers_text(executor) -> str:

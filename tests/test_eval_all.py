@@ -76,6 +76,9 @@ def test_dry_run_prints_the_plan_and_runs_nothing(project):
                       cwd=project)  # planning: planning has its own
     assert narrowed.returncode == 0, narrowed.stderr
     assert "throughput: 10 jobs, 10 to run" in narrowed.stdout  # eager and max-autotune
+    assert "Compile workers on a CPU" not in narrowed.stdout
+    workers = invoke("eval-all", "--dry-run", "--models", "test_vit", "--compile-workers", "1", cwd=project)
+    assert "Compile workers on a CPU share the cores being measured" in workers.stdout  # they bias its figures
     assert sqlite_utils.Database(project / "lb.db")["jobs"].count == 0
 
 

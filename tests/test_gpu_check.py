@@ -166,8 +166,9 @@ def test_with_a_60_second_limit_the_check_stops_cleanly_with_a_partial_report(tm
     assert ran.returncode == 0, ran.stdout + ran.stderr
     summary = json.loads((tmp_path / "gpu-check.json").read_text())
     statuses = {name: r["status"] for name, r in summary["steps"].items()}
-    assert statuses["environment"] == "passed" and statuses["slots"] == "not run"
-    assert "not run" in statuses.values() and summary["elapsed_s"] < 20
+    assert statuses["environment"] == "passed" and "not run" in statuses.values()
+    assert set(statuses.values()) <= {"passed", "not run"} and list(statuses)[-1] == "slots"
+    assert summary["elapsed_s"] < 15 + 10  # the hard stop (60 - 45 s), and the last write
     assert (tmp_path / "gpu-check-report.md").read_text().startswith("# GPU check report\n\n**INCOMPLETE**")
 
 
