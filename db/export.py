@@ -11,7 +11,7 @@ from db.kinds import get_kind
 from db.parsing import (ImportRefused, ParsedFile, check_model, check_number, check_text, csv_records, plain_text,
                         shown, to_number)
 from db.queries import latest_run
-from db.schema import ENVIRONMENT_COLUMNS
+from db.columns import ENVIRONMENT_COLUMNS
 from db.store import environment_id
 
 ENV_FIELDS = [k for k in ENVIRONMENT_COLUMNS if k != "id"]

@@ -1,7 +1,7 @@
 """Family display names: what the catalogue stores for the timm module a model is registered in.
 
 Here in db/, not jobs/, so that an upgrade of the database can relabel the families it stored
-before a name changed (m006 in db/schema.py) without importing timm.
+before a name changed (m006 in db/migrations.py) without importing timm.
 """
 
 # Family display names, one per timm module, as each architecture's paper or timm's docstring spells it.

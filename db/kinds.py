@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from db.errors import LeaderboardError
 from db.parsing import split_tag
-from db.schema import ACCURACY_COLUMNS, PROVENANCE_COLUMNS, THROUGHPUT_COLUMNS
+from db.columns import ACCURACY_COLUMNS, PROVENANCE_COLUMNS, THROUGHPUT_COLUMNS
 
 # The throughput kind's settings vocabulary: job validation, sweeps, the site and bench/ read these.
 BENCHES = ("infer", "train")

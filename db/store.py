@@ -1,16 +1,10 @@
-"""Writing results and environments: the one place rows get their identity."""
-import hashlib
-import json
+"""Writing results and environments: the one place rows get their identity (migrations keep their own,
+frozen: db/migrations.py)."""
 from datetime import datetime, timezone
 
+from db.columns import ENVIRONMENT_COLUMNS, ENVIRONMENT_COLUMNS_M003
+from db.ids import stable_hash  # noqa: F401 (db.store.stable_hash: where callers have always found it)
 from db.kinds import get_kind
-from db.schema import ENVIRONMENT_COLUMNS, ENVIRONMENT_COLUMNS_M003
-
-
-def stable_hash(value) -> str:
-    """A short, stable hash of any JSON-serialisable value."""
-    text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def now_iso(timespec: str = "seconds") -> str:
@@ -38,18 +32,6 @@ def save_environment(db, env: dict) -> str:
     return row["id"]
 
 
-def rekey_environment(db, old_id: str, env: dict, tables) -> None:
-    """Store the changed contents `env` of environment `old_id` under their own id, and move the
-    environment's rows of `tables` with it (their ids follow in m004's reidentify_rows)."""
-    new = environment_row(env)
-    db["environments"].insert(new, pk="id", replace=True)
-    if new["id"] == old_id:
-        return
-    for kind in tables:
-        db.execute(f"UPDATE [{kind}] SET environment_id = ? WHERE environment_id = ?", [new["id"], old_id])
-    db["environments"].delete(old_id)
-
-
 def series_id(kind: str, row: dict) -> str:
     """The hash of what makes `row` the measurement it is: the runs of one measurement share it."""
     return stable_hash([kind] + [row.get(k) for k in get_kind(kind).identity])
@@ -60,21 +42,6 @@ def row_id(kind: str, row: dict, series: str | None = None) -> str:
     row is its series: importing the same file again replaces its rows, never adds."""
     series = series or series_id(kind, row)
     return stable_hash([series, row.get("created_at")]) if row.get("source") == "measured" else series
-
-
-def reidentify_rows(db, kind: str) -> None:
-    """Give every row of `kind` its series and id under today's identity (a migration's step); the
-    jobs that made rows keep pointing at them."""
-    rows = list(db.query(f"SELECT rowid AS _rowid, * FROM [{kind}]"))
-    updates, moved = [], []
-    for row in rows:
-        series = series_id(kind, row)
-        new_id = row_id(kind, row, series)
-        updates.append([series, new_id, row["_rowid"]])
-        if new_id != row["id"]:
-            moved.append([new_id, row["id"]])
-    db.conn.executemany(f"UPDATE [{kind}] SET series = ?, id = ? WHERE rowid = ?", updates)
-    db.conn.executemany("UPDATE jobs SET result_id = ? WHERE result_id = ?", moved)
 
 
 def result_row(kind: str, result: dict, environment_id_: str | None = None) -> dict:

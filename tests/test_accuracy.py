@@ -72,7 +72,7 @@ def test_own_predictions_score_100_at_160_and_timms_value_at_192(labelled):
 def test_result_has_every_column_and_its_provenance(vit):
     checkpoint, folder, class_map = vit
     result = job(checkpoint, folder, class_map, img_size=160)
-    from db.schema import ACCURACY_COLUMNS, PROVENANCE_COLUMNS, RUN_COLUMNS_M004
+    from db.columns import ACCURACY_COLUMNS, PROVENANCE_COLUMNS, RUN_COLUMNS_M004
 
     measured = set(ACCURACY_COLUMNS) - set(PROVENANCE_COLUMNS) - set(RUN_COLUMNS_M004) - {"top1_diff", "top5_diff", "rank_diff"}
     assert measured <= set(result)

@@ -148,8 +148,47 @@ def test_columns_added_later_leave_older_identities_as_they_were(db):
     import hashlib
     import json
 
-    from db.schema import ENVIRONMENT_COLUMNS_M001
+    from db.columns import ENVIRONMENT_COLUMNS_M001
     before_m003 = {k: ENV.get(k) for k in ENVIRONMENT_COLUMNS_M001 if k != "id"}
     old_id = hashlib.sha256(json.dumps(before_m003, sort_keys=True, default=str).encode()).hexdigest()[:20]
     assert environment_id(ENV) == old_id
     assert environment_id({**ENV, "build_cuda": "13.0"}) != old_id
+
+
+def test_migrations_are_frozen_todays_identities_and_environment_columns_change_nothing_they_do(
+        db_path, tmp_path, monkeypatch):
+    """An old database migrates to the same rows, ids and job links whatever today's definitions say:
+    a new identity column and a new environment column, as a later issue might add, change nothing."""
+    import dataclasses
+    import shutil
+
+    import db.store
+    from db.columns import ENVIRONMENT_COLUMNS, ENVIRONMENT_COLUMNS_M001
+    from db.kinds import KINDS
+
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m003_build_versions_tracebacks_sync")
+    env = {**{k: ENV.get(k) for k in ENVIRONMENT_COLUMNS_M001 if k != "id"}, "cuda": "13.0"}
+    env["id"] = "env-before-m003"
+    old["environments"].insert(env)
+    rows = [{"id": f"row{i}", "model": "test_vit", "bench": "infer", "compile_mode": mode, "samples_per_sec": 5.0 + i,
+             "source": "measured", "environment_id": env["id"], "created_at": f"2026-11-2{i}T10:00:00+00:00"}
+            for i, mode in enumerate(("eager", "default"))]
+    old["throughput"].insert_all(rows)
+    old["jobs"].insert_all([{"key": f"k{i}", "status": "done", "result_id": f"row{i}"} for i in range(2)])
+    old.close()
+    twin = tmp_path / "twin.db"
+    shutil.copy(db_path, twin)
+
+    def migrated(path) -> dict:
+        database = open_db(path)
+        return {"environments": sorted(e["id"] for e in database["environments"].rows),
+                "throughput": sorted((r["id"], r["series"], r["environment_id"]) for r in database["throughput"].rows),
+                "jobs": sorted((j["key"], j["result_id"]) for j in database["jobs"].rows)}
+
+    expected = migrated(db_path)
+    monkeypatch.setitem(KINDS, "throughput", dataclasses.replace(
+        KINDS["throughput"], identity=KINDS["throughput"].identity + ("a_new_setting",)))
+    monkeypatch.setattr(db.store, "ENVIRONMENT_COLUMNS", {**ENVIRONMENT_COLUMNS, "a_new_fact": str})
+    assert migrated(twin) == expected
+    assert expected["environments"] != ["env-before-m003"]  # m003 did rekey it: the test saw a migration work

@@ -14,7 +14,8 @@ from db.errors import LeaderboardError
 from db.export import export_records, write_export
 from db.kinds import KINDS, ResultKind, get_kind
 from db.report import status_report
-from db.schema import PROVENANCE_COLUMNS, RUN_COLUMNS_M004, open_db
+from db.columns import PROVENANCE_COLUMNS, RUN_COLUMNS_M004
+from db.schema import open_db
 from db.store import save_measured
 from db.timm_csv import import_file
 from jobs.executors import LocalExecutor, local_slots

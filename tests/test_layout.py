@@ -33,3 +33,27 @@ def test_private_apis_only_in_compat():
     users = [str(p.relative_to(ROOT)) for package in FORBIDDEN for p in (ROOT / package).glob("*.py")
              if p.name != "compat.py" and PRIVATE_API.search(p.read_text())]
     assert users == []
+
+
+def project_modules_imported(path: Path, package: str) -> set[str]:
+    """The modules of `package` that `path` imports, at module level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+        found |= {name for name in names if name.startswith(package + ".")}
+    return found
+
+
+def test_db_has_no_import_circle():
+    graph = {f"db.{p.stem}": project_modules_imported(p, "db") for p in (ROOT / "db").glob("*.py")}
+
+    def reaches(start: str, goal: str, seen=()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in graph.get(start, ()))
+
+    assert [module for module in graph if reaches(module, module)] == []
+
+
+def test_migrations_use_only_their_own_definitions():
+    """Frozen migrations: what they do may not follow today's identities or environment columns."""
+    assert project_modules_imported(ROOT / "db/migrations.py", "db") <= {"db.columns", "db.families", "db.ids"}

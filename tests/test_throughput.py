@@ -10,7 +10,7 @@ import timm
 import torch
 from torch._dynamo.utils import counters
 
-from db.schema import PROVENANCE_COLUMNS, RUN_COLUMNS_M004, THROUGHPUT_COLUMNS
+from db.columns import PROVENANCE_COLUMNS, RUN_COLUMNS_M004, THROUGHPUT_COLUMNS
 from jobs.catalog import count_gmacs
 from db.errors import LeaderboardError
 from jobs.measuring import is_out_of_memory
