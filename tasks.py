@@ -349,9 +349,10 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
             check_choice(flag, value, choices)
 
     options = Options.from_flags(
-        c.config.leaderboard, sweep, models, kind, bench, compile_mode, executor, ray_address, data_dir,
-        checkpoint_dir, class_map, device, timeout, compile_workers, force=force, retry_failed=retry_failed,
-        dry_run=dry_run)
+        c.config.leaderboard, sweep=sweep, models=models, kind=kind, bench=bench, compile_mode=compile_mode,
+        executor=executor, ray_address=ray_address, data_dir=data_dir, checkpoint_dir=checkpoint_dir,
+        class_map=class_map, device=device, timeout=timeout, compile_workers=compile_workers, force=force,
+        retry_failed=retry_failed, dry_run=dry_run)
     database = open_database(c, db)
     signal.signal(signal.SIGTERM, interrupt)  # `kill` stops a sweep as Ctrl-C does: kept, reported
     try:

@@ -21,7 +21,7 @@ NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/
            "leaderboard.data_dir in invoke.yaml.")
 
 
-@dataclass
+@dataclass(kw_only=True)  # built by name: a reordering can never go unnoticed
 class Options:
     """One eval-all campaign, as its flags and the configuration decide it."""
     sweep_name: str
@@ -38,7 +38,7 @@ class Options:
     dry_run: bool = False      # print the plan, run nothing
 
     @classmethod
-    def from_flags(cls, settings, sweep: str, models=None, kind=None, bench=None, compile_mode=None,
+    def from_flags(cls, settings, *, sweep: str, models=None, kind=None, bench=None, compile_mode=None,
                    executor=None, ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None,
                    device=None, timeout=None, compile_workers=None, **switches) -> "Options":
         """Flags over `settings` (the leaderboard configuration), checked before any work: a UsageError for
@@ -55,11 +55,13 @@ class Options:
         if data_dir and not Path(data_dir).expanduser().is_dir():
             raise LeaderboardError(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, "
                                    "or set leaderboard.data_dir in invoke.yaml.")
-        narrowing = Narrowing(models or None, [kind] if kind else None, bench or None, compile_mode or None)
-        return cls(sweep, definition, narrowing,
-                   data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map),
-                   executor or settings.executor, ray_address or settings.ray_address, device, timeout_s, workers,
-                   **switches)
+        narrowing = Narrowing(models=models or None, kinds=[kind] if kind else None, benches=bench or None,
+                              compile_modes=compile_mode or None)
+        return cls(sweep_name=sweep, sweep=definition, narrowing=narrowing,
+                   data=data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir,
+                                      class_map or settings.class_map),
+                   executor=executor or settings.executor, ray_address=ray_address or settings.ray_address,
+                   device=device, timeout_s=timeout_s, compile_workers=workers, **switches)
 
 
 @dataclass

@@ -232,7 +232,8 @@ def sweep(db_path: str, address: str, function: str, *models: str) -> int:
     from jobs.ray_executor import RayExecutor
     from jobs.sweep import BUILTIN_SWEEPS, Narrowing
 
-    options = Options("smoke", BUILTIN_SWEEPS["smoke"], Narrowing(list(models)), None, "ray", address, "cpu", 120.0)
+    options = Options(sweep_name="smoke", sweep=BUILTIN_SWEEPS["smoke"], narrowing=Narrowing(list(models)), data=None,
+                      executor="ray", ray_address=address, device="cpu", timeout_s=120.0)
 
     def make(options, target):
         return RayExecutor(target.device_type, options.timeout_s, options.ray_address,

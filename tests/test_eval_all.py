@@ -44,7 +44,8 @@ def test_a_campaign_runs_on_any_executor_and_skips_what_is_stored(db):
 
     jobs = [Job("k1", "throughput", "m1", {"model": "m1"}),
             Job("k2", "throughput", "m2", {"model": "m2", "behaviour": "fail"})]
-    options = Options("tiny", {}, Narrowing(), None, "inline", None, "cpu", 60)
+    options = Options(sweep_name="tiny", sweep={}, narrowing=Narrowing(), data=None, executor="inline", ray_address=None,
+                      device="cpu", timeout_s=60)
     executors, said = [], []
 
     def make(options, target):
@@ -227,3 +228,17 @@ def test_accuracy_jobs_run_from_a_configured_dataset_and_checkpoint_folder(proje
     assert (row["model"], row["tag"], row["img_size"], row["top1"], row["images"]) == (
         "test_resnet", "r160_in1k", 160, 100.0, 6)
     assert row["weights"].endswith("test_resnet.r160_in1k.safetensors") and row["source"] == "measured"
+
+
+def test_a_campaigns_options_are_built_by_name_only():
+    """eval-all's many flags reach the campaign by name: a positional call (where a reordering would go
+    unnoticed) is refused."""
+    from types import SimpleNamespace
+
+    from jobs.campaign import Options
+    from jobs.sweep import Narrowing
+
+    with pytest.raises(TypeError):
+        Options("tiny", {}, Narrowing(), None, "local", None, "cpu", 60)
+    with pytest.raises(TypeError):
+        Options.from_flags(SimpleNamespace(), "default", ["test_vit"])

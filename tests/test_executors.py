@@ -106,7 +106,8 @@ from jobs.campaign import Options, make_executor
 from jobs.sweep import BUILTIN_SWEEPS, Narrowing, detect_target
 target = detect_target("cpu")
 for dry_run in (True, False):
-    options = Options("smoke", BUILTIN_SWEEPS["smoke"], Narrowing(["test_resnet"]), None, "local", None, "cpu", 300,
+    options = Options(sweep_name="smoke", sweep=BUILTIN_SWEEPS["smoke"], narrowing=Narrowing(["test_resnet"]), data=None,
+                      executor="local", ray_address=None, device="cpu", timeout_s=300,
                       dry_run=dry_run)
     with make_executor(options, target) as executor:
         jobs, models = executor.plan(options.sweep, target, None, options.narrowing, None if dry_run else set())
@@ -353,7 +354,8 @@ def test_the_campaign_probes_the_isa_only_for_compiled_cpu_jobs():
     from jobs.sweep import BUILTIN_SWEEPS, Narrowing, Target
 
     def preload(sweep: str, device: str, narrowing=Narrowing()) -> list[str]:
-        options = Options(sweep, BUILTIN_SWEEPS[sweep], narrowing, None, "local", None, device, 300, compile_workers=0)
+        options = Options(sweep_name=sweep, sweep=BUILTIN_SWEEPS[sweep], narrowing=narrowing, data=None, executor="local",
+                          ray_address=None, device=device, timeout_s=300, compile_workers=0)
         return make_executor(options, Target(device, device, 1)).server.preload  # not started: nothing runs
 
     probe = "jobs.compat:probe_cpu_vector_isa"
