@@ -14,7 +14,7 @@ from invoke import Collection, Exit
 from invoke.parser import Argument
 from invoke.parser.context import to_flag
 
-from db.errors import LeaderboardError, UsageError
+from db.errors import LeaderboardError, UsageError, not_one_of
 from jobs.settings import check_project_config, configured_job_timeout, defaults, usage_errors
 
 DB_HELP = "SQLite database file (default: leaderboard.db in invoke.yaml, else db/leaderboard.db)."
@@ -107,7 +107,7 @@ def open_database(c, db_flag, create=True):
 def check_choice(flag: str, value: str, choices) -> None:
     """--`flag` (as typed: compile-mode) must be one of `choices`: a usage error (exit 2) otherwise."""
     if value not in choices:
-        raise UsageError(f"--{flag} {value!r} is not one of {', '.join(choices)}. Try --{flag} {choices[0]}.")
+        raise UsageError(not_one_of(f"--{flag}", value, choices))
 
 
 @task(

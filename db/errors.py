@@ -19,6 +19,13 @@ class UsageError(LeaderboardError):
     stays a plain LeaderboardError, exit 1."""
 
 
+def not_one_of(what: str, value, choices, fix: str | None = None) -> str:
+    """The one wording of a value outside its choices: what, the value, the choices, and a fix (by
+    default the first choice, as `what` would take it)."""
+    choices = [str(choice) for choice in choices]
+    return f"{what} {value!r} is not one of {', '.join(choices)}. {fix or f'Try {what} {choices[0]}.'}"
+
+
 def first_line(error: BaseException, limit: int = 200) -> str:
     """The first non-blank line of the error's message (its type's name if it has none), at most `limit`
     long. A line that only introduces the next ("backend='inductor' raised:") is joined with it, so the

@@ -6,7 +6,7 @@ A file written here is named `leaderboard-<kind>...` and can be imported back
 import csv
 import json
 
-from db.errors import LeaderboardError
+from db.errors import LeaderboardError, not_one_of
 from db.kinds import get_kind
 from db.parsing import (ImportRefused, ParsedFile, check_model, check_number, check_text, csv_records, plain_text,
                         shown, to_number)
@@ -31,7 +31,7 @@ RUNS = {  # which runs an export holds → the SQL condition on a row's rowid
 
 def rows_with_environment(db, kind: str, runs: str = "latest"):
     if runs not in RUNS:
-        raise LeaderboardError(f"Unknown runs {runs!r}: use one of {', '.join(RUNS)}.")
+        raise LeaderboardError(not_one_of("runs", runs, RUNS))
     env_select = ", ".join(f"e.{f} AS {ENV_PREFIX}{f}" for f in ENV_FIELDS)
     sql = (f"SELECT r.*, {env_select} FROM {kind} r LEFT JOIN environments e ON e.id = r.environment_id "
            f"WHERE {RUNS[runs].format(latest=latest_run(kind))} ORDER BY r.model, r.created_at, r.rowid")

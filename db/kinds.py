@@ -8,7 +8,7 @@ created when a database opens), its job function, and its model-page partial
 """
 from dataclasses import dataclass
 
-from db.errors import LeaderboardError
+from db.errors import LeaderboardError, not_one_of
 from db.parsing import split_tag
 from db.columns import ACCURACY_COLUMNS, PROVENANCE_COLUMNS, THROUGHPUT_COLUMNS
 
@@ -134,7 +134,7 @@ def ensure_tables(db) -> None:
 
 def get_kind(name: str) -> ResultKind:
     if name not in KINDS:
-        raise LeaderboardError(f"Unknown result kind {name!r}: use one of {', '.join(KINDS)}.")
+        raise LeaderboardError(not_one_of("result kind", name, KINDS))
     return KINDS[name]
 
 

@@ -21,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from db.errors import LeaderboardError, one_line
+from db.errors import LeaderboardError, not_one_of, one_line
 from db.kinds import ACCURACY_PRECISIONS
 from db.parsing import split_tag
 from jobs.environment import current_environment
@@ -69,8 +69,7 @@ def check_run_settings(full: dict) -> None:
     full["workers"] = whole_number("workers", full["workers"], 0, 2)
     full["channels_last"] = yes_no("channels_last", full["channels_last"])
     if full["precision"] not in ACCURACY_PRECISIONS:
-        raise LeaderboardError(f"precision {full['precision']!r} is not one of {', '.join(ACCURACY_PRECISIONS)}: "
-                         f"try --precision fp32.")
+        raise LeaderboardError(not_one_of("precision", full["precision"], ACCURACY_PRECISIONS, "Try --precision fp32."))
     full["device"] = resolve_device(full["device"] or None)
 
 

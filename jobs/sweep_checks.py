@@ -6,7 +6,7 @@ The values follow the job validators' rules (jobs/spec_checks.py's whole_number 
 kinds' vocabularies in db/kinds.py); what is checked here is the sweep's own shape: the keys each
 section takes (the ones jobs/sweep.py's planners read) and the lists where a sweep lists values.
 """
-from db.errors import LeaderboardError, UsageError
+from db.errors import LeaderboardError, UsageError, not_one_of
 from db.kinds import ACCURACY_PRECISIONS, BENCHES, COMPILE_MODES, KINDS, PRECISIONS
 from jobs.spec_checks import whole_number, yes_no
 
@@ -32,7 +32,7 @@ def count(minimum: int):
 def one_of(choices):
     def check(key, value):
         if value is not None and value not in choices:
-            raise LeaderboardError(f"Bad {key} {value!r}: use one of {', '.join(choices)}.")
+            raise LeaderboardError(not_one_of(key, value, choices, f"Try {key}: {choices[0]} in invoke.yaml."))
     return check
 
 

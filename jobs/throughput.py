@@ -21,7 +21,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 
-from db.errors import LeaderboardError
+from db.errors import LeaderboardError, not_one_of
 from db.kinds import BENCHES, COMPILE_MODES, PRECISIONS
 from jobs.environment import current_environment
 from jobs.measuring import failure, run_with_backoff
@@ -70,7 +70,7 @@ def validate_throughput_spec(spec: dict) -> dict:
     checked = {**SPEC_DEFAULTS, **given, "model": single_model(spec.get("model"))}
     for key, choices in (("bench", BENCHES), ("compile_mode", COMPILE_MODES), ("precision", PRECISIONS)):
         if checked[key] not in choices:
-            raise LeaderboardError(f"Unknown {key} {checked[key]!r}: use one of {', '.join(choices)}.")
+            raise LeaderboardError(not_one_of(key, checked[key], choices, f"Try --{key.replace('_', '-')} {choices[0]}."))
     for key in ("batch_size", "steps", "repeats", "warmup_steps", "img_size"):
         if checked[key] is not None:
             checked[key] = whole_number(key, checked[key], minimum=0 if key == "warmup_steps" else 1)

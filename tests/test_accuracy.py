@@ -212,7 +212,7 @@ def test_model_without_published_weights_asks_for_a_checkpoint(vit):
     ({"img_size": "big"}, "Bad img_size 'big': it must be a whole number >= 1. Try --img-size 192."),
     ({"batch_size": 0}, "Bad batch_size 0: it must be a whole number >= 1"),
     ({"workers": -1}, "Bad workers -1: it must be a whole number >= 0"),
-    ({"precision": "fp8"}, "precision 'fp8' is not one of fp32, amp, amp_fp16, amp_bf16"),
+    ({"precision": "fp8"}, "precision 'fp8' is not one of fp32, amp, amp_fp16, amp_bf16. Try --precision fp32."),
     ({"device": "quantum"}, "device 'quantum' is not a torch device"),
     ({"class_map": "/no/map.txt"}, "No class map at /no/map.txt"),
     ({"weights": "/no/ckpt.pth"}, "No checkpoint at /no/ckpt.pth"),

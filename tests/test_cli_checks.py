@@ -100,7 +100,8 @@ def test_eval_all_refuses_a_bad_flag_value_with_exit_2(project, args, message):
 @pytest.mark.parametrize("definition, message", [
     ("{models: [test_resnet], throughput: {batch_size: 0}}", "Bad throughput.batch_size 0: it must be a whole number >= 1."),
     ("{throughput: {compile_modes: [eager, fast]}}",
-     "Bad throughput.compile_modes 'fast': use one of eager, default, reduce-overhead, max-autotune."),
+     "throughput.compile_modes 'fast' is not one of eager, default, reduce-overhead, max-autotune. "
+     "Try throughput.compile_modes: eager in invoke.yaml."),
     ("{models: 5}", "Bad models 5: it must be a list of model names or globs"),
     ("{models: [test_resnet], throughput: {batch: 2}}", "Unknown key throughput.batch: use benches, compile_modes,"),
     ("{model: [test_resnet]}", "Unknown key model: a sweep takes models, low_fidelity, accuracy, throughput."),

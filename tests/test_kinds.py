@@ -103,7 +103,7 @@ def test_a_measured_field_with_no_column_is_refused_not_dropped(latency, tmp_pat
 
 
 def test_an_unknown_kind_is_a_user_error():
-    with pytest.raises(LeaderboardError, match="Unknown result kind 'speed': use one of accuracy, throughput"):
+    with pytest.raises(LeaderboardError, match="result kind 'speed' is not one of accuracy, throughput. Try result kind accuracy."):
         get_kind("speed")
 
 

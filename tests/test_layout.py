@@ -57,3 +57,12 @@ def test_db_has_no_import_circle():
 def test_migrations_use_only_their_own_definitions():
     """Frozen migrations: what they do may not follow today's identities or environment columns."""
     assert project_modules_imported(ROOT / "db/migrations.py", "db") <= {"db.columns", "db.families", "db.ids"}
+
+
+def test_a_value_outside_its_choices_is_worded_one_way():
+    """db.errors.not_one_of words every "not one of the choices" error: no module words its own."""
+    other_wordings = re.compile(r"use one of|: choose one of [^\"']*\{', '\.join\(choices")
+    offenders = [str(p.relative_to(ROOT)) for package in (*FORBIDDEN, "tasks.py")
+                 for p in ((ROOT / package).glob("*.py") if package != "tasks.py" else [ROOT / package])
+                 if other_wordings.search(p.read_text())]
+    assert offenders == []

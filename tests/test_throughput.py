@@ -69,7 +69,7 @@ def test_validate_names_a_bad_value_in_one_line(bad, named):
 def test_a_bad_spec_is_a_failed_result_not_an_exception():
     result = run_throughput({**TINY, "precision": "fp64"})
     assert result["status"] == "failed" and result["kind"] == "throughput"
-    assert result["error"].startswith("Unknown precision 'fp64'")
+    assert result["error"] == "precision 'fp64' is not one of fp32, amp_bf16, amp_fp16. Try --precision fp32."
     assert result["environment"]["device_type"] == "cpu"
     assert (result["model"], result["precision"], result["batch_size"]) == ("test_resnet", "fp64", 4)
     assert set(RESULT_COLUMNS) <= set(result) and result["samples_per_sec"] is None
@@ -255,7 +255,7 @@ def test_invoke_bench_prints_and_stores_the_result_with_its_environment(run_invo
 
 @pytest.mark.parametrize("flags, message", [
     (["--compile-mode", "fast"],
-     "Unknown compile_mode 'fast': use one of eager, default, reduce-overhead, max-autotune."),
+     "compile_mode 'fast' is not one of eager, default, reduce-overhead, max-autotune. Try --compile-mode eager."),
     (["--img-size", "0"], "Bad img_size '0': it must be a whole number >= 1."),
     (["--batch-size", "-2"], "Bad batch_size '-2': it must be a whole number >= 1."),
 ])
@@ -276,7 +276,7 @@ def test_invoke_bench_help_states_the_code_defaults(run_invoke):
 def test_describe_shows_a_failure_and_its_error():
     text = describe(run_throughput({**TINY, "bench": "eval"}))
     assert printed(text, "status") == "failed"
-    assert printed(text, "error") == "Unknown bench 'eval': use one of infer, train."
+    assert printed(text, "error") == "bench 'eval' is not one of infer, train. Try --bench infer."
 
 
 def test_cpu_peak_memory_is_not_hidden_by_an_earlier_larger_peak():
