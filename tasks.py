@@ -364,7 +364,9 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
         raise Exit(code=130)
     except KeyboardInterrupt:  # while planning: no job had started
         raise Exit("Interrupted while planning: no job ran. Run the same command again.", code=130)
-    if summary is None:  # a dry run, or nothing left to run
+    if summary is None:  # a dry run, or nothing left to run: the site still shows what is stored
+        if not (dry_run or no_site):
+            build_site_after_sweep(c, database)
         return
     print(summary.text())
     if not no_site:

@@ -118,7 +118,9 @@ class UnknownJob(LeaderboardError):
 
 def job_report(db, key_prefix: str) -> str:
     """One job in full: its spec, status, error, traceback and the end of its output."""
-    rows = list(db.query("SELECT * FROM jobs WHERE key LIKE ? || '%' ORDER BY key LIMIT 2", [key_prefix]))
+    # a plain prefix test: LIKE would read the user's % and _ as wildcards
+    rows = list(db.query("SELECT * FROM jobs WHERE substr(key, 1, length(:prefix)) = :prefix ORDER BY key LIMIT 2",
+                         {"prefix": key_prefix}))
     if len(rows) != 1:
         problem = "No job" if not rows else "More than one job"
         raise UnknownJob(f"{problem} with a key starting {key_prefix!r}: pass a key from invoke status's job column.")

@@ -192,3 +192,17 @@ def test_migrations_are_frozen_todays_identities_and_environment_columns_change_
     monkeypatch.setattr(db.store, "ENVIRONMENT_COLUMNS", {**ENVIRONMENT_COLUMNS, "a_new_fact": str})
     assert migrated(twin) == expected
     assert expected["environments"] != ["env-before-m003"]  # m003 did rekey it: the test saw a migration work
+
+
+def test_a_job_is_found_by_the_prefix_of_its_key_taken_literally(db_path):
+    from db.report import UnknownJob, job_report
+
+    db = open_db(db_path)
+    db["jobs"].insert_all([{"key": "ab%cd", "kind": "throughput", "model": "m", "status": "done", "spec": "{}"},
+                           {"key": "abxcd", "kind": "throughput", "model": "m", "status": "failed", "spec": "{}"}])
+    assert "key: ab%cd" in job_report(db, "ab%")
+    for wildcard in ("%", "a_x", "ab_c"):  # LIKE's wildcards match nothing here
+        with pytest.raises(UnknownJob, match=f"No job with a key starting {wildcard!r}"):
+            job_report(db, wildcard)
+    with pytest.raises(UnknownJob, match="More than one job"):
+        job_report(db, "ab")

@@ -1,6 +1,7 @@
 """`invoke eval-all` through the real command line: smoke sweep, resume after kill -9, queue flags."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,8 +110,11 @@ def test_failed_jobs_are_retried_only_when_asked_and_force_reruns_done_ones(proj
     assert retried.returncode == 1
     assert jobs_table(project / "lb.db")["test_vit"]["attempts"] == 2
 
-    assert invoke("eval-all", "--sweep", "tiny", cwd=project).returncode == 0
-    assert "1 already done, 0 to run" in invoke("eval-all", "--sweep", "tiny", cwd=project).stdout
+    assert invoke("eval-all", "--sweep", "tiny", "--no-site", cwd=project).returncode == 0
+    shutil.rmtree(project / "site")  # built by the sweeps above
+    nothing_left = invoke("eval-all", "--sweep", "tiny", cwd=project)
+    assert "1 already done, 0 to run" in nothing_left.stdout
+    assert f"Site built: {project / 'site' / 'index.html'}" in nothing_left.stdout  # it builds the site all the same
     forced = invoke("eval-all", "--sweep", "tiny", "--force", cwd=project)
     assert "1 jobs run: 1 done, 0 failed." in forced.stdout
     db = sqlite_utils.Database(project / "lb.db")
