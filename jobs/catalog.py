@@ -17,7 +17,7 @@ from torch.overrides import TorchFunctionMode
 from db.errors import LeaderboardError, one_line
 from db.families import family_label
 from db.parsing import split_tag
-from jobs.compat import torch_dispatch_mode
+from jobs.compat import op_schema, torch_dispatch_mode
 
 DEFAULT_MODELS = ("test_*",)
 
@@ -112,7 +112,7 @@ class MetaShapeCache(torch_dispatch_mode()):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        schema = func._schema
+        schema = op_schema(func)
         if schema.is_mutable or any(r.alias_info for r in schema.returns):
             return func(*args, **kwargs)
         try:

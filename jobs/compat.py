@@ -1,4 +1,4 @@
-"""Every use of a private timm or torch API, each behind one small function with a version check.
+"""Every use of a private timm, torch or Ray API, each behind one small function with a version check.
 
 A private name can change in any release without notice. Each function here names the versions
 it was checked against; tests/test_compat.py checks each behaviour, so an upgrade that changes
@@ -107,3 +107,37 @@ def probe_cpu_vector_isa() -> None:
         valid_vec_isa_list()
     finally:
         cpp_extension_log.setLevel(level)
+
+
+def op_schema(op):
+    """The schema of a dispatched ATen op (`func` in __torch_dispatch__): whether it mutates an input
+    (`is_mutable`) and each return's `alias_info` (set when it returns a view).
+
+    Private: OpOverload._schema, the op's torch._C.FunctionSchema. Checked in torch 2.11 and 2.14."""
+    return op._schema
+
+
+def reload_ray_config() -> None:
+    """Make Ray read its settings from the environment again (it reads them once, on import), after
+    this process set RAY_AUTH_MODE.
+
+    Private: ray._raylet.Config.initialize. Checked in Ray 2.60."""
+    from ray._raylet import Config
+
+    Config.initialize("")
+
+
+# Asks the head's GCS for the cluster's id, as ray.init does first; run in a process of its own (Ray logs
+# each refusal to stderr from C++, and aborts the process on some token misconfigurations), so it is code
+# for `python -c ADDRESS`. Exits RAY_TOKEN_REFUSED when the head refuses this machine's token.
+# Private: ray._raylet.GcsClient. Checked in Ray 2.60.
+RAY_TOKEN_REFUSED = 3
+RAY_GCS_PROBE = f"""
+import sys
+from ray._raylet import GcsClient
+from ray.exceptions import AuthenticationError
+try:
+    GcsClient(address=sys.argv[1])
+except AuthenticationError:
+    sys.exit({RAY_TOKEN_REFUSED})
+"""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from db.errors import LeaderboardError, UsageError, one_line
 from db.queue import TRACEBACK_CHARS
+from jobs.compat import RAY_GCS_PROBE, RAY_TOKEN_REFUSED, reload_ray_config
 from jobs.executors import PLAN, Executor, compiler_caches, job_function, make_job_folder, planned, remove_job_folder
 from jobs.job_server import function_at, job_failure
 from jobs.sweep import Job
@@ -97,9 +98,7 @@ def token_auth(source: str | None) -> bool:
     mode = os.environ.get("RAY_AUTH_MODE")
     if mode is None and source:
         os.environ["RAY_AUTH_MODE"] = mode = "token"
-        from ray._raylet import Config
-
-        Config.initialize("")  # Ray read its settings from the environment on import: again
+        reload_ray_config()  # Ray read its settings from the environment on import: again
     if mode == "token" and source is None:  # Ray would abort the process
         raise LeaderboardError(f"RAY_AUTH_MODE=token but this machine has no Ray token: export RAY_AUTH_TOKEN=<the "
                                f"token {GET_TOKEN} prints> (or copy it to {TOKEN_FILE}).")
@@ -127,18 +126,6 @@ def check_reachable(address: str) -> None:
                                "RAY_ADDRESS).") from None
 
 
-# Asks the head's GCS for the cluster's id, as ray.init does first, in a process of its own: Ray logs each
-# refusal to stderr from C++, and aborts the process on some token misconfigurations.
-GCS_PROBE = """
-import sys
-from ray._raylet import GcsClient
-from ray.exceptions import AuthenticationError
-try:
-    GcsClient(address=sys.argv[1])
-except AuthenticationError:
-    sys.exit(3)
-"""
-TOKEN_REFUSED = 3
 
 
 def check_token(address: str) -> None:
@@ -147,13 +134,13 @@ def check_token(address: str) -> None:
     source = token_source()
     sent = token_auth(source)
     try:
-        probe = subprocess.run([sys.executable, "-c", GCS_PROBE, address], capture_output=True, text=True,
+        probe = subprocess.run([sys.executable, "-c", RAY_GCS_PROBE, address], capture_output=True, text=True,
                                timeout=GCS_ANSWER_S)
     except subprocess.TimeoutExpired:
         raise LeaderboardError(f"{address} accepts connections but does not answer as a Ray head: pass the port "
                                "`ray start --head` printed (its --port, 6379 by default), not the dashboard's "
                                "or Ray Client's.") from None
-    if probe.returncode == TOKEN_REFUSED:
+    if probe.returncode == RAY_TOKEN_REFUSED:
         raise LeaderboardError(token_refused(address, source, sent))
     if probe.returncode:  # its reason: Python's last line, or Ray's failed check before its stack trace
         lines = probe.stderr.strip().splitlines() or ["(no output)"]

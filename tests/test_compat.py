@@ -70,3 +70,29 @@ def test_declared_lower_bounds_cover_what_the_code_checks():
     bounds = {name: tuple(int(p) for p in version.split(".")) for name, version in declared.items()}
     assert bounds["timm"] >= (1, 0, 23) and bounds["torch"] >= (2, 4)
     assert compat.installed("timm") >= bounds["timm"] and compat.installed("torch") >= bounds["torch"]
+
+
+def test_op_schema_says_which_ops_mutate_or_return_views():
+    import torch
+
+    from jobs.compat import op_schema
+
+    assert op_schema(torch.ops.aten.add_.Tensor).is_mutable
+    assert not op_schema(torch.ops.aten.add.Tensor).is_mutable
+    assert op_schema(torch.ops.aten.view.default).returns[0].alias_info is not None
+    assert op_schema(torch.ops.aten.mm.default).returns[0].alias_info is None
+
+
+def test_the_ray_apis_reached_privately_are_there():
+    """reload_ray_config runs, and the GCS probe's import and exit code hold (a refused token exits 3)."""
+    import subprocess
+    import sys
+
+    from jobs.compat import RAY_GCS_PROBE, RAY_TOKEN_REFUSED, reload_ray_config
+
+    pytest.importorskip("ray")
+    reload_ray_config()
+    check = RAY_GCS_PROBE.split("try:")[0] + "print('imported')"
+    ran = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert ran.stdout.strip() == "imported", ran.stderr
+    assert f"sys.exit({RAY_TOKEN_REFUSED})" in RAY_GCS_PROBE and RAY_TOKEN_REFUSED == 3

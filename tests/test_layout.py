@@ -1,5 +1,5 @@
 """The project's shape: imports run one way (tasks.py → jobs/, render/ → db/), and private torch,
-timm or multiprocessing APIs appear only in jobs/compat.py."""
+timm, Ray or multiprocessing APIs appear only in jobs/compat.py."""
 import ast
 import re
 from pathlib import Path
@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # package → the project packages it must not import (at module level or inside functions)
 FORBIDDEN = {"db": {"jobs", "render", "tasks"}, "render": {"jobs", "tasks"}, "jobs": {"render", "tasks"}}
 PRIVATE_API = re.compile(r"torch\._dynamo|_python_dispatch|\._max_retries|multiprocessing\.forkserver|"
-                         r"torch\._inductor|torch\._C\b")
+                         r"torch\._inductor|torch\._C\b|\._schema\b|ray\._raylet")
 
 
 def imported_packages(path: Path) -> set[str]:
