@@ -1,10 +1,13 @@
 """One job at a time on each device of this host, whichever sweep runs it: an exclusive flock held
 while a job runs, so two sweeps sharing a machine never time steps on one GPU (or CPU) at once.
-The kernel drops a dead process's locks: a killed sweep never leaves a device locked."""
+The kernel drops a dead process's locks: a killed sweep never leaves a device locked. The lock folder
+and files are every user's (as /tmp is), so two users' sweeps on one machine take turns too."""
 import fcntl
 import os
 import tempfile
 from pathlib import Path
+
+from db.errors import LeaderboardError
 
 LOCK_FOLDER = Path(tempfile.gettempdir()) / "timm-leaderboard-devices"
 
@@ -18,8 +21,7 @@ class DeviceLock:
         """Take the device if no other process holds it; True while this one does."""
         if self.fd is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = open_shared(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -32,6 +34,24 @@ class DeviceLock:
         if self.fd is not None:
             os.close(self.fd)  # closing the descriptor drops the lock
             self.fd = None
+
+
+def open_shared(path: Path) -> int:
+    """The lock file, open for writing, in a folder every user may add to (sticky, as /tmp: none may
+    remove another's files); whoever makes the folder or a file opens it to all, whatever the umask."""
+    made = not path.parent.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if made:
+        os.chmod(path.parent, 0o1777)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError as e:
+        raise LeaderboardError(
+            f"Cannot open the device lock {path} ({e.strerror}): another user's sweep made it for them alone. "
+            f"Ask them or root to run: chmod 1777 {path.parent}; chmod 666 {path.parent}/*.lock") from None
+    if os.fstat(fd).st_uid == os.geteuid():
+        os.fchmod(fd, 0o666)
+    return fd
 
 
 class DeviceLocks:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -119,3 +120,57 @@ def test_three_sweeps_and_a_kill_run_every_job_exactly_once_one_at_a_time_per_de
     intervals = sorted((r["started_at"], r["finished_at"]) for r in job_rows)
     for (_, finished), (started, _) in zip(intervals, intervals[1:]):
         assert started >= finished  # the CPU ran one job at a time, whichever sweep it came from
+
+
+@pytest.fixture
+def world_readable_tmp():
+    """A folder another user can reach (pytest's tmp_path sits in a folder only its user may enter)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="second-user-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as a second user")
+def test_a_second_user_shares_the_device_locks_and_an_older_private_folder_is_one_line(world_readable_tmp):
+    """The first user's sweep makes the lock folder and files everyone's, whatever its umask; a folder
+    another user made for themselves alone is a one-line error, not a traceback."""
+    def as_nobody(folder: Path) -> str:
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                outcome = f"taken {DeviceLock('gpu0', folder).try_acquire()}"
+            except Exception as e:
+                outcome = f"{type(e).__name__}: {e}"
+            os.write(write, outcome.encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(child, 0)
+        with os.fdopen(read) as pipe:
+            return pipe.read()
+
+    tmp_path = world_readable_tmp
+    old_umask = os.umask(0o077)  # a user who keeps everything private
+    try:
+        shared = tmp_path / "shared" / "locks"
+        mine = DeviceLock("gpu0", shared)
+        assert mine.try_acquire()
+        mine.release()
+    finally:
+        os.umask(old_umask)
+    (tmp_path / "shared").chmod(0o755)
+    assert oct(shared.stat().st_mode & 0o7777) == "0o1777" and oct((shared / "gpu0.lock").stat().st_mode & 0o777) == "0o666"
+    assert as_nobody(shared) == "taken True"
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    private.chmod(0o755)  # made by an older version under a umask of 022: nobody may not add a file
+    assert as_nobody(private).startswith(f"LeaderboardError: Cannot open the device lock {private / 'gpu0.lock'} "
+                                         "(Permission denied): another user's sweep made it for them alone.")
