@@ -4,8 +4,8 @@ Labels ship once (rows hold small integers into label lists), figures are rounde
 chart or table shows, and per-row provenance stays on the model pages and in the downloads.
 That keeps the index of a full timm import (~36k result rows) well under 300 KB gzipped.
 
-The payload, as templates/static/lb-core.js reads it (columns are parallel lists, one entry a row;
-a letter column holds indexes into `labels`, `models` or `groups`):
+The payload, as templates/static/lb-core.js reads it, documented here only (columns are parallel
+lists, one entry a row; a letter column holds indexes into `labels`, `models` or `groups`):
     models  name, family, norm (→ labels.family / labels.norm), params (millions)
     groups  [{key, kind, rows, collection, label, low_fidelity}]: one source on one environment
             (low-fidelity runs apart); rows are the latest run of each series
@@ -19,6 +19,7 @@ a letter column holds indexes into `labels`, `models` or `groups`):
     figures bases [[g, b, p, l, c]]: each setting's baseline compile mode; peaks [[g, p, TFLOP/s]]: the dense
             peak of a group's device at a precision, where known; flops {bench: FLOPs per forward MAC}
     defaults  ag, tg: the accuracy and throughput groups shown first; ds: the dataset
+    pages   {model index: page file name} for the models whose page is not `<name>.html` (render/data.py page_name)
 """
 from db.kinds import BENCHES, COMPILE_MODES
 from render.data import (DEFAULT_DATASET, UNKNOWN, Lookup, gmacs_by_size, group_key, groups,

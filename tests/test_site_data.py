@@ -108,3 +108,19 @@ def test_payload_accuracy_is_rounded_as_timms_tables_give_it(tiny_db):
     data["accuracy"][0].update(top1=50.199999999999996, top5=84.5321)  # 100 * correct / images, as measured
     acc = index_payload(data)["acc"]
     assert (acc["top1"][0], acc["top5"][0]) == (50.2, 84.532)
+
+
+def test_the_payload_docstring_names_every_key_and_column_the_payload_has(tiny_db):
+    """render/payload.py's docstring is the payload's one reference (lb-core.js points to it): it may
+    not drift from what index_payload writes."""
+    import re
+
+    import render.payload
+    from render.data import load
+
+    payload = index_payload(load(tiny_db))
+    documented = dict(re.findall(r"^    (\w+) +(.*(?:\n {8,}.*)*)", render.payload.__doc__, re.M))
+    assert set(documented) == set(payload)
+    for block in ("acc", "tp", "gmacs", "models"):
+        missing = [column for column in payload[block] if not re.search(rf"(^|[ ,(]){column}\b", documented[block])]
+        assert missing == [], block

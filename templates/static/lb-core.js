@@ -1,11 +1,7 @@
 /* Leaderboard data: decode the page's columnar JSON, join accuracy with throughput, filter,
    sort and find Pareto frontiers. No DOM here (lb-view.js draws).
-   The payload's keys (written by render/payload.py, whose docstring is the reference):
-     acc: m model, t tag, d dataset, g group, s img size, top1, top5
-     tp:  m model, g group, b bench, c compile mode, p precision, l layout, s img size,
-          sps samples/s, cs compile seconds, pm peak MB, x speed-up over the setting's baseline mode
-     gmacs: m model, s img size, v GMACs;  letter columns index into D.labels, D.models or D.groups.
-     figures: bases (each setting's baseline mode), peaks (device peak per group and precision), flops. */
+   The payload's keys are documented once, in render/payload.py's docstring (tests/test_site_data.py
+   checks that it names every key the payload has). */
 (function () {
   'use strict';
 
