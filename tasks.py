@@ -300,7 +300,7 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
         if checked["status"] != "done":
             raise Exit(checked["error"])
         database = open_database(c, db_flag)
-        result = runner.call(get_kind(kind).job, checked["spec"])
+        result = runner.call(get_kind(kind).job_path, checked["spec"])
     if result.get("status") != "done":
         if not result.get("user_error") and (result.get("traceback") or result.get("output_tail")):
             print(result.get("traceback") or result["output_tail"], file=sys.stderr)  # a bug or a crash: where

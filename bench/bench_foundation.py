@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import jobs  # noqa: E402,F401 (registers the result kinds)
 from db.schema import open_db  # noqa: E402
 from db.timm_csv import import_file  # noqa: E402
 

@@ -47,12 +47,12 @@ REDRAW_JS = """([selector, value]) => new Promise(resolve => {
 SETTLED_JS = """() => new Promise(resolve => setTimeout(() => requestIdleCallback(resolve, {timeout: 2000}), 500))"""
 # Run in the tree being measured (its own code): fill a database, or build a site and report times.
 FILL = """import sys; from pathlib import Path; sys.path.insert(0, '.')
-from db.schema import open_db; from db.timm_csv import import_file
+import jobs; from db.schema import open_db; from db.timm_csv import import_file
 db = open_db(sys.argv[1])
 files = sorted(Path(sys.argv[2]).glob('*.csv')) + sorted(Path('db/reference').glob('*.csv'))
 print(sum(import_file(db, str(f))[1] for f in files))"""
 BUILD = """import json, resource, sys, time; sys.path.insert(0, '.')
-from db.schema import open_db; from render.build import build_site
+import jobs; from db.schema import open_db; from render.build import build_site
 started = time.perf_counter(); summary = build_site(open_db(sys.argv[1]), sys.argv[2])
 wall = time.perf_counter() - started
 cpu = lambda who: sum(getattr(resource.getrusage(who), f) for f in ('ru_utime', 'ru_stime'))

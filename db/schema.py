@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlite_utils
 
 from db.errors import LeaderboardError
-from db.kinds import KINDS, ensure_tables
+from db.kinds import KINDS, NOT_REGISTERED, ensure_tables
 from db.migrations import migrations
 
 BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer's lock before failing
@@ -27,6 +27,8 @@ def open_db(path, create: bool = True) -> sqlite_utils.Database:
     finds nothing left to do. What the user can fix (a missing, read-only, locked or non-SQLite
     file, a folder that cannot be made) is a LeaderboardError naming the path and the fix.
     """
+    if not KINDS:  # a programming error: the kinds register from jobs/, which db/ cannot import
+        raise RuntimeError(NOT_REGISTERED)
     path = Path(path)
     check_location(path, create)
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000

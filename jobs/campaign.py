@@ -15,7 +15,8 @@ from db.errors import LeaderboardError, UsageError
 from jobs.executors import Executor, LocalExecutor, auto_compile_workers, local_slots, planner, sweep_preload
 from jobs.progress import Progress, cost_key
 from jobs.settings import configured_compile_workers, configured_job_timeout
-from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep, planned_modes
+from jobs.kinds.throughput import planned_modes
+from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep
 
 NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
            "leaderboard.data_dir in invoke.yaml.")

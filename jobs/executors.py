@@ -47,8 +47,8 @@ def sweep_preload(device_type: str, compiles: bool = True) -> list[str]:
 
 
 def job_function(kind: str, overrides: dict | None = None) -> str:
-    """The "module:function" that runs a job of `kind`: its result kind's (db/kinds.py), unless overridden."""
-    return (overrides or {}).get(kind) or get_kind(kind).job
+    """The "module:function" that runs a job of `kind`: its result kind's (jobs/kinds/), unless overridden."""
+    return (overrides or {}).get(kind) or get_kind(kind).job_path
 
 
 class Executor(abc.ABC):

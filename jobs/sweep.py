@@ -26,7 +26,6 @@ from db.parsing import split_tag
 from db.queue import spec_label
 from db.store import stable_hash
 from jobs.environment import cpu_name
-from jobs.job_server import function_at
 from jobs.sweep_checks import DEVICE_TYPES, as_mapping, checked_sweep
 
 
@@ -194,75 +193,6 @@ def sweep_models(sweep: dict, narrowing: Narrowing) -> list[str]:
     return [a for a in architectures if any(fnmatch.fnmatchcase(a, g) for g in arch_globs)]
 
 
-def published_tags(arch: str) -> list[str]:
-    import timm
-
-    return sorted(timm.list_pretrained(f"{arch}.*"))
-
-
-def accuracy_jobs(models, config: dict, target: Target, data: dict | None, narrowing: Narrowing) -> list[dict]:
-    """Accuracy specs: each published weight of each model at each size; none without a dataset."""
-    if not data:
-        return []
-    specs = []
-    for arch in models:
-        for model in published_tags(arch):
-            if narrowing.models and not any(fnmatch.fnmatchcase(model, g) or fnmatch.fnmatchcase(arch, g)
-                                            for g in narrowing.models):
-                continue
-            for size in config.get("img_sizes", [None]):
-                specs.append({"model": model, "img_size": size, "batch_size": config.get("batch_size", 256),
-                              "workers": config.get("workers", 4), "precision": config.get("precision", "fp32"),
-                              "device": target.device_type, **data})
-    return specs
-
-
-def throughput_precision(config: dict, target: Target) -> str:
-    precision = config.get("precision", "auto")
-    if precision == "auto":
-        return "amp_bf16" if target.device_type == "cuda" else "fp32"
-    return precision
-
-
-# Compile modes that are another mode on a device type: measuring both would time the same thing twice.
-SAME_MODES = {"cpu": {"reduce-overhead": "default"}}  # reduce-overhead = default + CUDA graphs; a CPU has none
-
-
-def planned_modes(config: dict, target: Target, narrowing: Narrowing) -> tuple[list[str], dict[str, str]]:
-    """The compile modes measured on `target`, and the sweep's modes left out there, each with why.
-    A device section's compile_modes replace the sweep's there, unless --compile-mode asks for others;
-    a mode that is another on this device is left to that one, unless asked for without it."""
-    named = config.get("compile_modes", ["eager"])
-    own = (config.get(target.device_type) or {}).get("compile_modes")
-    why = {}
-    if narrowing.compile_modes:
-        modes = narrowed(list(dict.fromkeys(named + (own or []))), narrowing.compile_modes)
-    else:
-        modes = own or named
-        why = {mode: f"the sweep measures {', '.join(own)} on a {target.device_type}; "
-                     f"--compile-mode {mode} asks for it" for mode in named if own and mode not in own}
-    same = SAME_MODES.get(target.device_type, {})
-    why.update({mode: f"it is {same[mode]} there (no CUDA graphs without CUDA)"
-                for mode in dict.fromkeys(modes + list(why)) if same.get(mode) in modes})
-    return [mode for mode in modes if mode not in why], why
-
-
-def throughput_jobs(models, config: dict, target: Target, data: dict | None, narrowing: Narrowing) -> list[dict]:
-    """Throughput specs: each model x bench x compile mode, with the target's overrides (`cpu:`);
-    a mode that is another on this device is left to that one."""
-    modes, _ = planned_modes(config, target, narrowing)
-    config = {**config, **(config.get(target.device_type) or {})}
-    settings = {k: config[k] for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size",
-                                       "channels_last", "fast_norm") if k in config}
-    return [
-        {"model": arch, "bench": bench, "compile_mode": mode, "precision": throughput_precision(config, target),
-         **settings, "device": target.device_type}
-        for arch in models
-        for bench in narrowed(config.get("benches", ["infer"]), narrowing.benches)
-        for mode in modes
-    ]
-
-
 def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing = Narrowing()) -> list[Job]:
     """Every job of `sweep` on `target`. `data` holds data_dir (absolute) and friends; None skips accuracy."""
     models = sweep_models(sweep, narrowing)
@@ -270,8 +200,7 @@ def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowi
     specs = []
     for kind in KINDS.values():  # each kind plans the sweep's section of its name
         if sweep.get(kind.name) and kind.name in narrowed([kind.name], narrowing.kinds):
-            planner = function_at(kind.planner)
-            specs += [(kind.name, s) for s in planner(models, sweep[kind.name], target, data, narrowing)]
+            specs += [(kind.name, s) for s in kind.planner(models, sweep[kind.name], target, data, narrowing)]
     if sweep.get("low_fidelity"):  # a different job from the same settings run in earnest
         specs = [(kind, {**spec, "low_fidelity": True}) for kind, spec in specs]
     return [Job(job_key(kind, spec, target, versions), kind, spec["model"], spec) for kind, spec in specs]

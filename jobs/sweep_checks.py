@@ -4,10 +4,11 @@ jobs failing one by one or a planner's "exited with code 1 without a result".
 
 The values follow the job validators' rules (jobs/spec_checks.py's whole_number and yes_no, the
 kinds' vocabularies in db/kinds.py); what is checked here is the sweep's own shape: the keys each
-section takes (the ones jobs/sweep.py's planners read) and the lists where a sweep lists values.
+section takes (each kind's sweep_rules, beside its planner in jobs/kinds/) and the lists where a
+sweep lists values.
 """
 from db.errors import LeaderboardError, UsageError, not_one_of
-from db.kinds import ACCURACY_PRECISIONS, BENCHES, COMPILE_MODES, KINDS, PRECISIONS
+from db.kinds import KINDS
 from jobs.spec_checks import whole_number, yes_no
 
 DEVICE_TYPES = ("cuda", "cpu")  # where jobs run; a throughput section may hold overrides for each
@@ -68,31 +69,6 @@ def section(rules: dict | None):
     return check
 
 
-ACCURACY_RULES = {
-    "img_sizes": list_of(count(1), "[160, 192]"),
-    "batch_size": count(1),
-    "workers": count(0),
-    "precision": one_of(ACCURACY_PRECISIONS),
-}
-THROUGHPUT_SETTINGS = {
-    "benches": list_of(one_of(BENCHES), f"[{', '.join(BENCHES)}]"),
-    "compile_modes": list_of(one_of(COMPILE_MODES), f"[{', '.join(COMPILE_MODES[:2])}]"),
-    "precision": one_of(("auto", *PRECISIONS)),
-    "batch_size": count(1),
-    "warmup_steps": count(0),
-    "steps": count(1),
-    "repeats": count(1),
-    "img_size": count(1),
-    "channels_last": switch,
-    "fast_norm": switch,
-}
-# Each kind's section; a kind registered without rules here is checked as a mapping only.
-SECTION_RULES = {
-    "accuracy": ACCURACY_RULES,
-    "throughput": {**THROUGHPUT_SETTINGS, **{device: section(THROUGHPUT_SETTINGS) for device in DEVICE_TYPES}},
-}
-
-
 def check_models(key, value):
     if value is not None and not (isinstance(value, list) and all(isinstance(m, str) and m for m in value)):
         raise LeaderboardError(f"Bad {key} {value!r}: it must be a list of model names or globs, "
@@ -101,7 +77,8 @@ def check_models(key, value):
 
 def sweep_rules() -> dict:
     """The keys a sweep takes: its models, its fidelity, and a section per registered result kind."""
-    return {"models": check_models, "low_fidelity": switch, **{kind: section(SECTION_RULES.get(kind)) for kind in KINDS}}
+    return {"models": check_models, "low_fidelity": switch,
+            **{name: section(kind.sweep_rules) for name, kind in KINDS.items()}}
 
 
 def checked_sweep(name: str, sweep) -> dict:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import jobs  # noqa: F401 (registers the result kinds: db/ and render/ need them and cannot import jobs/)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 REFERENCE = ROOT / "db" / "reference"

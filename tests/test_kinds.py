@@ -1,8 +1,9 @@
 """Result kinds: adding one touches its definition, its job and its template, and nothing else.
 
-A toy "latency" kind (batch-1 latency) is registered here with a job and a planner defined in this
-file and a model-page partial written next to a copy of the templates; the planner, the queue, the
-store, `invoke status`, exports and imports, and the site then handle it with no other change.
+A toy "latency" kind (batch-1 latency), whole in one module (tests/toy_kind.py) as a kind of
+jobs/kinds/ is, is registered here and its model-page partial written next to a copy of the
+templates; the planner, the queue, the store, `invoke status`, exports and imports, and the site
+then handle it with no other change.
 """
 import json
 import shutil
@@ -12,9 +13,8 @@ import pytest
 from db import queue
 from db.errors import LeaderboardError
 from db.export import export_records, write_export
-from db.kinds import KINDS, ResultKind, get_kind
+from db.kinds import KINDS, get_kind
 from db.report import status_report
-from db.columns import PROVENANCE_COLUMNS, RUN_COLUMNS_M004
 from db.schema import open_db
 from db.store import save_measured
 from db.timm_csv import import_file
@@ -23,30 +23,7 @@ from jobs.job_server import function_at
 from jobs.sweep import Job, Narrowing, Target, plan_jobs
 from render import build as build_module
 from render.build import build_site
-
-ENVIRONMENT = {"device": "cpu: toy", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
-LATENCY = ResultKind(
-    name="latency", job="test_kinds:measure_latency", planner="test_kinds:plan_latency",
-    validator="test_kinds:validate_latency", label="Latency",
-    columns={"model": str, "batch_size": int, "latency_ms": float, **PROVENANCE_COLUMNS, **RUN_COLUMNS_M004},
-    identity=("model", "batch_size", "source", "environment_id"),
-    site_fields=("model", "batch_size", "latency_ms", "source", "source_url", "environment_id", "created_at"),
-)
-PARTIAL = """<table class="results latency">{% for r in section.rows %}
-<tr><td>{{ r.batch_size }}</td><td>{{ r.latency_ms|number(2) }}</td></tr>{% endfor %}</table>"""
-
-
-def plan_latency(models, config, target, data, narrowing) -> list[dict]:
-    return [{"model": m, "batch_size": b} for m in models for b in config["batch_sizes"]]
-
-
-def validate_latency(spec: dict) -> dict:
-    return {"batch_size": 1, **spec}
-
-
-def measure_latency(spec: dict) -> dict:
-    return {"kind": "latency", "status": "done", "error": None, "environment": ENVIRONMENT,
-            "model": spec["model"], "batch_size": spec["batch_size"], "latency_ms": 0.25 * spec["batch_size"]}
+from toy_kind import LATENCY, PARTIAL, measure_latency
 
 
 @pytest.fixture
@@ -110,6 +87,7 @@ def test_an_unknown_kind_is_a_user_error():
 def test_every_kind_has_its_partial_and_its_job():
     for kind in KINDS.values():
         assert (build_module.TEMPLATES / kind.partial).is_file(), kind.partial
-        assert all(callable(function_at(path)) for path in (kind.job, kind.planner, kind.validator))
+        assert all(callable(f) for f in (kind.job, kind.planner, kind.validator))
+        assert function_at(kind.job_path) is kind.job  # as a job process finds it
         assert set(kind.identity) <= set(kind.columns) and set(kind.site_fields) <= set(kind.columns)
         assert isinstance(Job("k", kind.name, "m", {}).label, str)

@@ -66,3 +66,19 @@ def test_a_value_outside_its_choices_is_worded_one_way():
                  for p in ((ROOT / package).glob("*.py") if package != "tasks.py" else [ROOT / package])
                  if other_wordings.search(p.read_text())]
     assert offenders == []
+
+
+def test_db_names_nothing_in_jobs_or_render():
+    """Not even as "module:function" strings: the kinds register from jobs/kinds/."""
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "db").glob("*.py")
+                 if re.search(r"[\"']jobs\.\w+|[\"']render\.\w+", p.read_text())]
+    assert offenders == []
+
+
+def test_a_kind_is_one_module_of_jobs_kinds():
+    """Each registered kind is defined, whole (storage, planner, rules, job, validator), in its module."""
+    from db.kinds import KINDS
+
+    assert set(KINDS) == {p.stem for p in (ROOT / "jobs" / "kinds").glob("*.py") if p.stem != "__init__"}
+    for name, kind in KINDS.items():
+        assert kind.planner.__module__ == f"jobs.kinds.{name}" and kind.sweep_rules is not None

@@ -29,7 +29,7 @@ def test_cpu_runs_fp32_and_no_dataset_means_no_accuracy_jobs():
 
 
 def test_a_mode_that_is_another_on_the_cpu_is_not_measured_twice():
-    from jobs.sweep import planned_modes
+    from jobs.kinds.throughput import planned_modes
 
     config = {"compile_modes": ["eager", "default", "reduce-overhead", "max-autotune"]}
     assert planned_modes(config, CPU, Narrowing()) == (
@@ -40,7 +40,7 @@ def test_a_mode_that_is_another_on_the_cpu_is_not_measured_twice():
 
 
 def test_the_default_sweep_on_a_cpu_is_eager_against_default_and_says_what_it_leaves_out():
-    from jobs.sweep import planned_modes
+    from jobs.kinds.throughput import planned_modes
 
     jobs = plan_jobs(BUILTIN_SWEEPS["default"], CPU, None)
     assert len(jobs) == 18 * 2 * 2
