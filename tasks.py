@@ -293,7 +293,7 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
     and store it; a failed job prints why and exits 1, storing nothing."""
     from db.kinds import get_kind
     from db.store import save_measured
-    from jobs.executors import job_process
+    from jobs.executors.local import job_process
 
     with job_process(configured_job_timeout(c.config.leaderboard)) as runner:
         checked = runner.call("jobs.spec_checks:checked_spec", kind, spec)

@@ -32,7 +32,7 @@ def planned_jobs(args):
 
 
 def run(jobs, target, compile_workers: int) -> tuple[dict, float]:
-    from jobs.executors import LocalExecutor, local_slots, sweep_preload
+    from jobs.executors.local import LocalExecutor, local_slots, sweep_preload
 
     started, rows = {}, {}
     executor = LocalExecutor(local_slots(target.device_type, target.slots), 1800, compile_workers=compile_workers,

@@ -57,7 +57,7 @@ def per_job_overhead() -> tuple[float, float, float]:
     """(in-process seconds per job, executor seconds per job, executor seconds per no-op job), same
     jobs, executor warm. The no-op job (builtins.dict of the spec) is the executor's own cost alone:
     fork from the job server, result file, exit status back."""
-    from jobs.executors import LocalExecutor, Slot
+    from jobs.executors.local import LocalExecutor, Slot
     from jobs.throughput import run_throughput
 
     jobs = smoke_jobs()

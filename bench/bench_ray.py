@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from jobs.executors import LocalExecutor, Slot  # noqa: E402
+from jobs.executors.local import LocalExecutor, Slot  # noqa: E402
 from jobs.sweep import Job  # noqa: E402
 from ray_fixtures import RayCluster  # noqa: E402
 
@@ -71,7 +71,7 @@ def no_op_seconds(executor) -> float:
 
 
 def ray_no_op_seconds(cluster: RayCluster) -> float:
-    from jobs.ray_executor import RayExecutor
+    from jobs.executors.ray_cluster import RayExecutor
 
     os.environ.update(cluster.driver_env())
     with RayExecutor("cpu", 120.0, cluster.address) as executor:

@@ -300,7 +300,7 @@ def mode_rows(ck: Check, models, modes) -> list:
 
 
 def auto_workers_text(ck: Check) -> str:
-    from jobs.executors import auto_compile_workers  # the same rule eval-all applies
+    from jobs.executors.local import auto_compile_workers  # the same rule eval-all applies
     return f"auto: {auto_compile_workers(ck.device, 1)} on {os.cpu_count()} cores"
 
 
@@ -625,7 +625,8 @@ def run_step(ck: Check, name: str) -> dict:
         ck.log.write(traceback.format_exc())
         data = {"problems": [f"{type(e).__name__}: {e} (traceback in gpu-check.log)"]}
     problems = data.pop("problems")
-    record = {"status": "failed" if problems else "passed", "seconds": round(time.monotonic() - start, 1),
+    stopped = problems and ck.left_s() <= 0  # its commands were stopped at the hard stop: out of time, not broken
+    record = {"status": "stopped" if stopped else "failed" if problems else "passed", "seconds": round(time.monotonic() - start, 1),
               "problems": problems, "data": data}
     ck.say(f"step {name}: {record['status']} in {record['seconds']:.0f} s" + "".join(f"\n    {p}" for p in problems))
     return record

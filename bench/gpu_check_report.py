@@ -36,9 +36,10 @@ def render_report(summary: dict, reference_rows: list) -> str:
 
 
 def outcome(steps: dict) -> tuple:
-    """("PASSED" | "INCOMPLETE" | "FAILED", failed steps, steps not run for the time or killed running)."""
+    """("PASSED" | "INCOMPLETE" | "FAILED", failed steps, steps not run for the time, stopped at the hard
+    stop or killed running)."""
     failed = [name for name, r in steps.items() if r["status"] == "failed"]
-    not_run = [name for name, r in steps.items() if r["status"] in ("not run", "running")]
+    not_run = [name for name, r in steps.items() if r["status"] in ("not run", "running", "stopped")]
     return "FAILED" if failed else "INCOMPLETE" if not_run else "PASSED", failed, not_run
 
 

@@ -143,7 +143,7 @@ def measure(spec: dict) -> dict:
     from jobs.accuracy_data import check_classes, open_dataset
     from jobs.accuracy_eval import evaluate
     from jobs.accuracy_weights import create_model, find_checkpoint, hub_source
-    from jobs.device_turn import device_turn
+    from jobs.executors.device_turn import device_turn
 
     random_seed(42)  # as validate.py, for any reader or model that draws random numbers
     spec = {**spec, "device": select_device(spec["device"])}

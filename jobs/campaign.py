@@ -12,7 +12,8 @@ from db import queue
 from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
 from db.errors import LeaderboardError, UsageError
-from jobs.executors import Executor, LocalExecutor, auto_compile_workers, local_slots, planner, sweep_preload
+from jobs.executors.base import Executor
+from jobs.executors.local import LocalExecutor, auto_compile_workers, local_slots, planner, sweep_preload
 from jobs.progress import Progress, cost_key
 from jobs.settings import configured_compile_workers, configured_job_timeout
 from jobs.kinds.throughput import planned_modes
@@ -102,7 +103,7 @@ def make_executor(options: Options, target) -> Executor:
     if options.dry_run:
         return planner(options.timeout_s)
     if options.executor == "ray":
-        from jobs.ray_executor import RayExecutor
+        from jobs.executors.ray_cluster import RayExecutor
 
         return RayExecutor(target.device_type, options.timeout_s, options.ray_address)
     workers = options.compile_workers

@@ -2,13 +2,13 @@
 published tables hold ~1,300), on all cores.
 
 The models are built on the meta device in chunks, each chunk in a fresh process forked from a
-job server that has imported torch and timm once (jobs/executors.py), one chunk per core at a
+job server that has imported torch and timm once (jobs/executors/local.py), one chunk per core at a
 time; this process never imports torch. Entries are saved as each chunk ends, so an interrupted
 run keeps what it did. A chunk whose process dies (a model that segfaults, a timeout) is run again
 one model at a time, so only the culprit is reported failed.
 """
 from db.catalog import save_catalog, uncatalogued_results
-from jobs.executors import PLAN_PRELOAD, LocalExecutor, Slot, available_cores
+from jobs.executors.local import PLAN_PRELOAD, LocalExecutor, Slot, available_cores
 
 CHUNK_MODELS = 16       # models per process: a fork costs far less than 16 models' builds
 CHUNK_TIMEOUT_S = 600.0  # a chunk of the largest models takes well under a minute

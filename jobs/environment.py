@@ -20,7 +20,7 @@ def cpu_name() -> str:
 @functools.lru_cache(maxsize=1)
 def nvidia_driver() -> str | None:
     """The NVIDIA driver's version, asked of nvidia-smi once per process: the job server asks it
-    before forking jobs (jobs/executors.py PRELOAD), so no job pays for the call."""
+    before forking jobs (jobs/executors/local.py PRELOAD), so no job pays for the call."""
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],

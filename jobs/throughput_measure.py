@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from jobs.catalog import count_gmacs
 from jobs.compat import apply_compile_threads, cudagraph_skips, torch_dispatch_mode
-from jobs.device_turn import device_turn, on_measuring_cores, waited_s
+from jobs.executors.device_turn import device_turn, on_measuring_cores, waited_s
 from jobs import measuring
 from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer
 
@@ -68,7 +68,7 @@ def first_call_on_device(spec: dict, device: str) -> bool:
 
 
 class TurnTaker:
-    """Takes the job's turn on its device once (jobs.device_turn), held until `stack` closes; the wait
+    """Takes the job's turn on its device once (jobs.executors.device_turn), held until `stack` closes; the wait
     is the job's `device_wait` phase."""
 
     def __init__(self, stack: ExitStack, phases, before_first_call: bool = False):
@@ -171,7 +171,7 @@ def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
 
 def run_timed(step, context, sync, spec: dict, phases=None, turn: TurnTaker | None = None) -> tuple[float, list[float]]:
     """Seconds of the first call (compilation included), then of each timed repeat of steps. The
-    first call runs before the job's turn on the device (jobs.device_turn), unless `turn` says it
+    first call runs before the job's turn on the device (jobs.executors.device_turn), unless `turn` says it
     works on the device: it may compile while another job measures; warm-up and timed steps run in
     the turn, which `turn` holds on for what follows (counting)."""
     phases = phases or Phases()

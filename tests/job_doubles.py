@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from jobs.executors import Executor
+from jobs.executors.base import Executor
 
 ENVIRONMENT = {"device": "cpu: test double", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}
 
@@ -46,7 +46,7 @@ def behave(spec: dict) -> dict:
 
 def taking_turns(spec: dict) -> dict:
     """A job in two phases, as a compiled throughput job: when each ran (wall clock) and the lane's env."""
-    from jobs.device_turn import device_turn
+    from jobs.executors.device_turn import device_turn
 
     began = time.time()
     time.sleep(spec["compile_s"])
@@ -64,7 +64,7 @@ def cores_in_and_out_of_turn(spec: dict) -> dict:
     """Where a job's threads and a process it starts may run: before its turn, in it, and after."""
     import threading
 
-    from jobs.device_turn import device_turn, on_measuring_cores
+    from jobs.executors.device_turn import device_turn, on_measuring_cores
 
     def thread_cores(into: list):
         into.append(sorted(os.sched_getaffinity(0)))  # a thread's own mask

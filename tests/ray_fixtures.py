@@ -229,7 +229,7 @@ def sweep(db_path: str, address: str, function: str, *models: str) -> int:
     job function replaced by `function`: the CLI's output and exit status."""
     from db.schema import open_db
     from jobs.campaign import Options, run_campaign
-    from jobs.ray_executor import RayExecutor
+    from jobs.executors.ray_cluster import RayExecutor
     from jobs.sweep import BUILTIN_SWEEPS, Narrowing
 
     options = Options(sweep_name="smoke", sweep=BUILTIN_SWEEPS["smoke"], narrowing=Narrowing(list(models)), data=None,
@@ -247,7 +247,7 @@ def sweep(db_path: str, address: str, function: str, *models: str) -> int:
 def run_jobs(address: str, device_type: str, count: str, seconds: str, pair: str = "") -> int:
     """`count` jobs of slow_on_node (`seconds` each, paired if `pair` is "pair") on `device_type` through
     RayExecutor.run, without a database: the executor's capacity and each job's result, as JSON."""
-    from jobs.ray_executor import RayExecutor
+    from jobs.executors.ray_cluster import RayExecutor
     from jobs.sweep import Job
 
     executor = RayExecutor(device_type, 120.0, address, job_functions={"throughput": "ray_fixtures:slow_on_node"})

@@ -1,5 +1,5 @@
 """Sweeps sharing a database: each job claimed by one sweep, run once, one job per device at a time,
-and a killed sweep's claim taken over (db/claims.py, jobs/device_locks.py)."""
+and a killed sweep's claim taken over (db/claims.py, jobs/executors/device_locks.py)."""
 import os
 import signal
 import subprocess
@@ -13,7 +13,7 @@ import sqlite_utils
 from conftest import ROOT, invoke, make_project
 from db.claims import LEASE_S, claim, new_owner, owner_alive
 from db.queue import enqueue, start
-from jobs.device_locks import DeviceLock
+from jobs.executors.device_locks import DeviceLock
 from jobs.sweep import Job
 
 MODELS = ["test_vit", "test_resnet", "test_convnext", "test_efficientnet", "test_mambaout", "test_nfnet",
@@ -72,7 +72,7 @@ def test_a_device_is_held_by_one_process_at_a_time(tmp_path):
     other = subprocess.run([sys.executable, "-c", f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
-from jobs.device_locks import DeviceLock
+from jobs.executors.device_locks import DeviceLock
 print(DeviceLock("gpu0", Path({str(tmp_path)!r})).try_acquire(), DeviceLock("gpu1", Path({str(tmp_path)!r})).try_acquire())
 """], capture_output=True, text=True)
     assert other.stdout.split() == ["False", "True"], other.stderr

@@ -12,7 +12,7 @@ from conftest import ROOT
 from db.claims import process_alive as alive
 from db.queue import enqueue
 from jobs.campaign import run_jobs
-from jobs.executors import LocalExecutor, Slot, local_slots
+from jobs.executors.local import LocalExecutor, Slot, local_slots
 from jobs.progress import Progress
 from db.errors import LeaderboardError
 from jobs.sweep import Job, detect_target, visible_gpus
@@ -159,7 +159,7 @@ def test_visible_gpus_take_indexes_uuids_and_mig_names(tmp_path, monkeypatch, vi
 
 SWEEP_THAT_HANGS = """
 import sys
-from jobs.executors import LocalExecutor, Slot
+from jobs.executors.local import LocalExecutor, Slot
 from db.errors import LeaderboardError
 from jobs.sweep import Job, detect_target, visible_gpus
 if __name__ == "__main__":
@@ -198,7 +198,7 @@ def wait_until_gone(pid: int, timeout=10) -> bool:
 
 def test_planning_failures_are_one_line_for_the_user_and_keep_the_traceback_for_a_bug():
     from db.errors import LeaderboardError
-    from jobs.executors import planned
+    from jobs.executors.base import planned
 
     with pytest.raises(LeaderboardError, match="^Unknown model 'x'"):
         planned({"status": "failed", "error": "Unknown model 'x'", "user_error": True})
@@ -266,7 +266,7 @@ def test_waiting_for_a_turn_does_not_count_towards_the_timeout():
 
 
 def test_auto_compile_workers_follow_the_cores_and_stay_off_on_the_cpu():
-    from jobs.executors import auto_compile_workers
+    from jobs.executors.local import auto_compile_workers
 
     assert auto_compile_workers("cpu", 1, cores=64) == 0          # the cores are the device measured
     assert auto_compile_workers("cuda", 1, cores=16) == 3         # 15 spare cores, 4 per compiling job
@@ -288,13 +288,13 @@ def test_the_job_server_asks_nvidia_smi_once_for_all_its_jobs(tmp_path, monkeypa
 
 def test_each_job_compiles_with_its_share_of_the_cores(monkeypatch):
     from jobs.compat import apply_compile_threads
-    from jobs.executors import compile_threads
+    from jobs.executors.local import compile_threads
 
     assert [compile_threads(lanes, cores=16) for lanes in (1, 4, 8)] == [16, 4, 1]
     assert compile_threads(1, cores=2) == 1  # a pool of 2 fresh workers cost more than it saved here
     assert compile_threads(1, cores=2, forked_workers=True) == 2  # forked ones do not
     monkeypatch.delenv("TORCHINDUCTOR_COMPILE_THREADS", raising=False)
-    monkeypatch.setattr("jobs.executors.available_cores", lambda: 16)
+    monkeypatch.setattr("jobs.executors.local.available_cores", lambda: 16)
     executor = LocalExecutor([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": ""})], timeout_s=30, job_functions=DOUBLES,
                              preload=[], compile_workers=3)
     results, _ = collect(executor, [job("m", where=True)])
@@ -312,11 +312,11 @@ def test_each_job_compiles_with_its_share_of_the_cores(monkeypatch):
 
 def test_cpu_jobs_fork_their_compile_workers_and_gpu_jobs_do_not(monkeypatch):
     from jobs.compat import apply_compile_threads
-    from jobs.executors import compile_pool_env
+    from jobs.executors.local import compile_pool_env
 
     for name in ("TORCHINDUCTOR_COMPILE_THREADS", "TORCHINDUCTOR_WORKER_START"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("jobs.executors.available_cores", lambda: 2)
+    monkeypatch.setattr("jobs.executors.local.available_cores", lambda: 2)
     cpu = [Slot("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
     assert compile_pool_env(cpu, 0) == {"TORCHINDUCTOR_COMPILE_THREADS": "2", "TORCHINDUCTOR_WORKER_START": "fork"}
     # a forked worker of a job that has used CUDA could not use it: GPU jobs keep inductor's fresh workers
@@ -339,7 +339,7 @@ def test_cpu_jobs_fork_their_compile_workers_and_gpu_jobs_do_not(monkeypatch):
 
 
 def test_a_cpu_sweeps_server_probes_the_kernels_vector_instructions_once_for_all_jobs():
-    from jobs.executors import PRELOAD, sweep_preload
+    from jobs.executors.local import PRELOAD, sweep_preload
 
     assert sweep_preload("cpu") == [*PRELOAD, "jobs.compat:probe_cpu_vector_isa"] and sweep_preload("cuda") == PRELOAD
     assert sweep_preload("cpu", compiles=False) == PRELOAD  # an eager-only sweep (smoke) does not wait for it
@@ -373,7 +373,7 @@ def test_a_users_own_compile_threads_variable_wins(monkeypatch):
 
 
 def test_gpu_slots_keep_a_measuring_core_each_and_compile_on_the_rest():
-    from jobs.executors import core_split
+    from jobs.executors.local import core_split
 
     gpus = [Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"}), Slot("gpu1", {"CUDA_VISIBLE_DEVICES": "GPU-5d5b"})]
     split = core_split(gpus, cores=set(range(16)))
@@ -401,7 +401,7 @@ def test_a_turn_ends_for_good_even_when_a_process_forked_inside_it_lives_on(tmp_
     must free the device for the next job while they wind down."""
     import fcntl
 
-    from jobs.device_turn import device_turn
+    from jobs.executors.device_turn import device_turn
 
     lock = tmp_path / "turn-cpu.lock"
     monkeypatch.setenv("LEADERBOARD_DEVICE_TURN", str(lock))

@@ -167,7 +167,7 @@ def test_with_a_60_second_limit_the_check_stops_cleanly_with_a_partial_report(tm
     summary = json.loads((tmp_path / "gpu-check.json").read_text())
     statuses = {name: r["status"] for name, r in summary["steps"].items()}
     assert statuses["environment"] == "passed" and "not run" in statuses.values()
-    assert set(statuses.values()) <= {"passed", "not run"} and list(statuses)[-1] == "slots"
+    assert set(statuses.values()) <= {"passed", "not run", "stopped"} and list(statuses)[-1] == "slots"
     assert summary["elapsed_s"] < 15 + 10  # the hard stop (60 - 45 s), and the last write
     assert (tmp_path / "gpu-check-report.md").read_text().startswith("# GPU check report\n\n**INCOMPLETE**")
 
@@ -202,3 +202,16 @@ def test_step_workers_reruns_alone_and_fails_when_compile_workers_move_the_figur
     biased = gpu_check.step_workers(WorkersCheck(shared=1000.0, alone=1100.0))
     assert biased["problems"] == ["alone / with compile workers = 1.1 (median over 6 jobs): more than 2% apart: "
                                   "make the GPU default 0 compile workers"]
+
+
+def test_a_step_whose_commands_are_stopped_at_the_hard_stop_is_stopped_not_failed(tmp_path, monkeypatch):
+    def runs_past_the_stop(ck):
+        return {"problems": [ck.run([sys.executable, "-c", "import time; time.sleep(60)"], cap_s=300).problem("sleeper")]}
+
+    stub_steps(monkeypatch, modes=runs_past_the_stop)
+    monkeypatch.setattr(gpu_check, "STOP_MARGIN_S", 47)  # --limit-s 50: a hard stop 3 s after the start
+    monkeypatch.setitem(gpu_check.ESTIMATES_S, "quick", {**gpu_check.ESTIMATES_S["quick"], "modes": 1})
+    code = gpu_check.main(["--device", "cpu", "--quick", "--out", str(tmp_path), "--limit-s", "50", "--only", "modes"])
+    modes = json.loads((tmp_path / "gpu-check.json").read_text())["steps"]["modes"]
+    assert code == 0 and modes["status"] == "stopped" and "timed out" in modes["problems"][0]
+    assert "**INCOMPLETE**" in (tmp_path / "gpu-check-report.md").read_text()

@@ -18,8 +18,8 @@ from db.report import status_report
 from db.schema import open_db
 from db.store import save_measured
 from db.timm_csv import import_file
-from jobs.executors import LocalExecutor, local_slots
-from jobs.job_server import function_at
+from jobs.executors.local import LocalExecutor, local_slots
+from jobs.executors.job_server import function_at
 from jobs.sweep import Job, Narrowing, Target, plan_jobs
 from render import build as build_module
 from render.build import build_site

@@ -25,12 +25,12 @@ def imported_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_imports_run_one_way(package):
-    offenders = {p.name: sorted(imported_packages(p) & FORBIDDEN[package]) for p in (ROOT / package).glob("*.py")}
+    offenders = {p.name: sorted(imported_packages(p) & FORBIDDEN[package]) for p in (ROOT / package).rglob("*.py")}
     assert {name: bad for name, bad in offenders.items() if bad} == {}
 
 
 def test_private_apis_only_in_compat():
-    users = [str(p.relative_to(ROOT)) for package in FORBIDDEN for p in (ROOT / package).glob("*.py")
+    users = [str(p.relative_to(ROOT)) for package in FORBIDDEN for p in (ROOT / package).rglob("*.py")
              if p.name != "compat.py" and PRIVATE_API.search(p.read_text())]
     assert users == []
 
@@ -63,7 +63,7 @@ def test_a_value_outside_its_choices_is_worded_one_way():
     """db.errors.not_one_of words every "not one of the choices" error: no module words its own."""
     other_wordings = re.compile(r"use one of|: choose one of [^\"']*\{', '\.join\(choices")
     offenders = [str(p.relative_to(ROOT)) for package in (*FORBIDDEN, "tasks.py")
-                 for p in ((ROOT / package).glob("*.py") if package != "tasks.py" else [ROOT / package])
+                 for p in ((ROOT / package).rglob("*.py") if package != "tasks.py" else [ROOT / package])
                  if other_wordings.search(p.read_text())]
     assert offenders == []
 
@@ -82,3 +82,19 @@ def test_a_kind_is_one_module_of_jobs_kinds():
     assert set(KINDS) == {p.stem for p in (ROOT / "jobs" / "kinds").glob("*.py") if p.stem != "__init__"}
     for name, kind in KINDS.items():
         assert kind.planner.__module__ == f"jobs.kinds.{name}" and kind.sweep_rules is not None
+
+
+TORCH_FREE = ("jobs/executors", "jobs/kinds")  # the invoke process imports these: planning and jobs run elsewhere
+
+
+@pytest.mark.parametrize("folder", TORCH_FREE)
+def test_the_folders_the_invoke_process_runs_never_import_torch(folder):
+    """Every module of these folders imports without torch or timm (Ray's executor without Ray)."""
+    import subprocess
+    import sys
+
+    modules = [f"{folder.replace('/', '.')}.{p.stem}" for p in sorted((ROOT / folder).glob("*.py")) if p.stem != "__init__"]
+    code = "; ".join(f"import {m}" for m in modules) + "; import sys; print(sorted({'torch', 'timm', 'ray'} & set(sys.modules)))"
+    ran = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"

@@ -11,13 +11,14 @@ import pytest
 
 from conftest import ROOT
 from db.claims import process_alive as alive
-from jobs.executors import JOB_FOLDER_PREFIX, LocalExecutor, Slot
+from jobs.executors.base import JOB_FOLDER_PREFIX
+from jobs.executors.local import LocalExecutor, Slot
 
 # A sweep-like process: a local executor whose job server starts (preloading what argv[1] lists),
 # then either idles or runs one job (argv[2]: "module:function"), as `invoke eval-all` does.
 SWEEP = """
 import sys, time
-from jobs.executors import LocalExecutor, Slot
+from jobs.executors.local import LocalExecutor, Slot
 from jobs.sweep import Job
 preload = [m for m in sys.argv[1].split(",") if m]
 executor = LocalExecutor([Slot("cpu")], timeout_s=600, preload=preload,

@@ -162,7 +162,7 @@ def test_a_token_on_this_machine_is_sent_without_ray_auth_mode(cluster, tmp_path
     (home / ".ray" / "auth_token").write_text(cluster.token)
     env = {**cluster.driver_env(), "HOME": str(home)}
     del env["RAY_AUTH_MODE"], env["RAY_AUTH_TOKEN"]
-    code = ("from jobs.ray_executor import RayExecutor\n"
+    code = ("from jobs.executors.ray_cluster import RayExecutor\n"
             f"with RayExecutor('cpu', 60, {cluster.address!r}) as executor: print(executor.capacity)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)

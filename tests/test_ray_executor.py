@@ -11,7 +11,7 @@ from conftest import ROOT
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
 from db.errors import LeaderboardError, UsageError  # noqa: E402
-from jobs.ray_executor import RayExecutor  # noqa: E402
+from jobs.executors.ray_cluster import RayExecutor  # noqa: E402
 from jobs.sweep import Job  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def test_ray_plans_in_a_ray_task(local_ray):
 
 
 def test_a_job_whose_node_is_lost_runs_again_once_then_fails_naming_both_nodes(capsys):
-    from jobs.ray_executor import Task
+    from jobs.executors.ray_cluster import Task
 
     executor, requeued, finished = RayExecutor("cpu", timeout_s=60), deque(), []
     task = Task(Job("k", "throughput", "m", {"model": "m"}), "ray2")
@@ -70,7 +70,7 @@ def test_a_job_whose_node_is_lost_runs_again_once_then_fails_naming_both_nodes(c
 
 def test_a_cluster_left_without_room_ends_the_sweep_in_one_line(monkeypatch):
     """Every node that could run CPU jobs lost: the jobs stay queued (or claimed by this dead sweep), for the next."""
-    from jobs.ray_executor import Task
+    from jobs.executors.ray_cluster import Task
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"GPU": 2.0})
     executor = RayExecutor("cpu", timeout_s=60, address="10.0.0.1:6379")
@@ -93,7 +93,7 @@ def test_a_malformed_address_is_a_usage_error_before_any_work(address, message):
 
 
 def test_the_address_comes_from_the_flag_then_ray_address(monkeypatch):
-    from jobs.ray_executor import cluster_address, host_and_port
+    from jobs.executors.ray_cluster import cluster_address, host_and_port
 
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.9:6379")
     assert (cluster_address("10.0.0.1:6379"), cluster_address(None)) == ("10.0.0.1:6379", "10.0.0.9:6379")
@@ -102,7 +102,7 @@ def test_the_address_comes_from_the_flag_then_ray_address(monkeypatch):
 
 
 def test_the_token_is_found_where_ray_looks_for_it_and_a_bad_one_is_one_line(monkeypatch, tmp_path):
-    from jobs.ray_executor import token_auth, token_source
+    from jobs.executors.ray_cluster import token_auth, token_source
 
     for variable in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
         monkeypatch.delenv(variable, raising=False)

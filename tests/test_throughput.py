@@ -339,7 +339,7 @@ def test_max_autotune_on_a_gpu_autotunes_in_its_turn_and_the_turn_holds_on_for_c
 
 
 def test_a_job_times_its_steps_only_in_its_turn_and_says_where_its_seconds_went(tmp_path, monkeypatch):
-    """With compile workers (jobs/device_turn.py) the first call runs at once; warm-up and timed steps
+    """With compile workers (jobs/executors/device_turn.py) the first call runs at once; warm-up and timed steps
     wait for the device's turn lock, here held by another 'job' for 1.5 s."""
     import fcntl
     import threading

@@ -26,8 +26,8 @@ from pathlib import Path
 from db.errors import LeaderboardError, UsageError, one_line
 from db.queue import TRACEBACK_CHARS
 from jobs.compat import RAY_GCS_PROBE, RAY_TOKEN_REFUSED, reload_ray_config
-from jobs.executors import PLAN, Executor, compiler_caches, job_function, make_job_folder, planned, remove_job_folder
-from jobs.job_server import function_at, job_failure
+from jobs.executors.base import PLAN, Executor, compiler_caches, job_function, make_job_folder, planned, remove_job_folder
+from jobs.executors.job_server import function_at, job_failure
 from jobs.sweep import Job
 
 CPUS_PER_CPU_JOB = 1.0  # CPU-only clusters: Ray CPUs a job reserves (fractions pack more per node)

@@ -1,38 +1,31 @@
-"""Where jobs run: the Executor interface, and the local executor (this machine's GPU slots).
+"""The local executor: this machine's GPU slots (or its CPU).
 
-Local: one slot per visible GPU (one on CPU), a fresh process per job, forked by our job server
-(jobs/job_server.py) after it has imported torch and timm, so no job pays the import. Each job
+One slot per visible GPU (one on CPU), a fresh process per job, forked by our job server
+(jobs/executors/job_server.py) after it has imported torch and timm, so no job pays the import. Each job
 gets its slot's CUDA_VISIBLE_DEVICES, its own process group (a timeout kills compile workers too)
 and a log file; a segfault, CUDA error or OOM kills only that job and becomes a failed result.
 """
-import abc
-import fcntl
 import itertools
 import json
 import os
 import shutil
 import signal
-import tempfile
 import time
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from db.errors import LeaderboardError
-from db.kinds import get_kind
 from db.queue import TAIL_CHARS
-from jobs.device_locks import DeviceLocks
-from jobs.device_turn import (COMPILING_CORES_ENV, MEASURING_CORES_ENV, TURN_LOCK_ENV, WAIT_FILE, WAIT_FILE_ENV,
+from jobs.executors.base import (PLAN, PLAN_TIMEOUT_S, Executor, compiler_caches, job_function, make_job_folder,
+                                 planned, remove_job_folder)
+from jobs.executors.device_locks import DeviceLocks
+from jobs.executors.device_turn import (COMPILING_CORES_ENV, MEASURING_CORES_ENV, TURN_LOCK_ENV, WAIT_FILE, WAIT_FILE_ENV,
                                core_list, read_waited_s)
-from jobs.job_server import JobServer, job_failure
+from jobs.executors.job_server import JobServer, job_failure
 from jobs.sweep import Job
 
-PLAN_TIMEOUT_S = 600.0  # planning's own limit: at least this, whatever --timeout a job gets
 DEVICE_POLL_S = 0.2  # how often a sweep waiting for a device another sweep uses looks again
-PLAN = "jobs.sweep:plan_as_dicts"  # planning needs timm (model names, catalogue facts), so torch
-# Imported once by the job server, so no job pays for them: the job modules and what they import
-# lazily (none of them initialises CUDA).
 PLAN_PRELOAD = ["torch", "timm", "jobs.sweep", "jobs.catalog"]
 PRELOAD = [*PLAN_PRELOAD, "torch.utils.flop_counter", "jobs.environment", "jobs.throughput",
            "jobs.throughput_measure", "jobs.accuracy", "jobs.accuracy_data", "jobs.accuracy_eval",
@@ -44,52 +37,6 @@ def sweep_preload(device_type: str, compiles: bool = True) -> list[str]:
     also which vector instructions their kernels can use (jobs.compat.probe_cpu_vector_isa: seconds
     of test builds the first time on a machine, which an eager-only sweep need not wait for)."""
     return PRELOAD + (["jobs.compat:probe_cpu_vector_isa"] if device_type == "cpu" and compiles else [])
-
-
-def job_function(kind: str, overrides: dict | None = None) -> str:
-    """The "module:function" that runs a job of `kind`: its result kind's (jobs/kinds/), unless overridden."""
-    return (overrides or {}).get(kind) or get_kind(kind).job_path
-
-
-class Executor(abc.ABC):
-    """What eval-all needs from a place that runs jobs: LocalExecutor (this machine), RayExecutor
-    (a Ray cluster), or a test double. Planning imports timm, so each executor plans where its
-    jobs run and the invoke process never imports torch. Used as a context manager, it starts
-    on entry and closes on exit."""
-
-    def start(self) -> None:
-        """Start workers now, so their imports overlap with the caller's own work."""
-
-    @abc.abstractmethod
-    def plan(self, sweep: dict, target, data: dict | None, narrowing, catalogued: set | None) -> tuple[list[Job], list]:
-        """(the sweep's jobs, catalogue facts of its models not in `catalogued`): jobs.sweep.plan_as_dicts,
-        run where this executor runs jobs, through `planned`. LeaderboardError when it fails."""
-
-    @abc.abstractmethod
-    def run(self, jobs, on_start, on_finish) -> None:
-        """Run `jobs`; on_start(job, slot_name) before each (it returns False when the job is not this
-        sweep's to run: skip it), on_finish(job, slot_name, result) after."""
-
-    def close(self) -> None:
-        """Release the workers; jobs still running are killed (they stay `running`, re-run next time)."""
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def planned(result: dict) -> tuple[list[Job], list]:
-    """plan_as_dicts's result dict → (jobs, catalogue facts). A user's error (an unknown model) is a
-    LeaderboardError; a bug in planning, or a planner that died, keeps its traceback or output."""
-    if result["status"] != "done":
-        if result.get("user_error"):
-            raise LeaderboardError(result["error"])
-        details = result.get("traceback") or result.get("output_tail") or ""
-        raise RuntimeError(f"Planning failed: {result['error']}\n{details}".rstrip())
-    return [Job(**job) for job in result["jobs"]], result["models"]
 
 
 @dataclass
@@ -150,7 +97,7 @@ def compile_pool_env(slots: list[Slot], compile_workers: int) -> dict:
 
 def core_split(slots: list[Slot], cores: set[int] | None = None) -> dict:
     """Each GPU slot's core for its measuring job (the last ones), and the rest for every job's
-    compiles (jobs.device_turn): slot name -> environment. None on a CPU slot, whose cores are the
+    compiles (jobs.executors.device_turn): slot name -> environment. None on a CPU slot, whose cores are the
     device measured, nor where no core would be left to compile on."""
     cores = sorted(cores if cores is not None else os.sched_getaffinity(0))
     gpu_slots = [slot for slot in slots if slot.env.get("CUDA_VISIBLE_DEVICES")]
@@ -168,51 +115,6 @@ def available_cores() -> int:
 
 # --- the jobs' temporary folder ----------------------------------------------------------------
 
-JOB_FOLDER_PREFIX = "leaderboard-jobs-"  # then the owner's pid, for whoever looks in the temp folder
-OWNER_LOCK = "owner.lock"  # flock-ed by the sweep that made the folder, for as long as it lives
-
-
-def make_job_folder() -> tuple[Path, int]:
-    """A new temporary folder for job results and logs, and the descriptor holding its owner lock.
-    A killed sweep (kill -9) cannot remove its folder: the next one does, first."""
-    remove_leftover_job_folders()
-    folder = Path(tempfile.mkdtemp(prefix=f"{JOB_FOLDER_PREFIX}{os.getpid()}-"))
-    unnamed = folder / f"{OWNER_LOCK}.new"
-    owner_lock = os.open(unnamed, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(owner_lock, fcntl.LOCK_EX)
-    os.replace(unnamed, folder / OWNER_LOCK)  # appears already locked: never seen free while we live
-    return folder, owner_lock
-
-
-def remove_job_folder(folder: Path, owner_lock: int) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-    os.close(owner_lock)
-
-
-def remove_leftover_job_folders() -> None:
-    """Remove the job folders whose sweep has died: a lock, unlike a pid, is free exactly then (a
-    reused pid, or a pid from another container sharing the temp folder, cannot fool it)."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{JOB_FOLDER_PREFIX}*"):
-        if owner_died(folder):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def owner_died(folder: Path) -> bool:
-    """Whether the owner lock of `folder` is free. Without one (being made, from an older version, or
-    another user's) the folder is left alone."""
-    try:
-        lock = os.open(folder / OWNER_LOCK, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:  # held: its sweep lives
-        return False
-    finally:
-        os.close(lock)
-
-
 @dataclass
 class Running:
     job: object
@@ -223,13 +125,6 @@ class Running:
     log_path: Path
     timeout_s: float   # killed past this
     scratch: Path | None = None  # the job's own files (its compiler caches), removed when it ends
-
-
-def compiler_caches(folder: Path) -> dict:
-    """Environment giving a job compiler caches of its own (inductor's, Triton's), empty at its start:
-    its compile_s is a cold compile, never a cache hit left by an earlier job, and a job killed while
-    writing a compiled artefact leaves no half-written file for the next job to load."""
-    return {"TORCHINDUCTOR_CACHE_DIR": str(folder / "inductor"), "TRITON_CACHE_DIR": str(folder / "triton")}
 
 
 def output_tail(path: Path) -> str:
@@ -248,7 +143,7 @@ def exit_description(code: int | None) -> str:
 class LocalExecutor(Executor):
     """Runs jobs on this machine's slots: one job per slot at a time, or with `compile_workers` N,
     up to N more per slot that compile while it measures, taking turns for their timed steps
-    (jobs.device_turn)."""
+    (jobs.executors.device_turn)."""
 
     def __init__(self, slots: list[Slot], timeout_s: float, job_functions: dict | None = None, preload=PRELOAD,
                  compile_workers: int = 0):

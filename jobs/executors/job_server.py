@@ -32,13 +32,13 @@ import sys
 import traceback
 
 from db.errors import one_line
-from jobs.device_turn import start_on_compiling_cores
+from jobs.executors.device_turn import start_on_compiling_cores
 from jobs.measuring import failure
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 HEADER = struct.Struct("!I")  # a message's length
 BOOT = ("import json, sys; config = json.loads(sys.argv[1]); sys.path[:] = config['path']; "
-        "from jobs.job_server import serve; serve(config)")
+        "from jobs.executors.job_server import serve; serve(config)")
 
 
 def function_at(path: str):
