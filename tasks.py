@@ -3,6 +3,7 @@
 A thin shell: each task parses its flags, calls into jobs/, db/ or render/, prints, and exits.
 Heavy imports (torch, timm) happen inside the tasks that need them, so `invoke --list` is instant.
 """
+
 import functools
 import shlex
 import signal
@@ -34,7 +35,9 @@ def task(*args, **kwargs):
                 return body(c, *a, **kw)
             except LeaderboardError as e:
                 raise Exit(str(e), code=2 if isinstance(e, UsageError) else 1) from None
+
         return invoke.task(*args, **kwargs)(run)
+
     return decorate
 
 
@@ -70,10 +73,13 @@ class WordsTask(invoke.Task):
         arguments = super().get_arguments(ignore_unknown_help=ignore_unknown_help)
         first = arguments[0]  # Invoke puts the positional ones first
         value_flags = {to_flag(name) for a in arguments if a.takes_value for name in a.names}
-        wanted = bare_words_after({self.name, self.name.replace("_", "-"), *self.aliases}, sys.argv[1:],
-                                  value_flags, stops=set(ns.task_names))
-        return [WordsArgument(wanted, names=first.names, default=first.default, help=first.help,
-                              attr_name=first.attr_name), *arguments[1:]]
+        wanted = bare_words_after(
+            {self.name, self.name.replace("_", "-"), *self.aliases}, sys.argv[1:], value_flags, stops=set(ns.task_names)
+        )
+        return [
+            WordsArgument(wanted, names=first.names, default=first.default, help=first.help, attr_name=first.attr_name),
+            *arguments[1:],
+        ]
 
 
 def bare_words_after(names: set, argv: list[str], value_flags: set, stops: set) -> int:
@@ -81,7 +87,7 @@ def bare_words_after(names: set, argv: list[str], value_flags: set, stops: set) 
     `value_flags`, nor after `--` or a word of `stops` (the next task)."""
     start = next((i for i, word in enumerate(argv) if word in names), len(argv))
     count, flag_value_next = 0, False
-    for word in argv[start + 1:]:
+    for word in argv[start + 1 :]:
         if flag_value_next:
             flag_value_next = False
         elif word == "--" or word in stops:
@@ -124,7 +130,9 @@ def catalog(c, models=None, format="table", imported=False, db=None):
     """List models with family, norm type, parameters, GMACs and published weights; store them in the database."""
     check_choice("format", format, FORMATS)
     if imported and models:
-        raise UsageError("--imported catalogues the architectures that have results; drop --models, or drop --imported.")
+        raise UsageError(
+            "--imported catalogues the architectures that have results; drop --models, or drop --imported."
+        )
     from db.report import catalog_listing, catalog_results_text
 
     database = open_database(c, db)
@@ -132,7 +140,9 @@ def catalog(c, models=None, format="table", imported=False, db=None):
         print(catalog_results_text(catalog_imported_results(database)))
         return
     from db.catalog import save_catalog
-    from jobs.catalog import DEFAULT_MODELS, catalog as build_catalog
+    from jobs.catalog import DEFAULT_MODELS
+    from jobs.catalog import catalog as build_catalog
+
     entries = build_catalog(models or DEFAULT_MODELS)
     save_catalog(database, entries)
     print(catalog_listing(entries, format))
@@ -147,16 +157,23 @@ def catalog_imported_results(database) -> dict:
     try:
         return catalog_imported(database, on_progress=progress.update)
     except KeyboardInterrupt:
-        raise LeaderboardError(f"Interrupted after {progress.done} of {progress.total} architectures, all saved: "
-                               "`invoke catalog --imported` again does the rest.") from None
+        raise LeaderboardError(
+            f"Interrupted after {progress.done} of {progress.total} architectures, all saved: "
+            "`invoke catalog --imported` again does the rest."
+        ) from None
     finally:
         progress.close()
 
 
-@task(help={"job": "Show this job in full (its key, or the start of it from the job column): spec, error, "
-            "traceback, output.",
-            "threshold": "Flag a change of more than this fraction between a measurement's consecutive runs "
-            "(default: leaderboard.change_threshold, 0.05).", "db": DB_HELP})
+@task(
+    help={
+        "job": "Show this job in full (its key, or the start of it from the job column): spec, error, "
+        "traceback, output.",
+        "threshold": "Flag a change of more than this fraction between a measurement's consecutive runs "
+        "(default: leaderboard.change_threshold, 0.05).",
+        "db": DB_HELP,
+    }
+)
 def status(c, job=None, threshold=None, db=None):
     """Summarise what is stored: results per source, the job queue, flagged changes between runs, recent
     failures; or one job in full."""
@@ -196,8 +213,9 @@ def import_results(c, sources, db=None):
 
     given = [*sources, *shlex.split(c.remainder or "")]  # words after `--` are sources too, as they were
     if not given:
-        raise UsageError("Name what to import: invoke import-results FILE_FOLDER_OR_URL..., "
-                         "e.g. invoke import-results db/reference.")
+        raise UsageError(
+            "Name what to import: invoke import-results FILE_FOLDER_OR_URL..., e.g. invoke import-results db/reference."
+        )
     sources = expand_sources(given)
     if not sources:
         raise Exit(f"No CSV files in {' '.join(given)}: pass a CSV file, a folder of CSVs or a URL.")
@@ -269,9 +287,23 @@ EVALUATE_HELP = {
 
 
 @task(help=EVALUATE_HELP)
-def evaluate(c, model, data_dir=None, img_size=None, checkpoint=None, class_map=None, split="validation",
-             dataset=None, dataset_type="", batch_size=None, workers=None, precision="fp32",
-             channels_last=False, device=None, db=None):
+def evaluate(
+    c,
+    model,
+    data_dir=None,
+    img_size=None,
+    checkpoint=None,
+    class_map=None,
+    split="validation",
+    dataset=None,
+    dataset_type="",
+    batch_size=None,
+    workers=None,
+    precision="fp32",
+    channels_last=False,
+    device=None,
+    db=None,
+):
     """Measure one model's top-1/top-5 exactly as timm's validate.py does, in a fresh job process; print and store it.
 
     Example: invoke evaluate --model test_vit.r160_in1k --data-dir /data/imagenet/val --img-size 192
@@ -279,10 +311,21 @@ def evaluate(c, model, data_dir=None, img_size=None, checkpoint=None, class_map=
     from jobs.accuracy import summary_line
 
     settings = c.config.leaderboard
-    spec = dict(model=model, data_dir=data_dir or settings.data_dir, weights=checkpoint or settings.checkpoint_dir,
-                class_map=class_map or settings.get("class_map"), img_size=img_size, split=split, dataset=dataset,
-                dataset_type=dataset_type, batch_size=batch_size, workers=workers, precision=precision,
-                channels_last=channels_last, device=device)
+    spec = dict(
+        model=model,
+        data_dir=data_dir or settings.data_dir,
+        weights=checkpoint or settings.checkpoint_dir,
+        class_map=class_map or settings.get("class_map"),
+        img_size=img_size,
+        split=split,
+        dataset=dataset,
+        dataset_type=dataset_type,
+        batch_size=batch_size,
+        workers=workers,
+        precision=precision,
+        channels_last=channels_last,
+        device=device,
+    )
     run_one_job(c, "accuracy", spec, db, summary_line)
     print(f"Stored in {db or settings.db} (accuracy, source measured).")
 
@@ -328,15 +371,33 @@ EVAL_ALL_HELP = {
     "no_site": "Do not build the site afterwards.",
     "timeout": "Seconds before a job's process group is killed (default: leaderboard.job_timeout).",
     "compile_workers": "Jobs compiling beside the one measuring on each GPU: a number, or auto (default: "
-                       "leaderboard.compile_workers; auto is 0 on the CPU, on GPUs one per 4 spare cores).",
+    "leaderboard.compile_workers; auto is 0 on the CPU, on GPUs one per 4 spare cores).",
     "db": DB_HELP,
 }
 
 
 @task(iterable=["models", "bench", "compile_mode"], help=EVAL_ALL_HELP)
-def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mode=None, executor=None,
-             ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None, device=None, force=False,
-             retry_failed=False, dry_run=False, no_site=False, timeout=None, compile_workers=None, db=None):
+def eval_all(
+    c,
+    sweep="default",
+    models=None,
+    kind=None,
+    bench=None,
+    compile_mode=None,
+    executor=None,
+    ray_address=None,
+    data_dir=None,
+    checkpoint_dir=None,
+    class_map=None,
+    device=None,
+    force=False,
+    retry_failed=False,
+    dry_run=False,
+    no_site=False,
+    timeout=None,
+    compile_workers=None,
+    db=None,
+):
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
     check_choice("executor", executor or c.config.leaderboard.executor, ("local", "ray"))
     from db.kinds import BENCHES, COMPILE_MODES, KINDS
@@ -349,10 +410,24 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
             check_choice(flag, value, choices)
 
     options = Options.from_flags(
-        c.config.leaderboard, sweep=sweep, models=models, kind=kind, bench=bench, compile_mode=compile_mode,
-        executor=executor, ray_address=ray_address, data_dir=data_dir, checkpoint_dir=checkpoint_dir,
-        class_map=class_map, device=device, timeout=timeout, compile_workers=compile_workers, force=force,
-        retry_failed=retry_failed, dry_run=dry_run)
+        c.config.leaderboard,
+        sweep=sweep,
+        models=models,
+        kind=kind,
+        bench=bench,
+        compile_mode=compile_mode,
+        executor=executor,
+        ray_address=ray_address,
+        data_dir=data_dir,
+        checkpoint_dir=checkpoint_dir,
+        class_map=class_map,
+        device=device,
+        timeout=timeout,
+        compile_workers=compile_workers,
+        force=force,
+        retry_failed=retry_failed,
+        dry_run=dry_run,
+    )
     database = open_database(c, db)
     signal.signal(signal.SIGTERM, interrupt)  # `kill` stops a sweep as Ctrl-C does: kept, reported
     try:
@@ -361,9 +436,9 @@ def eval_all(c, sweep="default", models=None, kind=None, bench=None, compile_mod
         print(stop.text())
         if not no_site:
             build_site_after_sweep(c, database)
-        raise Exit(code=130)
+        raise Exit(code=130) from None
     except KeyboardInterrupt:  # while planning: no job had started
-        raise Exit("Interrupted while planning: no job ran. Run the same command again.", code=130)
+        raise Exit("Interrupted while planning: no job ran. Run the same command again.", code=130) from None
     if summary is None:  # a dry run, or nothing left to run: the site still shows what is stored
         if not (dry_run or no_site):
             build_site_after_sweep(c, database)
@@ -386,7 +461,7 @@ def build_site_after_sweep(c, database) -> None:
     try:
         summary = build_site(database, site_folder(c, None), configured_threshold(c))
     except SiteError as e:
-        raise Exit(f"Results are stored, but the site was not built: {e}")
+        raise Exit(f"Results are stored, but the site was not built: {e}") from None
     print(f"Site built: {summary['out']}/index.html (invoke serve to browse it).")
 
 
@@ -411,23 +486,49 @@ BENCH_HELP = {
 
 
 @task(help=BENCH_HELP)
-def bench(c, model, bench="infer", compile_mode="eager", precision="fp32", img_size=None, batch_size=None,
-          channels_last=False, fast_norm=False, sync_each_step=False, device=None, steps=None, warmup=None,
-          repeats=None, db=None):
+def bench(
+    c,
+    model,
+    bench="infer",
+    compile_mode="eager",
+    precision="fp32",
+    img_size=None,
+    batch_size=None,
+    channels_last=False,
+    fast_norm=False,
+    sync_each_step=False,
+    device=None,
+    steps=None,
+    warmup=None,
+    repeats=None,
+    db=None,
+):
     """Measure one model's throughput (samples/s, compile time, peak memory) in a fresh job process, as an eval-all job does; print and store it.
 
     Example: invoke bench --model test_vit --compile-mode default --bench train --batch-size 64
     """
     from jobs.throughput import describe
 
-    spec = dict(model=model, bench=bench, compile_mode=compile_mode, precision=precision, img_size=img_size,
-                batch_size=batch_size, channels_last=channels_last, fast_norm=fast_norm,
-                sync_each_step=sync_each_step, device=device, steps=steps, warmup_steps=warmup, repeats=repeats)
+    spec = dict(
+        model=model,
+        bench=bench,
+        compile_mode=compile_mode,
+        precision=precision,
+        img_size=img_size,
+        batch_size=batch_size,
+        channels_last=channels_last,
+        fast_norm=fast_norm,
+        sync_each_step=sync_each_step,
+        device=device,
+        steps=steps,
+        warmup_steps=warmup,
+        repeats=repeats,
+    )
     run_one_job(c, "throughput", spec, db, describe)
     print(f"Stored in {db or c.config.leaderboard.db} (throughput, source measured).")
 
 
-# --- the site (issue 6) ------------------------------------------------------------------------
+# --- the site -----------------------------------------------------------------------------------
 
 SITE_OUT_HELP = "The site folder (default: site_dir in invoke.yaml, else site/)."
 
@@ -443,8 +544,10 @@ def build(c, out=None, db=None):
 
     summary = build_site(open_database(c, db, create=False), site_folder(c, out), configured_threshold(c))
     rows = " and ".join(f"{count} {kind}" for kind, count in summary["rows"].items())
-    print(f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from {rows} rows "
-          f"in {summary['seconds']} s")
+    print(
+        f"Built {summary['out']}/index.html: {summary['model_pages']} model pages from {rows} rows "
+        f"in {summary['seconds']} s"
+    )
 
 
 DEFAULT_PORT = 8000
@@ -469,12 +572,14 @@ def checked_port(flag) -> int:
     return port
 
 
-@task(help={
-    "target": "Folder to publish to (replaced whole; must be empty or published here before).",
-    "branch": "Git branch to commit the site to instead, e.g. gh-pages (working tree and index untouched).",
-    "repo": "Git repository for --branch (default: this one).",
-    "out": SITE_OUT_HELP,
-})
+@task(
+    help={
+        "target": "Folder to publish to (replaced whole; must be empty or published here before).",
+        "branch": "Git branch to commit the site to instead, e.g. gh-pages (working tree and index untouched).",
+        "repo": "Git repository for --branch (default: this one).",
+        "out": SITE_OUT_HELP,
+    }
+)
 def publish(c, target=None, branch=None, repo=".", out=None):
     """Copy the built site to a folder, or commit it to a git branch such as gh-pages for hosting."""
     from render.publish import publish_branch, publish_folder

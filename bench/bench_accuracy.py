@@ -9,6 +9,7 @@
    job after another in this process. Weights are seeded random-init checkpoints loaded from a
    checkpoint folder (the hub is unreachable here), so the top-1 figures mean nothing.
 """
+
 import argparse
 import statistics
 import sys
@@ -42,18 +43,34 @@ def compare_with_plain_loop(checkpoints: Path, folder: Path, class_map: Path, re
     plain_model = load_model(model_name, checkpoints / f"{model_name}.safetensors")
     job_rates, plain_rates = [], []
     for _ in range(repeats):
-        predictions, _, seconds = plain_timm_predictions(plain_model, folder, class_map=str(class_map),
-                                                         batch_size=batch, workers=2)
+        predictions, _, seconds = plain_timm_predictions(
+            plain_model, folder, class_map=str(class_map), batch_size=batch, workers=2
+        )
         plain_rates.append(len(predictions) / seconds)
-        result = run_accuracy(dict(model=model_name, weights=str(checkpoints), data_dir=str(folder),
-                                   class_map=str(class_map), batch_size=batch, workers=2, device="cpu"))
+        result = run_accuracy(
+            dict(
+                model=model_name,
+                weights=str(checkpoints),
+                data_dir=str(folder),
+                class_map=str(class_map),
+                batch_size=batch,
+                workers=2,
+                device="cpu",
+            )
+        )
         assert result["status"] == "done", result["error"]
         job_rates.append(result["images_per_sec"])
-    print(f"plain timm loop: {' '.join(f'{r:.1f}' for r in plain_rates)} img/s (median {statistics.median(plain_rates):.1f})")
-    print(f"accuracy job   : {' '.join(f'{r:.1f}' for r in job_rates)} img/s (median {statistics.median(job_rates):.1f})")
+    print(
+        f"plain timm loop: {' '.join(f'{r:.1f}' for r in plain_rates)} img/s (median {statistics.median(plain_rates):.1f})"
+    )
+    print(
+        f"accuracy job   : {' '.join(f'{r:.1f}' for r in job_rates)} img/s (median {statistics.median(job_rates):.1f})"
+    )
     pairs = [j / p for j, p in zip(job_rates, plain_rates)]
-    print(f"ratio job/plain: {statistics.median(job_rates) / statistics.median(plain_rates):.3f} (medians), "
-          f"{statistics.median(pairs):.3f} (median of the {len(pairs)} back-to-back pairs)")
+    print(
+        f"ratio job/plain: {statistics.median(job_rates) / statistics.median(plain_rates):.3f} (medians), "
+        f"{statistics.median(pairs):.3f} (median of the {len(pairs)} back-to-back pairs)"
+    )
 
 
 def sweep(checkpoints: Path, folder: Path, class_map: Path) -> None:
@@ -65,10 +82,22 @@ def sweep(checkpoints: Path, folder: Path, class_map: Path) -> None:
     start = time.perf_counter()
     for name in models:
         for size in (160, 192):
-            r = run_accuracy(dict(model=name, weights=str(checkpoints), data_dir=str(folder), class_map=str(class_map),
-                                  img_size=size, batch_size=256, workers=2, device="cpu"))
+            r = run_accuracy(
+                dict(
+                    model=name,
+                    weights=str(checkpoints),
+                    data_dir=str(folder),
+                    class_map=str(class_map),
+                    img_size=size,
+                    batch_size=256,
+                    workers=2,
+                    device="cpu",
+                )
+            )
             assert r["status"] == "done", r["error"]
-            print(f"  {name:32s} {size}px  {r['images']} images  {r['wall_s']:6.2f} s  {r['images_per_sec']:7.1f} img/s")
+            print(
+                f"  {name:32s} {size}px  {r['images']} images  {r['wall_s']:6.2f} s  {r['images_per_sec']:7.1f} img/s"
+            )
     print(f"sweep: {len(models)} models x 2 sizes in {time.perf_counter() - start:.1f} s wall")
 
 

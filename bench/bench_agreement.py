@@ -8,6 +8,7 @@ each with a database of its own), alternating which goes first, and reads sample
 database. Prints a Markdown table per round and the median ratio eval-all / bench (goal: within 3%).
 On a CPU, one intra-op thread (OMP_NUM_THREADS=1): a preempted second thread swings timings several-fold.
 """
+
 import argparse
 import os
 import sqlite3
@@ -35,8 +36,9 @@ def parse_args():
 
 def invoke(args: list[str], cwd: Path, db: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "INVOKE_LEADERBOARD_DB": str(db)}
-    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
+    )
     if done.returncode != 0:
         raise SystemExit(f"invoke {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
@@ -54,14 +56,33 @@ def project_folder(a) -> Path:
         "leaderboard:\n  sweeps:\n    one:\n"
         f"      models: [{a.model}]\n"
         f"      throughput: {{benches: [infer], compile_modes: [eager], precision: {a.precision}, "
-        f"batch_size: {a.batch}, warmup_steps: {a.warmup}, steps: {a.steps}, repeats: {a.repeats}}}\n")
+        f"batch_size: {a.batch}, warmup_steps: {a.warmup}, steps: {a.steps}, repeats: {a.repeats}}}\n"
+    )
     return folder
 
 
 def via_bench(a, folder: Path, db: Path) -> float:
-    invoke(["bench", "--model", a.model, "--precision", a.precision, "--batch-size", str(a.batch),
-            "--warmup", str(a.warmup), "--steps", str(a.steps), "--repeats", str(a.repeats),
-            "--device", a.device], folder, db)
+    invoke(
+        [
+            "bench",
+            "--model",
+            a.model,
+            "--precision",
+            a.precision,
+            "--batch-size",
+            str(a.batch),
+            "--warmup",
+            str(a.warmup),
+            "--steps",
+            str(a.steps),
+            "--repeats",
+            str(a.repeats),
+            "--device",
+            a.device,
+        ],
+        folder,
+        db,
+    )
     return samples_per_sec(db)
 
 
@@ -73,17 +94,24 @@ def via_eval_all(a, folder: Path, db: Path) -> float:
 def main() -> None:
     a = parse_args()
     folder = project_folder(a)
-    print(f"Spec: {a.model} infer eager {a.precision} batch {a.batch}, {a.warmup} warm-up, "
-          f"{a.repeats} x {a.steps} steps, {a.device}\n")
-    print("| round | first | invoke bench samples/s | eval-all job samples/s | eval-all / bench |\n|---|---|---|---|---|")
+    print(
+        f"Spec: {a.model} infer eager {a.precision} batch {a.batch}, {a.warmup} warm-up, "
+        f"{a.repeats} x {a.steps} steps, {a.device}\n"
+    )
+    print(
+        "| round | first | invoke bench samples/s | eval-all job samples/s | eval-all / bench |\n|---|---|---|---|---|"
+    )
     ratios = []
     for round_ in range(1, a.rounds + 1):
         order = (via_bench, via_eval_all) if round_ % 2 else (via_eval_all, via_bench)
         figures = {run.__name__: run(a, folder, folder / f"{run.__name__}-{round_}.db") for run in order}
         ratio = figures["via_eval_all"] / figures["via_bench"]
         ratios.append(ratio)
-        print(f"| {round_} | {order[0].__name__[4:]} | {figures['via_bench']:.1f} | "
-              f"{figures['via_eval_all']:.1f} | {ratio:.3f} |", flush=True)
+        print(
+            f"| {round_} | {order[0].__name__[4:]} | {figures['via_bench']:.1f} | "
+            f"{figures['via_eval_all']:.1f} | {ratio:.3f} |",
+            flush=True,
+        )
     print(f"| **median** | | | | **{statistics.median(ratios):.3f}** (min {min(ratios):.3f}, max {max(ratios):.3f}) |")
 
 

@@ -1,4 +1,4 @@
-"""Compile workers against one job at a time, job by job (issue 22): can a figure tell whether other
+"""Compile workers against one job at a time, job by job: can a figure tell whether other
 jobs compiled beside it?
 
     python bench/bench_compile_workers.py [--models test_vit ...] [--modes eager default ...]
@@ -12,6 +12,7 @@ rounds), the ratio N / 0, and the noise to judge it by: how far the same job's f
 rounds with 0 workers. Compile workers bias the figures when the median ratio is off 1 by more than
 that noise. On a CPU the cores compiling are the device measured, which is why auto is 0 there.
 """
+
 import argparse
 import statistics
 import sys
@@ -66,11 +67,15 @@ def report(seen: dict, walls: dict, workers: int) -> None:
         print(f"{label[:44]:44s}{a:12.1f}{s:12.1f}{s / a:8.3f}{noise:>14s}")
     if ratios:
         noise = [s for s in spreads if s is not None]
-        print(f"median ratio ({workers} workers / alone) {statistics.median(ratios):.3f} over {len(ratios)} jobs; "
-              f"median spread of a job alone between rounds "
-              f"{'±' + format(statistics.median(noise), '.1%') if noise else '-'}")
-    print(f"sweep wall medians: alone {statistics.median(walls[0]):.1f} s, "
-          f"{workers} workers {statistics.median(walls[workers]):.1f} s")
+        print(
+            f"median ratio ({workers} workers / alone) {statistics.median(ratios):.3f} over {len(ratios)} jobs; "
+            f"median spread of a job alone between rounds "
+            f"{'±' + format(statistics.median(noise), '.1%') if noise else '-'}"
+        )
+    print(
+        f"sweep wall medians: alone {statistics.median(walls[0]):.1f} s, "
+        f"{workers} workers {statistics.median(walls[workers]):.1f} s"
+    )
 
 
 def main():
@@ -86,7 +91,9 @@ def main():
         parser.error("--compile-workers: give the N to compare with 0, at least 1")
 
     target, jobs = planned_jobs(args)
-    print(f"{len(jobs)} jobs on {target.device_name}, {args.rounds} rounds, 0 against {args.compile_workers} compile workers")
+    print(
+        f"{len(jobs)} jobs on {target.device_name}, {args.rounds} rounds, 0 against {args.compile_workers} compile workers"
+    )
     seen, walls = measure_rounds(jobs, target, args.compile_workers, args.rounds)
     report(seen, walls, args.compile_workers)
 

@@ -6,9 +6,10 @@
 Replays the per-job lines ("[3/72] done throughput test_vit infer default in 14.9 s") through the
 same cost model the live line uses (jobs.progress.JobCosts: each kind of job's median so far, by bench
 and compile mode; no earlier sweeps, as on a first run) and compares, after each finished job, the ETA it gives with the time the rest of
-the sweep then took. Issue 13's goal: within ±25% once a tenth of the sweep is done. One slot: the
+the sweep then took. The goal: within ±25% once a tenth of the sweep is done. One slot: the
 jobs ran one after another in the order of the log.
 """
+
 import argparse
 import re
 import sys
@@ -57,11 +58,15 @@ def main() -> None:
     tenth = max(1, len(jobs) // 10)
     later = [(done, eta, left) for done, eta, left in rows if done >= tenth]
     errors = [100 * (eta - left) / left for _, eta, left in later]
-    print(f"{len(jobs)} jobs, {sum(s for _, s in jobs) / 60:.1f} min of job time; ETA vs actual time left "
-          f"after each job from job {tenth} on (a tenth): error {min(errors):+.0f}% to {max(errors):+.0f}%, "
-          f"{sum(abs(e) <= 25 for e in errors)} of {len(errors)} within ±25%")
-    for done, eta, left in later[::max(1, len(later) // 8)]:
-        print(f"  after {done:3d}: ETA {eta / 60:5.1f} min, actual {left / 60:5.1f} min ({100 * (eta - left) / left:+.0f}%)")
+    print(
+        f"{len(jobs)} jobs, {sum(s for _, s in jobs) / 60:.1f} min of job time; ETA vs actual time left "
+        f"after each job from job {tenth} on (a tenth): error {min(errors):+.0f}% to {max(errors):+.0f}%, "
+        f"{sum(abs(e) <= 25 for e in errors)} of {len(errors)} within ±25%"
+    )
+    for done, eta, left in later[:: max(1, len(later) // 8)]:
+        print(
+            f"  after {done:3d}: ETA {eta / 60:5.1f} min, actual {left / 60:5.1f} min ({100 * (eta - left) / left:+.0f}%)"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Import: wall time of importing every CSV into an EMPTY database (fresh file each
 of the repeats, plus the database size. Catalogue: wall time of `invoke catalog` over all
 `test_*` models, as a user runs it (a fresh process, so it includes importing torch and timm).
 """
+
 import argparse
 import statistics
 import subprocess
@@ -36,8 +37,9 @@ def time_import(files: list[Path]) -> tuple[float, int, int]:
 
 def time_catalog(db_file: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "invoke", "catalog", "--db", str(db_file)], cwd=ROOT,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "invoke", "catalog", "--db", str(db_file)], cwd=ROOT, check=True, capture_output=True
+    )
     return time.perf_counter() - start
 
 
@@ -49,13 +51,17 @@ def main():
     files = sorted(args.timm_results.glob("*.csv"))
     runs = [time_import(files) for _ in range(args.repeats)]
     seconds = [r[0] for r in runs]
-    print(f"import {len(files)} files, {runs[0][2]} rows into an empty database: "
-          f"median {statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f}) "
-          f"over {args.repeats} runs; database {runs[0][1] / 1e6:.1f} MB")
+    print(
+        f"import {len(files)} files, {runs[0][2]} rows into an empty database: "
+        f"median {statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f}) "
+        f"over {args.repeats} runs; database {runs[0][1] / 1e6:.1f} MB"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         catalog_seconds = [time_catalog(Path(tmp) / "c.db") for _ in range(3)]
-    print(f"invoke catalog (all test_* models, fresh process): median {statistics.median(catalog_seconds):.2f} s "
-          f"(min {min(catalog_seconds):.2f}, max {max(catalog_seconds):.2f}) over 3 runs")
+    print(
+        f"invoke catalog (all test_* models, fresh process): median {statistics.median(catalog_seconds):.2f} s "
+        f"(min {min(catalog_seconds):.2f}, max {max(catalog_seconds):.2f}) over 3 runs"
+    )
 
 
 if __name__ == "__main__":

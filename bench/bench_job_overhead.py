@@ -1,4 +1,4 @@
-"""Where a throughput job's seconds go (issue 13), for the default sweep's jobs on this machine.
+"""Where a throughput job's seconds go, for the default sweep's jobs on this machine.
 
     python bench/bench_job_overhead.py [--models test_vit ...] [--modes eager default ...]
                                        [--bench infer train] [--compile-workers N] [--device cpu|cuda]
@@ -8,9 +8,10 @@ server already warm, as eval-all runs them, and prints per job: its wall time (f
 then the job's own phases (jobs/throughput_measure.py: environment capture, device set-up, model
 build, first call = compile, waiting for its device turn, warm-up, timed steps, counting GMACs and
 activations) and `rest` = wall minus those phases (process start and exit, result file, collection).
-Per-job overhead, as issue 13 defines it: wall - first call - timed steps. Then the sweep: wall
+Per-job overhead: wall - first call - timed steps. Then the sweep: wall
 time, and the device's busy time (warm-up + timed) against it.
 """
+
 import argparse
 import statistics
 import sys
@@ -35,13 +36,20 @@ def run(jobs, target, compile_workers: int) -> tuple[dict, float]:
     from jobs.executors.local import LocalExecutor, local_slots, sweep_preload
 
     started, rows = {}, {}
-    executor = LocalExecutor(local_slots(target.device_type, target.slots), 1800, compile_workers=compile_workers,
-                             preload=sweep_preload(target.device_type))
+    executor = LocalExecutor(
+        local_slots(target.device_type, target.slots),
+        1800,
+        compile_workers=compile_workers,
+        preload=sweep_preload(target.device_type),
+    )
     with executor:
         executor.call("builtins:dict")  # the server's imports, outside the figures
         began = time.perf_counter()
-        executor.run(jobs, lambda job, slot: started.setdefault(job.key, time.perf_counter()),
-                     lambda job, slot, result: rows.setdefault(job.key, (job, result, time.perf_counter() - started[job.key])))
+        executor.run(
+            jobs,
+            lambda job, slot: started.setdefault(job.key, time.perf_counter()),
+            lambda job, slot, result: rows.setdefault(job.key, (job, result, time.perf_counter() - started[job.key])),
+        )
         return rows, time.perf_counter() - began
 
 
@@ -52,9 +60,15 @@ def table(rows: dict) -> list[dict]:
             print(f"FAILED {job.label}: {result.get('error')}", file=sys.stderr)
             continue
         phases = result["phases_s"]
-        out.append({"job": job.label, "wall": wall, **{p: phases.get(p, 0.0) for p in PHASES},
-                    "rest": wall - sum(phases.values()),
-                    "overhead": wall - phases["first_call"] - phases["timed"] - phases.get("device_wait", 0.0)})
+        out.append(
+            {
+                "job": job.label,
+                "wall": wall,
+                **{p: phases.get(p, 0.0) for p in PHASES},
+                "rest": wall - sum(phases.values()),
+                "overhead": wall - phases["first_call"] - phases["timed"] - phases.get("device_wait", 0.0),
+            }
+        )
     return out
 
 
@@ -76,8 +90,8 @@ def main():
     for line in lines:
         print(f"{line['job'][:44]:44s}" + "".join(f"{line[c]:12.3f}" for c in columns))
     if lines:
-        print(f"{'median':44s}" + "".join(f"{statistics.median(l[c] for l in lines):12.3f}" for c in columns))
-        busy = sum(l["warmup"] + l["timed"] for l in lines)
+        print(f"{'median':44s}" + "".join(f"{statistics.median(line[c] for line in lines):12.3f}" for c in columns))
+        busy = sum(line["warmup"] + line["timed"] for line in lines)
         print(f"sweep wall {sweep_s:.1f} s; device busy (warm-up + timed) {busy:.1f} s = {busy / sweep_s:.0%} of it")
 
 

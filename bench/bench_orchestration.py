@@ -1,4 +1,4 @@
-"""Orchestration figures (issue 5), all measured in one run on this machine.
+"""Orchestration figures, all measured in one run on this machine.
 
     python bench/bench_orchestration.py [--skip-ray]
 
@@ -10,6 +10,7 @@
    and the executor's own cost alone: a no-op job through the same warm executor.
 3. The same smoke sweep with `--executor ray` on a local Ray, wall time.
 """
+
 import argparse
 import statistics
 import subprocess
@@ -21,9 +22,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PRETRAINED = ["test_byobnet", "test_convnext", "test_convnext2", "test_convnext3", "test_efficientnet",
-              "test_efficientnet_evos", "test_efficientnet_gn", "test_efficientnet_ln", "test_nfnet",
-              "test_resnet", "test_vit", "test_vit2", "test_vit3"]
+PRETRAINED = [
+    "test_byobnet",
+    "test_convnext",
+    "test_convnext2",
+    "test_convnext3",
+    "test_efficientnet",
+    "test_efficientnet_evos",
+    "test_efficientnet_gn",
+    "test_efficientnet_ln",
+    "test_nfnet",
+    "test_resnet",
+    "test_vit",
+    "test_vit2",
+    "test_vit3",
+]
 
 BARE_LOOP = """
 import sys, torch, timm
@@ -43,8 +56,22 @@ def timed(command: list[str]) -> float:
 def eval_all_seconds(executor: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         models = [arg for m in PRETRAINED for arg in ("--models", m)]
-        return timed([sys.executable, "-m", "invoke", "eval-all", "--sweep", "smoke", "--no-site",
-                      "--executor", executor, "--db", f"{tmp}/lb.db", *models])
+        return timed(
+            [
+                sys.executable,
+                "-m",
+                "invoke",
+                "eval-all",
+                "--sweep",
+                "smoke",
+                "--no-site",
+                "--executor",
+                executor,
+                "--db",
+                f"{tmp}/lb.db",
+                *models,
+            ]
+        )
 
 
 def smoke_jobs():
@@ -84,15 +111,20 @@ def main():
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of figure 1")
     args = parser.parse_args()
-    rounds = [(timed([sys.executable, "-c", BARE_LOOP, *PRETRAINED]), eval_all_seconds("local"))
-              for _ in range(args.rounds)]
+    rounds = [
+        (timed([sys.executable, "-c", BARE_LOOP, *PRETRAINED]), eval_all_seconds("local")) for _ in range(args.rounds)
+    ]
     ratios = sorted(sweep / bare for bare, sweep in rounds)
-    print(f"1. eval-all --sweep smoke, 13 models: median {statistics.median(s for _, s in rounds):.1f} s; "
-          f"bare loop median {statistics.median(b for b, _ in rounds):.1f} s; ratio median "
-          f"{statistics.median(ratios):.2f} (min {ratios[0]:.2f}, max {ratios[-1]:.2f}, {args.rounds} rounds; goal <= 1.5)")
+    print(
+        f"1. eval-all --sweep smoke, 13 models: median {statistics.median(s for _, s in rounds):.1f} s; "
+        f"bare loop median {statistics.median(b for b, _ in rounds):.1f} s; ratio median "
+        f"{statistics.median(ratios):.2f} (min {ratios[0]:.2f}, max {ratios[-1]:.2f}, {args.rounds} rounds; goal <= 1.5)"
+    )
     in_process, isolated, no_op = per_job_overhead()
-    print(f"2. per job: in-process {in_process * 1000:.0f} ms, local executor {isolated * 1000:.0f} ms; "
-          f"overhead {1000 * (isolated - in_process):.0f} ms per job; a no-op job {no_op * 1000:.1f} ms")
+    print(
+        f"2. per job: in-process {in_process * 1000:.0f} ms, local executor {isolated * 1000:.0f} ms; "
+        f"overhead {1000 * (isolated - in_process):.0f} ms per job; a no-op job {no_op * 1000:.1f} ms"
+    )
     if not args.skip_ray:
         print(f"3. eval-all --sweep smoke --executor ray, 13 models: {eval_all_seconds('ray'):.1f} s")
 

@@ -1,4 +1,4 @@
-"""Ray cluster figures (issue 15), measured on this machine with tests/ray_fixtures.RayCluster (the README's
+"""Ray cluster figures, measured on this machine with tests/ray_fixtures.RayCluster (the README's
 recipe: `ray start` nodes, token authentication on, loopback addresses).
 
     python bench/bench_ray.py [--rounds 2] [--losses 3]
@@ -12,6 +12,7 @@ recipe: `ray start` nodes, token authentication on, loopback addresses).
    each), for a node whose processes are killed (their connections close at once) and for one frozen
    with SIGSTOP (connections left open, as a machine cut off the network: Ray's health checks find it).
 """
+
 import argparse
 import os
 import signal
@@ -49,15 +50,23 @@ def eval_all(env: dict, *flags: str) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as folder:
         db_path = Path(folder) / "lb.db"
         began = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "invoke", "eval-all", "--sweep", "smoke", "--no-site", "--db",
-                              str(db_path), *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+        run = subprocess.run(
+            [sys.executable, "-m", "invoke", "eval-all", "--sweep", "smoke", "--no-site", "--db", str(db_path), *flags],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         wall = time.perf_counter() - began
         if run.returncode:
             raise RuntimeError(f"eval-all {' '.join(flags)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
         query = "SELECT started_at, finished_at FROM jobs WHERE status = 'done'"
         jobs = list(sqlite_utils.Database(db_path).query(query))
-    durations = [(datetime.fromisoformat(j["finished_at"]) - datetime.fromisoformat(j["started_at"])).total_seconds()
-                 for j in jobs]
+    durations = [
+        (datetime.fromisoformat(j["finished_at"]) - datetime.fromisoformat(j["started_at"])).total_seconds()
+        for j in jobs
+    ]
     return wall, statistics.fmean(durations), len(jobs)
 
 
@@ -84,13 +93,26 @@ def loss_seconds(cluster: RayCluster, sig: int) -> tuple[float, str]:
     lost = cluster.add_node(cpus=1)
     seen = len(cluster.runs())
     with tempfile.TemporaryDirectory() as folder:
-        driver = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ray_fixtures.py"), "sweep", f"{folder}/lb.db",
-                                   cluster.address, "ray_fixtures:slow_on_node", "test_vit*"], cwd=ROOT,
-                                  env=cluster.driver_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
+        driver = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "ray_fixtures.py"),
+                "sweep",
+                f"{folder}/lb.db",
+                cluster.address,
+                "ray_fixtures:slow_on_node",
+                "test_vit*",
+            ],
+            cwd=ROOT,
+            env=cluster.driver_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         lines = []  # (when read, line) of the driver's stderr
-        watcher = threading.Thread(target=lambda: lines.extend((time.perf_counter(), line) for line in driver.stderr),
-                                   daemon=True)
+        watcher = threading.Thread(
+            target=lambda: lines.extend((time.perf_counter(), line) for line in driver.stderr), daemon=True
+        )
         watcher.start()
         model = first_job_on(cluster, lost.ip, seen, driver)
         killed = time.perf_counter()
@@ -101,7 +123,7 @@ def loss_seconds(cluster: RayCluster, sig: int) -> tuple[float, str]:
     for when, line in lines:
         if f"{model} " in line and ("re-queued" in line or " failed " in line):
             return when - killed, "re-queued" if "re-queued" in line else line.split(": ", 1)[-1].strip()
-    raise RuntimeError(f"the driver neither re-queued nor failed {model}: {''.join(l for _, l in lines)[-2000:]}")
+    raise RuntimeError(f"the driver neither re-queued nor failed {model}: {''.join(text for _, text in lines)[-2000:]}")
 
 
 def first_job_on(cluster: RayCluster, ip: str, seen: int, driver) -> str:
@@ -128,20 +150,30 @@ def main():
         print(f"1. cluster start: head {head_s:.1f} s, second node {node_s:.1f} s", flush=True)
         local_env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
         for round_ in range(1, args.rounds + 1):
-            for name, env, flags in (("local", local_env, ()),
-                                     ("cluster", cluster.driver_env(), ("--executor", "ray", "--ray-address",
-                                                                        cluster.address))):
+            for name, env, flags in (
+                ("local", local_env, ()),
+                ("cluster", cluster.driver_env(), ("--executor", "ray", "--ray-address", cluster.address)),
+            ):
                 wall, per_job, done = eval_all(env, *flags)
-                print(f"2. round {round_}, {name}: {done} jobs done in {wall:.1f} s; {per_job:.2f} s per job in "
-                      "the queue", flush=True)
+                print(
+                    f"2. round {round_}, {name}: {done} jobs done in {wall:.1f} s; {per_job:.2f} s per job in "
+                    "the queue",
+                    flush=True,
+                )
         with LocalExecutor([Slot("cpu", {"CUDA_VISIBLE_DEVICES": ""})], timeout_s=120) as local:
             local_no_op = no_op_seconds(local)
-        print(f"3. no-op job: local executor {local_no_op * 1000:.0f} ms, two-node cluster "
-              f"{ray_no_op_seconds(cluster) * 1000:.0f} ms (wall per job, {NO_OP_JOBS} jobs)", flush=True)
-        for how, sig, times in (("killed (SIGKILL)", signal.SIGKILL, args.losses),
-                                ("frozen (SIGSTOP)", signal.SIGSTOP, 1)):
-            losses = "; ".join(f"{outcome} after {s:.2f} s" for s, outcome in (loss_seconds(cluster, sig)
-                                                                               for _ in range(times)))
+        print(
+            f"3. no-op job: local executor {local_no_op * 1000:.0f} ms, two-node cluster "
+            f"{ray_no_op_seconds(cluster) * 1000:.0f} ms (wall per job, {NO_OP_JOBS} jobs)",
+            flush=True,
+        )
+        for how, sig, times in (
+            ("killed (SIGKILL)", signal.SIGKILL, args.losses),
+            ("frozen (SIGSTOP)", signal.SIGSTOP, 1),
+        ):
+            losses = "; ".join(
+                f"{outcome} after {s:.2f} s" for s, outcome in (loss_seconds(cluster, sig) for _ in range(times))
+            )
             print(f"4. node {how}: its job {losses}", flush=True)
     finally:
         cluster.stop()

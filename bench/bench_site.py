@@ -10,6 +10,7 @@ times both, alternating which goes first, so a shared machine's load hits both a
 (this code / baseline) are the figures to trust there, the absolute times only on an idle machine.
 Builds run in a fresh interpreter of their tree; CPU seconds include the forked model-page renderer.
 """
+
 import argparse
 import gzip
 import json
@@ -22,11 +23,22 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # (control, value) pairs changed in turn; each is one filter change and one redraw
-CLICKS = [("#f-size", "224"), ("#f-size", ""), ("#f-color", "norm"), ("#f-color", "family"),
-          ("#f-ds", "1"), ("#f-ds", "0")]
+CLICKS = [
+    ("#f-size", "224"),
+    ("#f-size", ""),
+    ("#f-color", "norm"),
+    ("#f-color", "family"),
+    ("#f-ds", "1"),
+    ("#f-ds", "0"),
+]
 # Times to the frame after 'leaderboard:shown' (what is on screen redrawn: the charts, and the table where it
 # is in view) and after 'leaderboard:drawn' (an off-screen table too); a version without the first event
 # draws everything before its 'drawn', which then stands for both.
@@ -75,10 +87,16 @@ def page_weight(site: Path) -> dict:
     """What the index loads (its html with the inline data, css, scripts), apart from plotly.js."""
     html = (site / "index.html").read_text()
     scripts = [site / s for s in re.findall(r'<script src="([^"]+)"', html)]
-    index_files = [site / "index.html", site / "assets" / "site.css"] + [s for s in scripts if s.name != "plotly.min.js"]
+    index_files = [site / "index.html", site / "assets" / "site.css"] + [
+        s for s in scripts if s.name != "plotly.min.js"
+    ]
     plotly = site / "assets" / "plotly.min.js"
-    return {"index_gz_kb": sum(gz(p) for p in index_files) / 1024, "index_raw_kb": sum(p.stat().st_size for p in index_files) / 1024,
-            "plotly_gz_kb": gz(plotly) / 1024, "plotly_raw_kb": plotly.stat().st_size / 1024}
+    return {
+        "index_gz_kb": sum(gz(p) for p in index_files) / 1024,
+        "index_raw_kb": sum(p.stat().st_size for p in index_files) / 1024,
+        "plotly_gz_kb": gz(plotly) / 1024,
+        "plotly_raw_kb": plotly.stat().st_size / 1024,
+    }
 
 
 def load_times(browser, site: Path) -> dict:
@@ -111,15 +129,19 @@ def summarize(samples: dict) -> dict:
     clicks = [r["click_to_drawn_ms"] for r in samples["redraws"]]
     shown = [r["click_to_shown_ms"] for r in samples["redraws"]]
     phases = samples["redraws"][0]["phases"].keys()
-    return {"build_wall_s": statistics.median(b["wall"] for b in samples["builds"]),
-            "build_cpu_s": statistics.median(b["cpu"] + b["child_cpu"] for b in samples["builds"]),
-            "build_cpu_main_s": statistics.median(b["cpu"] for b in samples["builds"]),
-            "build_cpu_child_s": statistics.median(b["child_cpu"] for b in samples["builds"]),
-            "first_chart_ms": median_or_none([load["first"] for load in samples["loads"]]),
-            "first_draw_ms": statistics.median(load["all"] for load in samples["loads"]),
-            "shown_ms": statistics.median(shown), "shown_p90_ms": sorted(shown)[int(0.9 * (len(shown) - 1))],
-            "redraw_ms": statistics.median(clicks), "redraw_p90_ms": sorted(clicks)[int(0.9 * (len(clicks) - 1))],
-            "phases": {k: statistics.median(r["phases"][k] for r in samples["redraws"]) for k in phases}}
+    return {
+        "build_wall_s": statistics.median(b["wall"] for b in samples["builds"]),
+        "build_cpu_s": statistics.median(b["cpu"] + b["child_cpu"] for b in samples["builds"]),
+        "build_cpu_main_s": statistics.median(b["cpu"] for b in samples["builds"]),
+        "build_cpu_child_s": statistics.median(b["child_cpu"] for b in samples["builds"]),
+        "first_chart_ms": median_or_none([load["first"] for load in samples["loads"]]),
+        "first_draw_ms": statistics.median(load["all"] for load in samples["loads"]),
+        "shown_ms": statistics.median(shown),
+        "shown_p90_ms": sorted(shown)[int(0.9 * (len(shown) - 1))],
+        "redraw_ms": statistics.median(clicks),
+        "redraw_p90_ms": sorted(clicks)[int(0.9 * (len(clicks) - 1))],
+        "phases": {k: statistics.median(r["phases"][k] for r in samples["redraws"]) for k in phases},
+    }
 
 
 def measure_round(tree: Path, db: Path, site: Path, browser, loads: int, samples: dict) -> None:
@@ -137,29 +159,50 @@ def measure(trees: dict, results: Path, scratch: Path, rounds: int, loads: int) 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for i in range(rounds):
-            for name in (list(trees) if i % 2 == 0 else list(trees)[::-1]):
-                measure_round(trees[name], scratch / f"{name}.db", scratch / f"site-{name}", browser, loads, samples[name])
+            for name in list(trees) if i % 2 == 0 else list(trees)[::-1]:
+                measure_round(
+                    trees[name], scratch / f"{name}.db", scratch / f"site-{name}", browser, loads, samples[name]
+                )
         browser.close()
-    return {name: {**summarize(samples[name]), "rows": rows[name], "pages": samples[name]["builds"][0]["pages"],
-                   **page_weight(scratch / f"site-{name}")} for name in trees}
+    return {
+        name: {
+            **summarize(samples[name]),
+            "rows": rows[name],
+            "pages": samples[name]["builds"][0]["pages"],
+            **page_weight(scratch / f"site-{name}"),
+        }
+        for name in trees
+    }
 
 
 def report(figures: dict, rounds: int, loads: int) -> None:
-    print(f"machine: {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; {rounds} rounds, "
-          f"{loads} loads and {len(CLICKS)} filter changes per round and tree")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; {rounds} rounds, "
+        f"{loads} loads and {len(CLICKS)} filter changes per round and tree"
+    )
     for name, f in figures.items():
-        print(f"{name}: {f['rows']} result rows, {f['pages']} model pages; index {f['index_gz_kb']:.0f} KB gzipped "
-              f"({f['index_raw_kb']:.0f} KB raw) + plotly.min.js {f['plotly_gz_kb']:.0f} KB gzipped ({f['plotly_raw_kb']:.0f} KB raw)")
+        print(
+            f"{name}: {f['rows']} result rows, {f['pages']} model pages; index {f['index_gz_kb']:.0f} KB gzipped "
+            f"({f['index_raw_kb']:.0f} KB raw) + plotly.min.js {f['plotly_gz_kb']:.0f} KB gzipped ({f['plotly_raw_kb']:.0f} KB raw)"
+        )
         first = "not reported" if f["first_chart_ms"] is None else f"{f['first_chart_ms']:.0f} ms"
-        print(f"  build wall median {f['build_wall_s']:.2f} s (CPU {f['build_cpu_s']:.2f} s: main process "
-              f"{f['build_cpu_main_s']:.2f} s, forked model-page renderer {f['build_cpu_child_s']:.2f} s); load to first chart "
-              f"{first}, to all charts and the table {f['first_draw_ms']:.0f} ms; filter change to on-screen redraw median "
-              f"{f['shown_ms']:.0f} ms, p90 {f['shown_p90_ms']:.0f} ms; to the table too median {f['redraw_ms']:.0f} ms, p90 "
-              f"{f['redraw_p90_ms']:.0f} ms; phases (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in f["phases"].items()))
+        print(
+            f"  build wall median {f['build_wall_s']:.2f} s (CPU {f['build_cpu_s']:.2f} s: main process "
+            f"{f['build_cpu_main_s']:.2f} s, forked model-page renderer {f['build_cpu_child_s']:.2f} s); load to first chart "
+            f"{first}, to all charts and the table {f['first_draw_ms']:.0f} ms; filter change to on-screen redraw median "
+            f"{f['shown_ms']:.0f} ms, p90 {f['shown_p90_ms']:.0f} ms; to the table too median {f['redraw_ms']:.0f} ms, p90 "
+            f"{f['redraw_p90_ms']:.0f} ms; phases (median ms): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in f["phases"].items())
+        )
     if "baseline" in figures:
         base, now = figures["baseline"], figures["this code"]
-        print("ratio this code / baseline: " + ", ".join(
-            f"{key} {now[key] / base[key]:.2f}" for key in ("build_wall_s", "build_cpu_s", "first_draw_ms", "shown_ms", "redraw_ms")))
+        print(
+            "ratio this code / baseline: "
+            + ", ".join(
+                f"{key} {now[key] / base[key]:.2f}"
+                for key in ("build_wall_s", "build_cpu_s", "first_draw_ms", "shown_ms", "redraw_ms")
+            )
+        )
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ All on CPU, one intra-op thread (THREADS), figures alternating so that load hits
    process with an empty inductor cache (a cold compile), eager's first call for reference.
 Markdown tables go to stdout.
 """
+
 import argparse
 import json
 import os
@@ -31,7 +32,7 @@ BATCH = 64
 STEPS, REPEATS, WARMUP = 10, 5, 3
 COMPILE_BATCH = 8  # compile time hardly depends on the batch; small keeps the timed steps short
 THREADS = "1"  # one intra-op thread: the 2-core machine is shared, and busy-waiting OpenMP threads
-               # that get preempted make 2-thread timings swing several-fold
+# that get preempted make 2-thread timings swing several-fold
 OVERHEAD_MODELS = ("test_vit", "test_resnet")
 COMPILE_MODELS = ("test_vit", "test_resnet", "test_convnext")
 
@@ -63,8 +64,14 @@ def overhead(rounds: int) -> None:
         torch.manual_seed(0)
         model = timm.create_model(name).eval()
         x = torch.randn(BATCH, 3, 160, 160)
-        spec = {"model": name, "batch_size": BATCH, "steps": STEPS, "repeats": REPEATS, "warmup_steps": WARMUP,
-                "device": "cpu"}
+        spec = {
+            "model": name,
+            "batch_size": BATCH,
+            "steps": STEPS,
+            "repeats": REPEATS,
+            "warmup_steps": WARMUP,
+            "device": "cpu",
+        }
         ratios = []
         for r in range(rounds):
             ours = run_throughput(spec)["samples_per_sec"]
@@ -75,16 +82,30 @@ def overhead(rounds: int) -> None:
 
 
 def job_in_fresh_process(spec: dict, env: dict | None = None) -> dict:
-    code = ("import json, sys; from jobs.throughput import run_throughput; "
-            "r = run_throughput(json.loads(sys.argv[1])); r.pop('environment'); print(json.dumps(r))")
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT, capture_output=True,
-                         text=True, env={**os.environ, "OMP_NUM_THREADS": THREADS, **(env or {})}, check=True)
+    code = (
+        "import json, sys; from jobs.throughput import run_throughput; "
+        "r = run_throughput(json.loads(sys.argv[1])); r.pop('environment'); print(json.dumps(r))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": THREADS, **(env or {})},
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def stability(runs: int) -> None:
-    base = {"model": "test_vit", "batch_size": BATCH, "steps": STEPS, "repeats": REPEATS,
-            "warmup_steps": WARMUP, "device": "cpu"}
+    base = {
+        "model": "test_vit",
+        "batch_size": BATCH,
+        "steps": STEPS,
+        "repeats": REPEATS,
+        "warmup_steps": WARMUP,
+        "device": "cpu",
+    }
     rates = {"eager": [], "default": []}
     for _ in range(runs):
         for mode in rates:
@@ -104,8 +125,15 @@ def compile_times() -> None:
         cells = []
         for mode in COMPILE_MODES:
             with tempfile.TemporaryDirectory() as cache:  # an empty inductor cache: a cold compile
-                spec = {"model": name, "compile_mode": mode, "batch_size": COMPILE_BATCH, "steps": 2, "repeats": 2,
-                        "warmup_steps": 1, "device": "cpu"}
+                spec = {
+                    "model": name,
+                    "compile_mode": mode,
+                    "batch_size": COMPILE_BATCH,
+                    "steps": 2,
+                    "repeats": 2,
+                    "warmup_steps": 1,
+                    "device": "cpu",
+                }
                 result = job_in_fresh_process(spec, {"TORCHINDUCTOR_CACHE_DIR": cache})
             seconds = result["first_call_s"] if result["status"] == "done" else None
             cells.append("failed" if seconds is None else f"{seconds:.2f} s")
@@ -125,10 +153,14 @@ def main() -> None:
     print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start\n")
     for figure in args.figures:
         start = time.time()
-        {"overhead": lambda: overhead(args.rounds), "stability": lambda: stability(args.runs),
-         "compile": compile_times}[figure]()
-        print(f"\n({figure}: {time.time() - start:.0f} s, load average {os.getloadavg()[0]:.1f} at the end)\n",
-              flush=True)
+        {
+            "overhead": lambda: overhead(args.rounds),
+            "stability": lambda: stability(args.runs),
+            "compile": compile_times,
+        }[figure]()
+        print(
+            f"\n({figure}: {time.time() - start:.0f} s, load average {os.getloadavg()[0]:.1f} at the end)\n", flush=True
+        )
 
 
 if __name__ == "__main__":

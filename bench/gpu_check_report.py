@@ -1,7 +1,7 @@
 """The GPU check's report: its JSON summary (bench/gpu_check.py) as Markdown tables to paste into
 bench/RESULTS.md. Pure formatting: every figure comes from the summary or the reference CSV."""
 
-STEP_TITLES = {  # the run order (issue 22): the evidence that matters first
+STEP_TITLES = {  # the run order: the evidence that matters first
     "modes": "1. Compile modes x inference/training of test_vit (eval-all)",
     "smoke": "2. Smoke sweep on the device (eval-all --sweep smoke)",
     "agreement": "3. One spec, one answer: invoke bench, eval-all job, in-process",
@@ -11,10 +11,10 @@ STEP_TITLES = {  # the run order (issue 22): the evidence that matters first
     "oom": "7. Out-of-memory back-off (invoke bench)",
     "workers": "8. Compile workers against one job at a time (eval-all --compile-workers 0)",
     "modes_more": "9. Compile modes x inference/training of the other models (eval-all)",
-    "overhead": "10. Where a job's seconds go, without and with compile workers (issue 13)",
+    "overhead": "10. Where a job's seconds go, without and with compile workers",
     "compare_more": "11. timm's benchmark.py beside ours: the other modes and models",
     "slots": "12. Local executor: each eval-all job's device",
-    "campaign": "13. The whole default sweep, timed (issue 13: at most 10 minutes on one GPU)",
+    "campaign": "13. The whole default sweep, timed (the goal: at most 10 minutes on one GPU)",
 }
 MODES_STEPS = ("modes", "modes_more")
 
@@ -24,11 +24,21 @@ def render_report(summary: dict, reference_rows: list) -> str:
     environment = steps.get("environment", {}).get("data", {})
     parts = ["# GPU check report", verdict(summary), machine_table(environment), steps_table(steps)]
     reference = {(r["model"], r["compile_mode"]): r for r in reference_rows}
-    sections = {"smoke": smoke_text, "modes": lambda d: modes_table(d, reference),
-                "modes_more": lambda d: modes_table(d, reference), "variants": lambda d: variants_table(d, steps),
-                "accuracy": accuracy_text, "oom": oom_text, "slots": slots_text, "compare": lambda d: compare_table(d, steps),
-                "compare_more": lambda d: compare_table(d, steps), "workers": workers_text,
-                "agreement": agreement_text, "overhead": overhead_text, "campaign": campaign_text}
+    sections = {
+        "smoke": smoke_text,
+        "modes": lambda d: modes_table(d, reference),
+        "modes_more": lambda d: modes_table(d, reference),
+        "variants": lambda d: variants_table(d, steps),
+        "accuracy": accuracy_text,
+        "oom": oom_text,
+        "slots": slots_text,
+        "compare": lambda d: compare_table(d, steps),
+        "compare_more": lambda d: compare_table(d, steps),
+        "workers": workers_text,
+        "agreement": agreement_text,
+        "overhead": overhead_text,
+        "campaign": campaign_text,
+    }
     for name, title in STEP_TITLES.items():
         if name in steps:
             parts.append(section(title, steps[name], sections[name]))
@@ -47,11 +57,14 @@ def verdict(summary: dict) -> str:
     word, failed, not_run = outcome(summary["steps"])
     passed = sum(r["status"] == "passed" for r in summary["steps"].values())
     env = summary["steps"].get("environment", {}).get("data", {})
-    return (f"**{word}**: {passed} of {len(summary['steps'])} steps passed"
-            + (f"; failed: {', '.join(failed)}" if failed else "") + (f"; not run: {', '.join(not_run)}" if not_run else "")
-            + f". {env.get('plan', '?')} plan on `{env.get('device', '?')}`, {summary['elapsed_s']:.0f} s "
-            f"(limit {summary['limit_s']:.0f} s, hard stop at {summary['stop_s']:.0f} s). "
-            f"`python3 bench/gpu_check.py {' '.join(summary['argv'])}`")
+    return (
+        f"**{word}**: {passed} of {len(summary['steps'])} steps passed"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+        + (f"; not run: {', '.join(not_run)}" if not_run else "")
+        + f". {env.get('plan', '?')} plan on `{env.get('device', '?')}`, {summary['elapsed_s']:.0f} s "
+        f"(limit {summary['limit_s']:.0f} s, hard stop at {summary['stop_s']:.0f} s). "
+        f"`python3 bench/gpu_check.py {' '.join(summary['argv'])}`"
+    )
 
 
 def table(headers: list, rows: list) -> str:
@@ -80,8 +93,10 @@ def machine_table(env: dict) -> str:
         ("Python", env.get("python")),
         ("torch (CUDA build, cuDNN)", f"{env.get('torch')} (CUDA {env.get('torch_cuda')}, cuDNN {env.get('cudnn')})"),
         ("timm", f"{env.get('timm')} from {env.get('timm_from')}"),
-        ("triton / invoke / sqlite-utils / jinja2 / plotly",
-         " / ".join(str(env.get(k)) for k in ("triton", "invoke", "sqlite-utils", "jinja2", "plotly"))),
+        (
+            "triton / invoke / sqlite-utils / jinja2 / plotly",
+            " / ".join(str(env.get(k)) for k in ("triton", "invoke", "sqlite-utils", "jinja2", "plotly")),
+        ),
         ("platform", env.get("platform")),
         ("GPU clocks at the start (SM MHz, max, °C, W)", env.get("clocks")),
         ("CUDA_VISIBLE_DEVICES", env.get("cuda_visible_devices")),
@@ -95,13 +110,17 @@ def machine_table(env: dict) -> str:
 def timing_text(timing: dict | None) -> str | None:
     if not timing:
         return None
-    return (f"{timing['precision']}, batch {timing['batch_size']}, {timing['warmup_steps']} warm-up steps, "
-            f"{timing['repeats']} repeats x {timing['steps']} steps")
+    return (
+        f"{timing['precision']}, batch {timing['batch_size']}, {timing['warmup_steps']} warm-up steps, "
+        f"{timing['repeats']} repeats x {timing['steps']} steps"
+    )
 
 
 def steps_table(steps: dict) -> str:
-    rows = [(name, r["status"], seconds(r["seconds"]), seconds(r.get("estimate_s")), "; ".join(r["problems"]) or None)
-            for name, r in steps.items()]
+    rows = [
+        (name, r["status"], seconds(r["seconds"]), seconds(r.get("estimate_s")), "; ".join(r["problems"]) or None)
+        for name, r in steps.items()
+    ]
     return "## Steps (in the order they ran)\n\n" + table(["step", "status", "wall s", "estimate s", "problems"], rows)
 
 
@@ -127,15 +146,34 @@ def modes_table(data: dict, reference: dict) -> str:
     for model, mode in sorted({(r["model"], r["mode"]) for r in data["rows"]}, key=mode_order):
         infer, train = by_spec.get((model, mode, "infer"), {}), by_spec.get((model, mode, "train"), {})
         ref = reference.get((model, mode), {})
-        rows.append((model, mode, rate(infer.get("samples_per_sec")), seconds(infer.get("compile_s")),
-                     rate(train.get("samples_per_sec")), seconds(train.get("compile_s")),
-                     rate(ref.get("infer_samples_per_sec")), rate(ref.get("train_samples_per_sec"))))
+        rows.append(
+            (
+                model,
+                mode,
+                rate(infer.get("samples_per_sec")),
+                seconds(infer.get("compile_s")),
+                rate(train.get("samples_per_sec")),
+                seconds(train.get("compile_s")),
+                rate(ref.get("infer_samples_per_sec")),
+                rate(ref.get("train_samples_per_sec")),
+            )
+        )
     devices = sorted({r["device"] for r in data["rows"] if r.get("device")})
-    note = (f"Measured on {', '.join(devices) or '?'}; samples/s are medians over repeats, compile s the first call. "
-            "RTX 4090: the seed's reference figures (timm benchmark.py, PyTorch 2.4.1, AMP, fast-norm; "
-            "db/reference/tiny-test-models-throughput.csv).")
-    headers = ["model", "mode", "infer samples/s", "infer compile s", "train samples/s", "train compile s",
-               "RTX 4090 infer", "RTX 4090 train"]
+    note = (
+        f"Measured on {', '.join(devices) or '?'}; samples/s are medians over repeats, compile s the first call. "
+        "RTX 4090: the seed's reference figures (timm benchmark.py, PyTorch 2.4.1, AMP, fast-norm; "
+        "db/reference/tiny-test-models-throughput.csv)."
+    )
+    headers = [
+        "model",
+        "mode",
+        "infer samples/s",
+        "infer compile s",
+        "train samples/s",
+        "train compile s",
+        "RTX 4090 infer",
+        "RTX 4090 train",
+    ]
     return table(headers, rows) + "\n\n" + note
 
 
@@ -154,8 +192,17 @@ def variants_table(data: dict, steps: dict) -> str:
     rows = []
     for r in data["rows"]:
         baseline = step_row(steps, r["model"], "infer", "eager").get("samples_per_sec")
-        rows.append((r["variant"], r["model"], " ".join(map(str, r["flags"])), rate(r.get("samples_per_sec")),
-                     r.get("batch_size"), rate(baseline), ratio(r.get("samples_per_sec"), baseline)))
+        rows.append(
+            (
+                r["variant"],
+                r["model"],
+                " ".join(map(str, r["flags"])),
+                rate(r.get("samples_per_sec")),
+                r.get("batch_size"),
+                rate(baseline),
+                ratio(r.get("samples_per_sec"), baseline),
+            )
+        )
     headers = ["variant", "model", "flags", "samples/s", "batch", "eval-all: eager infer", "ratio"]
     return table(headers, rows) + "\n\nInference, eager, the default sweep's batch and steps."
 
@@ -163,26 +210,43 @@ def variants_table(data: dict, steps: dict) -> str:
 def accuracy_text(data: dict) -> str:
     on, cpu = data["device"], data["cpu"]
     same = "equal" if on.get("top1") == cpu.get("top1") else "DIFFERENT"
-    return (f"{data['model']} on {on.get('images')} generated images labelled with its own CPU predictions: "
-            f"top-1 {on.get('top1')} (top-5 {on.get('top5')}) on {on.get('env_device')}, "
-            f"top-1 {cpu.get('top1')} (top-5 {cpu.get('top5')}) on {cpu.get('env_device')}: {same}. "
-            f"TF32 {data.get('tf32')}; tolerance {data.get('tolerance')}.")
+    return (
+        f"{data['model']} on {on.get('images')} generated images labelled with its own CPU predictions: "
+        f"top-1 {on.get('top1')} (top-5 {on.get('top5')}) on {on.get('env_device')}, "
+        f"top-1 {cpu.get('top1')} (top-5 {cpu.get('top5')}) on {cpu.get('env_device')}: {same}. "
+        f"TF32 {data.get('tf32')}; tolerance {data.get('tolerance')}."
+    )
 
 
 def workers_text(data: dict) -> str:
-    rows = [(r["model"], r["bench"], r["mode"], rate(r["shared"]), rate(r["alone"]), ratio(r["alone"], r["shared"]))
-            for r in data["rows"]]
+    rows = [
+        (r["model"], r["bench"], r["mode"], rate(r["shared"]), rate(r["alone"]), ratio(r["alone"], r["shared"]))
+        for r in data["rows"]
+    ]
     judged = f"tolerance {data['tolerance']:.0%}" if data["tolerance"] is not None else "not judged in the quick plan"
-    return (table(["model", "bench", "mode", f"with compile workers ({data['compile_workers']})",
-                   "alone (--compile-workers 0)", "alone / with"], rows)
-            + f"\n\nMedian alone / with: {data['median_ratio']} ({judged}).")
+    return (
+        table(
+            [
+                "model",
+                "bench",
+                "mode",
+                f"with compile workers ({data['compile_workers']})",
+                "alone (--compile-workers 0)",
+                "alone / with",
+            ],
+            rows,
+        )
+        + f"\n\nMedian alone / with: {data['median_ratio']} ({judged})."
+    )
 
 
 def oom_text(data: dict) -> str:
     logged = ", ".join(f"{a} → {b}" for a, b in data["backoffs"])
-    return (f"{data['model']} training, {data['precision']}, eager, 1 step: requested batch {data['batch_size']}, "
-            f"used **{data['used']}** (stored in throughput.batch_size){'; back-offs: ' + logged if logged else ''}; "
-            f"{data['seconds']} s.")
+    return (
+        f"{data['model']} training, {data['precision']}, eager, 1 step: requested batch {data['batch_size']}, "
+        f"used **{data['used']}** (stored in throughput.batch_size){'; back-offs: ' + logged if logged else ''}; "
+        f"{data['seconds']} s."
+    )
 
 
 def slots_text(data: dict) -> str:
@@ -191,7 +255,12 @@ def slots_text(data: dict) -> str:
         counts[r["device"]] = counts.get(r["device"], 0) + 1
     summary = table(["device (environments table)", "jobs"], sorted(counts.items()))
     rows = [(r["job"], r["sweep"], r["device"]) for r in data["rows"]]
-    return summary + "\n\n<details><summary>every job</summary>\n\n" + table(["job", "sweep", "device"], rows) + "\n\n</details>"
+    return (
+        summary
+        + "\n\n<details><summary>every job</summary>\n\n"
+        + table(["job", "sweep", "device"], rows)
+        + "\n\n</details>"
+    )
 
 
 def compare_table(data: dict, steps: dict) -> str:
@@ -205,21 +274,28 @@ def compare_table(data: dict, steps: dict) -> str:
     headers = ["model", "bench", "mode", "benchmark.py", "ours (eval-all)", "ours / benchmark.py"]
     headers += ["invoke bench --sync-each-step", "sync / benchmark.py"] if data["sync"] else []
     notes = "".join(f"\n- {n}" for n in data["notes"])
-    return (table(headers, rows) + "\n\nSame model, precision, batch, 160 px, warm-up; benchmark.py times "
-            "steps x repeats steps in one loop, synchronising after each (its train step adds weight decay and "
-            f"label smoothing). Script: `{data['benchmark_py']}`." + notes)
+    return (
+        table(headers, rows) + "\n\nSame model, precision, batch, 160 px, warm-up; benchmark.py times "
+        "steps x repeats steps in one loop, synchronising after each (its train step adds weight decay and "
+        f"label smoothing). Script: `{data['benchmark_py']}`." + notes
+    )
 
 
 def agreement_text(data: dict) -> str:
-    rows = [(m["round"], m["entry"], rate(m["samples_per_sec"]), m["clocks_before"], m["clocks_after"])
-            for m in data["measurements"]]
+    rows = [
+        (m["round"], m["entry"], rate(m["samples_per_sec"]), m["clocks_before"], m["clocks_after"])
+        for m in data["measurements"]
+    ]
     headers = ["round", "entry point", "samples/s", "GPU before (SM MHz, max, °C, W)", "GPU after"]
     medians = ", ".join(f"{entry} {rate(value)}" for entry, value in data["medians"].items())
     ratios = ", ".join(f"{entry} / eval-all job = {value:.3f}" for entry, value in data["ratios"].items())
     spec = ", ".join(f"{k}={v}" for k, v in data["spec"].items())
     judged = f"tolerance {data['tolerance']:.0%}" if data["tolerance"] is not None else "not judged in the quick plan"
-    return (f"Spec: {spec}. Rounds alternate the entry points; GPU clocks from nvidia-smi.\n\n" + table(headers, rows)
-            + f"\n\nMedians: {medians}. Ratios: {ratios} ({judged}).")
+    return (
+        f"Spec: {spec}. Rounds alternate the entry points; GPU clocks from nvidia-smi.\n\n"
+        + table(headers, rows)
+        + f"\n\nMedians: {medians}. Ratios: {ratios} ({judged})."
+    )
 
 
 def overhead_text(data: dict) -> str:
@@ -229,5 +305,7 @@ def overhead_text(data: dict) -> str:
 
 def campaign_text(data: dict) -> str:
     calls = f" over {data['calls']} calls" if data["calls"] > 1 else ""
-    return (f"{data['done']} of {data['jobs']} jobs done in {data['wall_s']:.0f} s ({data['wall_s'] / 60:.1f} min){calls}; "
-            f"their cold compiles (compile_s) add up to {data['compile_s']:.0f} s.")
+    return (
+        f"{data['done']} of {data['jobs']} jobs done in {data['wall_s']:.0f} s ({data['wall_s'] / 60:.1f} min){calls}; "
+        f"their cold compiles (compile_s) add up to {data['compile_s']:.0f} s."
+    )

@@ -1,5 +1,6 @@
 """How the GPU check (bench/gpu_check.py) runs things: subprocesses with timeouts that end by its hard
 stop, progress with timestamps, a log, the project's command line, and reads of its database."""
+
 import json
 import os
 import re
@@ -20,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class Ran:
     """A finished subprocess."""
+
     command: list
-    returncode: int | None   # None: killed at its timeout
+    returncode: int | None  # None: killed at its timeout
     seconds: float
     output: str
 
@@ -52,8 +54,12 @@ class Runner:
         if ROOT in self.out.parents:
             (self.out / ".gitignore").write_text("*\n")  # output, never committed
         self.log = open(self.out / "gpu-check.log", "a")
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
 
     # --- time and progress ---------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -81,9 +87,16 @@ class Runner:
         self.log.write(f"\n$ {shlex.join(command)}   (timeout {timeout:.0f} s)\n")
         self.log.flush()
         start = time.monotonic()
-        process = subprocess.Popen(command, cwd=ROOT, env={**self.env, **(env or {})}, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                                   preexec_fn=address_space_limit(memory_cap_mb))
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=address_space_limit(memory_cap_mb),
+        )
         try:
             output, _ = process.communicate(timeout=timeout)
             returncode = process.returncode
@@ -98,16 +111,27 @@ class Runner:
         self.log.flush()
         return ran
 
-    def invoke(self, task: str, *flags, cap_s: float = 300, memory_cap_mb=None, env: dict | None = None,
-               config: Path | None = None) -> Ran:
+    def invoke(
+        self,
+        task: str,
+        *flags,
+        cap_s: float = 300,
+        memory_cap_mb=None,
+        env: dict | None = None,
+        config: Path | None = None,
+    ) -> Ran:
         """`python3 -m invoke TASK FLAGS --db OUT/leaderboard.db`: the command line users run. Its jobs
         end before the check's deadline (leaderboard.job_timeout; eval-all's --timeout flag reached the
         executor as an unconverted string when this was written)."""
         self.say(f"invoke {task} {shlex.join(str(f) for f in flags)}")
         job_timeout = {"INVOKE_LEADERBOARD_JOB_TIMEOUT": str(int(max(60, self.timeout(cap_s))))}
         config_flags = ["-f", config] if config else []  # Invoke's runtime config file
-        return self.run([sys.executable, "-m", "invoke", *config_flags, task, *flags, "--db", self.db], cap_s,
-                        memory_cap_mb, {**job_timeout, **(env or {})})
+        return self.run(
+            [sys.executable, "-m", "invoke", *config_flags, task, *flags, "--db", self.db],
+            cap_s,
+            memory_cap_mb,
+            {**job_timeout, **(env or {})},
+        )
 
     def eval_all(self, *flags, cap_s: float, config: Path | None = None) -> Ran:
         return self.invoke("eval-all", *flags, "--device", self.device, "--no-site", cap_s=cap_s, config=config)
@@ -141,16 +165,20 @@ class Runner:
 
     def rows_since(self, table: str, rowid: int) -> list[dict]:
         """Rows `table` gained after `rowid`, with their environment's device."""
-        return self.query(f"SELECT r.*, e.device AS env_device, e.device_type AS env_device_type FROM [{table}] r "
-                          "LEFT JOIN environments e ON e.id = r.environment_id WHERE r.rowid > ? ORDER BY r.rowid",
-                          rowid)
+        return self.query(
+            f"SELECT r.*, e.device AS env_device, e.device_type AS env_device_type FROM [{table}] r "
+            "LEFT JOIN environments e ON e.id = r.environment_id WHERE r.rowid > ? ORDER BY r.rowid",
+            rowid,
+        )
 
     def sweep_jobs(self, sweep: str | None = None) -> list[dict]:
         """This device's throughput jobs (of `sweep`), each with its spec, result and device."""
-        rows = self.query("SELECT j.key, j.sweep, j.model, j.status, j.error, j.spec, t.samples_per_sec, "
-                          "t.samples_per_sec_min, t.samples_per_sec_max, t.compile_s, t.batch_size, "
-                          "e.device, e.device_type FROM jobs j LEFT JOIN throughput t ON t.id = j.result_id "
-                          "LEFT JOIN environments e ON e.id = t.environment_id WHERE j.kind = 'throughput'")
+        rows = self.query(
+            "SELECT j.key, j.sweep, j.model, j.status, j.error, j.spec, t.samples_per_sec, "
+            "t.samples_per_sec_min, t.samples_per_sec_max, t.compile_s, t.batch_size, "
+            "e.device, e.device_type FROM jobs j LEFT JOIN throughput t ON t.id = j.result_id "
+            "LEFT JOIN environments e ON e.id = t.environment_id WHERE j.kind = 'throughput'"
+        )
         jobs = [{**row, "spec": json.loads(row["spec"])} for row in rows if sweep in (None, row["sweep"])]
         return [job for job in jobs if job["spec"].get("device") == self.device]
 
@@ -195,8 +223,9 @@ def kill_group(process) -> None:
 
 def nvidia_smi(fields: str) -> str | None:
     try:
-        out = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"], capture_output=True, text=True, timeout=20
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None

@@ -1,4 +1,5 @@
 """The `models` table: catalogue entries (from jobs.catalog) as rows, and what is missing."""
+
 import json
 
 from db.store import now_iso
@@ -23,6 +24,7 @@ def save_catalog(db, entries: list[dict]) -> None:
 
 def uncatalogued_results(db) -> list[str]:
     """Architectures with stored results (e.g. imported from timm's tables) and no catalogue entry."""
-    rows = db.query("SELECT model FROM accuracy UNION SELECT model FROM throughput "
-                    "EXCEPT SELECT name FROM models ORDER BY 1")
+    rows = db.query(
+        "SELECT model FROM accuracy UNION SELECT model FROM throughput EXCEPT SELECT name FROM models ORDER BY 1"
+    )
     return [r["model"] for r in rows]

@@ -6,6 +6,7 @@ sweep renews while it lives. Another sweep skips jobs held by a live owner; a cl
 died (its lease ran out, or its process is gone from this host) is taken over: that is the resume
 after a crash or a `kill -9`.
 """
+
 import os
 import socket
 import sqlite3
@@ -14,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-LEASE_S = 90.0        # a claim lapses this long after its owner last renewed it
+LEASE_S = 90.0  # a claim lapses this long after its owner last renewed it
 RENEW_EVERY_S = 20.0  # how often a live sweep renews its claims
 
 
@@ -57,7 +58,8 @@ def claim(db, key: str, owner: str, started_at: str) -> bool:
             "UPDATE jobs SET status = 'running', owner = ?, lease_expires = ?, started_at = ?, finished_at = NULL, "
             "attempts = coalesce(attempts, 0) + 1 "
             "WHERE key = ? AND (status = 'queued' OR (status = 'running' AND (lease_expires IS NULL OR lease_expires < ?)))",
-            [owner, now + LEASE_S, started_at, key, now])
+            [owner, now + LEASE_S, started_at, key, now],
+        )
     return cursor.rowcount == 1
 
 
@@ -66,13 +68,17 @@ def free_claims(db, rows: list[dict]) -> None:
     another sweep has claimed one since."""
     with db.atomic():
         for row in rows:
-            db.execute("UPDATE jobs SET status = 'queued', lease_expires = NULL WHERE key = ? AND status = 'running' "
-                       "AND coalesce(owner, '') = coalesce(?, '')", [row["key"], row["owner"]])
+            db.execute(
+                "UPDATE jobs SET status = 'queued', lease_expires = NULL WHERE key = ? AND status = 'running' "
+                "AND coalesce(owner, '') = coalesce(?, '')",
+                [row["key"], row["owner"]],
+            )
 
 
 def renew(conn, owner: str) -> None:
-    conn.execute("UPDATE jobs SET lease_expires = ? WHERE owner = ? AND status = 'running'",
-                 [time.time() + LEASE_S, owner])
+    conn.execute(
+        "UPDATE jobs SET lease_expires = ? WHERE owner = ? AND status = 'running'", [time.time() + LEASE_S, owner]
+    )
     conn.commit()
 
 

@@ -3,15 +3,25 @@
 A file written here is named `leaderboard-<kind>...` and can be imported back
 (`invoke import-results`): the same rows, with the same identities, come back.
 """
+
 import csv
 import json
 
+from db.columns import ENVIRONMENT_COLUMNS
 from db.errors import LeaderboardError, not_one_of
 from db.kinds import get_kind
-from db.parsing import (ImportRefused, ParsedFile, check_model, check_number, check_text, csv_records, plain_text,
-                        shown, to_number)
+from db.parsing import (
+    ImportRefused,
+    ParsedFile,
+    check_model,
+    check_number,
+    check_text,
+    csv_records,
+    plain_text,
+    shown,
+    to_number,
+)
 from db.queries import latest_run
-from db.columns import ENVIRONMENT_COLUMNS
 from db.store import environment_id
 
 ENV_FIELDS = [k for k in ENVIRONMENT_COLUMNS if k != "id"]
@@ -23,7 +33,7 @@ def export_columns(kind: str) -> list[str]:
 
 
 RUNS = {  # which runs an export holds → the SQL condition on a row's rowid
-    "latest": "r.rowid IN ({latest})",       # the latest run of each series: what the site shows
+    "latest": "r.rowid IN ({latest})",  # the latest run of each series: what the site shows
     "earlier": "r.rowid NOT IN ({latest})",  # the runs a later run followed: the history
     "all": "1",
 }
@@ -33,8 +43,10 @@ def rows_with_environment(db, kind: str, runs: str = "latest"):
     if runs not in RUNS:
         raise LeaderboardError(not_one_of("runs", runs, RUNS))
     env_select = ", ".join(f"e.{f} AS {ENV_PREFIX}{f}" for f in ENV_FIELDS)
-    sql = (f"SELECT r.*, {env_select} FROM {kind} r LEFT JOIN environments e ON e.id = r.environment_id "
-           f"WHERE {RUNS[runs].format(latest=latest_run(kind))} ORDER BY r.model, r.created_at, r.rowid")
+    sql = (
+        f"SELECT r.*, {env_select} FROM {kind} r LEFT JOIN environments e ON e.id = r.environment_id "
+        f"WHERE {RUNS[runs].format(latest=latest_run(kind))} ORDER BY r.model, r.created_at, r.rowid"
+    )
     return db.query(sql)
 
 
@@ -90,8 +102,10 @@ def json_records(name: str, text: str):
             raise ImportRefused(f"{name}, record {number}: expected an object, found {json_type(record)}.")
         for key, value in record.items():
             if isinstance(value, (dict, list, bool)):
-                raise ImportRefused(f"{name}, record {number}, column {key!r}: expected text, a number or null, "
-                                    f"found {json_type(value)}.")
+                raise ImportRefused(
+                    f"{name}, record {number}, column {key!r}: expected text, a number or null, "
+                    f"found {json_type(value)}."
+                )
             if isinstance(value, str) and not plain_text(value):
                 check_text(value, f"{name}, record {number}, column {key!r}")
         yield number, record
@@ -104,7 +118,7 @@ def from_export_record(kind: str, record: dict, where: str) -> tuple[dict, dict 
     for key, value in record.items():
         value = None if value == "" else value
         if key.startswith(ENV_PREFIX):
-            env[key[len(ENV_PREFIX):]] = value
+            env[key[len(ENV_PREFIX) :]] = value
         else:
             row[key] = value
     model = row.get("model")

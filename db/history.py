@@ -5,6 +5,7 @@ run each time it is measured again. Its headline figure (samples/s, top-1) movin
 threshold between two consecutive runs, beyond the spread the runs measured themselves (their
 repeats' min-max ranges do not overlap), is a regression (down) or an improvement (up).
 """
+
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -17,9 +18,9 @@ CHANGE_THRESHOLD = 0.05  # default: a relative change of 5% between consecutive 
 @dataclass
 class Change:
     kind: str
-    before: dict   # the earlier run (a stored row)
-    after: dict    # the run that followed it
-    ratio: float   # after / before, of the kind's headline figure
+    before: dict  # the earlier run (a stored row)
+    after: dict  # the run that followed it
+    ratio: float  # after / before, of the kind's headline figure
 
     @property
     def direction(self) -> str:
@@ -37,7 +38,9 @@ def change_threshold(value) -> float:
     except (TypeError, ValueError):
         threshold = 0.0
     if not 0 < threshold < 1:
-        raise LeaderboardError(f"Bad change threshold {value!r}: pass a fraction between 0 and 1, e.g. --threshold 0.05.")
+        raise LeaderboardError(
+            f"Bad change threshold {value!r}: pass a fraction between 0 and 1, e.g. --threshold 0.05."
+        )
     return threshold
 
 
@@ -88,8 +91,12 @@ def repeated_runs(db, kind_name: str) -> list[dict]:
     """Every run of the series measured more than once."""
     kind = get_kind(kind_name)
     columns = ", ".join(f"[{f}]" for f in kind.site_fields)
-    return list(db.query(f"SELECT {columns} FROM [{kind.name}] WHERE series IN "
-                         f"(SELECT series FROM [{kind.name}] GROUP BY series HAVING count(*) > 1)"))
+    return list(
+        db.query(
+            f"SELECT {columns} FROM [{kind.name}] WHERE series IN "
+            f"(SELECT series FROM [{kind.name}] GROUP BY series HAVING count(*) > 1)"
+        )
+    )
 
 
 def latest_changes(db, threshold: float = CHANGE_THRESHOLD) -> list[Change]:

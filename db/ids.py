@@ -1,4 +1,5 @@
 """The hash every stored id is made of. Never change it: the ids in every database depend on it."""
+
 import hashlib
 import json
 

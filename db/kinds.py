@@ -6,6 +6,7 @@ site) loops over KINDS or looks a kind up by name. Each kind is one module of jo
 registers it when imported; db/ never imports jobs/, so a database is opened only once the kinds
 are registered (importing the `jobs` package does it; db.schema.open_db checks).
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,22 +26,22 @@ NOT_EXPORTED = ("id", "environment_id")  # internal keys: the export carries the
 
 @dataclass(frozen=True)
 class ResultKind:
-    name: str                   # the job kind, and the name of its table
-    job: Callable               # runs ONE job, in a job process: spec → result dict (never raises for the job's failure)
-    planner: Callable           # a sweep's specs: (models, its section, target, data, narrowing) → [spec]
-    validator: Callable         # spec → the spec checked and filled, or a LeaderboardError
-    columns: dict               # the table's columns → type (provenance included)
-    identity: tuple             # every column that changes the number: rows equal in these are runs of one series
+    name: str  # the job kind, and the name of its table
+    job: Callable  # runs ONE job, in a job process: spec → result dict (never raises for the job's failure)
+    planner: Callable  # a sweep's specs: (models, its section, target, data, narrowing) → [spec]
+    validator: Callable  # spec → the spec checked and filled, or a LeaderboardError
+    columns: dict  # the table's columns → type (provenance included)
+    identity: tuple  # every column that changes the number: rows equal in these are runs of one series
     sweep_rules: dict | None = None  # its sweep section's settings → rule(key, value) (jobs.sweep_checks); None: any
-    setting: tuple = ()         # what a figure is of, whatever ran it: the model page's history follows it across environments
-    headline: str = ""          # the figure a change between runs is judged on ("samples_per_sec")
-    headline_label: str = ""    # ... as people read it ("samples/s")
-    spread: tuple = ()          # (min, max) columns of the headline's measured spread, if stored
-    extras: tuple = ()          # result fields beyond the columns, shown but not stored
-    site_fields: tuple = ()     # the columns the site reads
-    site_order: str = "model"   # the order the site reads rows in
-    label: str = ""             # a heading for people: "Accuracy"
-    index_filter: str = ""      # the index's URL key that selects a group of this kind ("ag"), if it has one
+    setting: tuple = ()  # what a figure is of, whatever ran it: the model page's history follows it across environments
+    headline: str = ""  # the figure a change between runs is judged on ("samples_per_sec")
+    headline_label: str = ""  # ... as people read it ("samples/s")
+    spread: tuple = ()  # (min, max) columns of the headline's measured spread, if stored
+    extras: tuple = ()  # result fields beyond the columns, shown but not stored
+    site_fields: tuple = ()  # the columns the site reads
+    site_order: str = "model"  # the order the site reads rows in
+    label: str = ""  # a heading for people: "Accuracy"
+    index_filter: str = ""  # the index's URL key that selects a group of this kind ("ag"), if it has one
 
     @property
     def job_path(self) -> str:
@@ -98,4 +99,3 @@ def get_kind(name: str) -> ResultKind:
 
 PROVENANCE_FIELDS = tuple(c for c in PROVENANCE_COLUMNS if c not in ("id", "job_key"))
 RUN_FIELDS = ("series", "low_fidelity")  # which runs belong together, and which are low-fidelity
-

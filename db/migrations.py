@@ -3,11 +3,22 @@ when it shipped, whatever today's code defines. A migration therefore uses only 
 own time (db/columns.py's _M00n names) and the identities and ids written beside it here, never
 db.store or db.kinds. Never edit one that has shipped: add a new one.
 """
+
 from sqlite_utils import Migrations
 
-from db.columns import (ACCURACY_COLUMNS_M001, ENVIRONMENT_COLUMNS_M001, ENVIRONMENT_COLUMNS_M003,
-                        JOB_COLUMNS_M001, JOB_COLUMNS_M003, JOB_COLUMNS_M005, MODEL_COLUMNS, RUN_COLUMNS_M004,
-                        THROUGHPUT_COLUMNS_M001, THROUGHPUT_COLUMNS_M003, THROUGHPUT_COLUMNS_M004)
+from db.columns import (
+    ACCURACY_COLUMNS_M001,
+    ENVIRONMENT_COLUMNS_M001,
+    ENVIRONMENT_COLUMNS_M003,
+    JOB_COLUMNS_M001,
+    JOB_COLUMNS_M003,
+    JOB_COLUMNS_M005,
+    MODEL_COLUMNS,
+    RUN_COLUMNS_M004,
+    THROUGHPUT_COLUMNS_M001,
+    THROUGHPUT_COLUMNS_M003,
+    THROUGHPUT_COLUMNS_M004,
+)
 from db.families import FAMILY_LABELS
 from db.ids import stable_hash
 
@@ -20,9 +31,7 @@ def m001_create_tables(db):
     db["models"].create(MODEL_COLUMNS, pk="name")
     db["jobs"].create(JOB_COLUMNS_M001, pk="key")
     db["accuracy"].create(ACCURACY_COLUMNS_M001, pk="id", foreign_keys=[("environment_id", "environments")])
-    db["throughput"].create(
-        THROUGHPUT_COLUMNS_M001, pk="id", foreign_keys=[("environment_id", "environments")]
-    )
+    db["throughput"].create(THROUGHPUT_COLUMNS_M001, pk="id", foreign_keys=[("environment_id", "environments")])
 
 
 @migrations()
@@ -37,8 +46,11 @@ def m002_lookup_indexes(db):
 
 @migrations()
 def m003_build_versions_tracebacks_sync(db):
-    for table, columns in (("environments", ENVIRONMENT_COLUMNS_M003), ("jobs", JOB_COLUMNS_M003),
-                           ("throughput", THROUGHPUT_COLUMNS_M003)):
+    for table, columns in (
+        ("environments", ENVIRONMENT_COLUMNS_M003),
+        ("jobs", JOB_COLUMNS_M003),
+        ("throughput", THROUGHPUT_COLUMNS_M003),
+    ):
         for name, type_ in columns.items():
             db[table].add_column(name, type_)
     # Measured environments (they have a host) recorded the torch build's CUDA/cuDNN even on a
@@ -86,11 +98,37 @@ def m004_every_run_kept(db):
 
 # Each kind's identity when m004 shipped: the columns that make a row the measurement it is.
 IDENTITY_M004 = {
-    "accuracy": ("model", "tag", "dataset", "img_size", "precision", "weights", "batch_size", "images", "low_fidelity",
-                 "source", "environment_id"),
-    "throughput": ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
-                   "img_size", "requested_batch_size", "batch_size", "warmup_steps", "steps", "repeats",
-                   "low_fidelity", "source", "environment_id"),
+    "accuracy": (
+        "model",
+        "tag",
+        "dataset",
+        "img_size",
+        "precision",
+        "weights",
+        "batch_size",
+        "images",
+        "low_fidelity",
+        "source",
+        "environment_id",
+    ),
+    "throughput": (
+        "model",
+        "bench",
+        "compile_mode",
+        "precision",
+        "channels_last",
+        "fast_norm",
+        "sync_each_step",
+        "img_size",
+        "requested_batch_size",
+        "batch_size",
+        "warmup_steps",
+        "steps",
+        "repeats",
+        "low_fidelity",
+        "source",
+        "environment_id",
+    ),
 }
 
 
@@ -127,8 +165,10 @@ def mark_smoke_runs(db, table: str) -> None:
     rows low-fidelity, and queue again the jobs whose result one of them replaced."""
     smoke = "job_key IN (SELECT key FROM jobs WHERE sweep = 'smoke')"
     db.execute(f"UPDATE [{table}] SET low_fidelity = 1 WHERE {smoke}")
-    db.execute(f"UPDATE jobs SET status = 'queued', result_id = NULL WHERE status = 'done' "
-               f"AND coalesce(sweep, '') != 'smoke' AND result_id IN (SELECT id FROM [{table}] WHERE {smoke})")
+    db.execute(
+        f"UPDATE jobs SET status = 'queued', result_id = NULL WHERE status = 'done' "
+        f"AND coalesce(sweep, '') != 'smoke' AND result_id IN (SELECT id FROM [{table}] WHERE {smoke})"
+    )
     db.execute(f"UPDATE [{table}] SET low_fidelity = 0 WHERE low_fidelity IS NULL AND source = 'measured'")
 
 
@@ -136,7 +176,9 @@ def backfill_run_settings(db) -> None:
     """What a measured throughput run asked for, from its job's spec: its later runs, which store
     it, then continue its series."""
     db.execute("UPDATE throughput SET sync_each_step = 0 WHERE sync_each_step IS NULL AND source = 'measured'")
-    db.execute("UPDATE throughput SET "
-               "requested_batch_size = (SELECT json_extract(spec, '$.batch_size') FROM jobs WHERE key = job_key), "
-               "warmup_steps = (SELECT json_extract(spec, '$.warmup_steps') FROM jobs WHERE key = job_key) "
-               "WHERE source = 'measured' AND job_key IS NOT NULL")
+    db.execute(
+        "UPDATE throughput SET "
+        "requested_batch_size = (SELECT json_extract(spec, '$.batch_size') FROM jobs WHERE key = job_key), "
+        "warmup_steps = (SELECT json_extract(spec, '$.warmup_steps') FROM jobs WHERE key = job_key) "
+        "WHERE source = 'measured' AND job_key IS NOT NULL"
+    )

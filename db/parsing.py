@@ -5,20 +5,21 @@ Every imported file is untrusted: any bytes, any size, any encoding. What cannot
 timm's tables is refused whole with an ImportRefused naming the file, line and column, never
 with another exception, so the other files of an import still go in.
 """
-import csv
+
 import codecs
+import csv
 import io
 import sys
 from dataclasses import dataclass, field
 
 from db.errors import LeaderboardError
 
-MAX_SOURCE_BYTES = 256 * 2**20   # a whole file; timm's largest table is ~2 MB, our full JSON export ~20 MB
-MAX_CELL_CHARS = 1000            # one cell; timm's longest `model.tag` is under 100
-SHOWN_CHARS = 60                 # of a cell quoted in a message
-SQLITE_INT = 2**63               # SQLite integers are signed 64-bit
+MAX_SOURCE_BYTES = 256 * 2**20  # a whole file; timm's largest table is ~2 MB, our full JSON export ~20 MB
+MAX_CELL_CHARS = 1000  # one cell; timm's longest `model.tag` is under 100
+SHOWN_CHARS = 60  # of a cell quoted in a message
+SQLITE_INT = 2**63  # SQLite integers are signed 64-bit
 FLOAT_MAX = sys.float_info.max
-CSV_FIELD_LIMIT = 2**31 - 1      # the csv module's own limit (128 KB) would stop before ours, without a column
+CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's own limit (128 KB) would stop before ours, without a column
 
 
 def printable(text: str) -> str:
@@ -45,7 +46,7 @@ def shown(value) -> str:
 
 @dataclass
 class ParsedFile:
-    kind: str                      # accuracy | throughput
+    kind: str  # accuracy | throughput
     rows: list = field(default_factory=list)
     environments: list = field(default_factory=list)
 
@@ -63,11 +64,13 @@ def decode_text(name: str, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise ImportRefused(f"{name}, line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}): "
-                            "save it as UTF-8.") from None
+        raise ImportRefused(
+            f"{name}, line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}): save it as UTF-8."
+        ) from None
 
 
 # --- cells -----------------------------------------------------------------------------------
+
 
 def plain_text(value: str) -> bool:
     """Printable (no control, format or line-separator characters) and not absurdly long: names
@@ -81,8 +84,9 @@ def check_text(value: str, where: str) -> str:
         raise ImportRefused(f"{where}: {len(value)} characters, at most {MAX_CELL_CHARS}.")
     if not value.isprintable():
         bad = next(c for c in value if not c.isprintable())
-        raise ImportRefused(f"{where}: holds the unprintable character {ascii(bad)} at position "
-                            f"{value.index(bad) + 1}: remove it.")
+        raise ImportRefused(
+            f"{where}: holds the unprintable character {ascii(bad)} at position {value.index(bad) + 1}: remove it."
+        )
     return value
 
 
@@ -117,11 +121,14 @@ def to_number(text: str, cast, where: str):
 def check_model(value: str, where: str) -> str:
     """A model cell (its text checked as it was read) names an architecture before any `.tag`."""
     if not split_tag(value)[0]:
-        raise ImportRefused(f"{where}: empty." if not value.strip() else f"{where}: {shown(value)} has no architecture name.")
+        raise ImportRefused(
+            f"{where}: empty." if not value.strip() else f"{where}: {shown(value)} has no architecture name."
+        )
     return value
 
 
 # --- CSV -------------------------------------------------------------------------------------
+
 
 def csv_records(name: str, text: str, required=("model",)):
     """Yield (line number, row dict) after checking the header has the required columns, every
@@ -132,8 +139,9 @@ def csv_records(name: str, text: str, required=("model",)):
         header = reader.fieldnames or []
         for column in required:
             if column not in header:
-                raise ImportRefused(f"{name}, line 1, column {column!r}: missing "
-                                    f"(header is {shown(','.join(header))}).")
+                raise ImportRefused(
+                    f"{name}, line 1, column {column!r}: missing (header is {shown(','.join(header))})."
+                )
         for record in reader:  # the line a record ends on: exact for every record without a quoted newline
             yield reader.line_num, checked_record(name, reader.line_num, record)
     except csv.Error as e:  # DictReader's line_num lags behind its reader's on an error
@@ -142,8 +150,9 @@ def csv_records(name: str, text: str, required=("model",)):
 
 def checked_record(name: str, line: int, record: dict) -> dict:
     if None in record:  # DictReader files cells beyond the header under None
-        raise ImportRefused(f"{name}, line {line}: {len(record) - 1 + len(record[None])} cells, "
-                            f"the header has {len(record) - 1}.")
+        raise ImportRefused(
+            f"{name}, line {line}: {len(record) - 1 + len(record[None])} cells, the header has {len(record) - 1}."
+        )
     for column, value in record.items():
         if not plain_text(value):
             check_text(value, f"{name}, line {line}, column {column!r}")

@@ -3,9 +3,11 @@
 Plain lists of dicts, read once per build; render/ groups and joins them in memory (a full
 timm import is ~36k rows: one pass each is faster than a query per model).
 """
+
 import json
 
 from db.kinds import KINDS
+
 
 def _select(db, table: str, fields, order: str, where: str = "1") -> list[dict]:
     columns = ", ".join(f"[{f}]" for f in fields)
@@ -52,8 +54,12 @@ def model_facts(db) -> dict[str, dict]:
 
 def failed_jobs(db) -> list[dict]:
     """Failed jobs of the queue, newest first: what the model pages list and point to."""
-    return list(db.query("SELECT key, kind, model, spec, error, attempts, finished_at FROM jobs "
-                         "WHERE status = 'failed' ORDER BY finished_at DESC"))
+    return list(
+        db.query(
+            "SELECT key, kind, model, spec, error, attempts, finished_at FROM jobs "
+            "WHERE status = 'failed' ORDER BY finished_at DESC"
+        )
+    )
 
 
 def environments(db) -> dict[str, dict]:
@@ -62,9 +68,11 @@ def environments(db) -> dict[str, dict]:
 
 def sources(db) -> list[dict]:
     """One row per imported or measured source: kind, rows, where it was read from, its dates."""
-    sql = ("SELECT '{kind}' AS kind, source, min(source_url) AS source_url, count(*) AS rows, "
-           "count(DISTINCT model) AS models, min(created_at) AS first, max(created_at) AS last "
-           "FROM [{kind}] GROUP BY source")
+    sql = (
+        "SELECT '{kind}' AS kind, source, min(source_url) AS source_url, count(*) AS rows, "
+        "count(DISTINCT model) AS models, min(created_at) AS first, max(created_at) AS last "
+        "FROM [{kind}] GROUP BY source"
+    )
     rows = []
     for kind in KINDS:
         rows += list(db.query(sql.format(kind=kind)))

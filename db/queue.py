@@ -5,11 +5,12 @@ same transaction as its `done` status: killing the sweep at any moment loses no 
 and the next run picks up what is left (`running` jobs whose sweep died were interrupted and run
 again). Sweeps sharing a database claim each job before running it (db.claims).
 """
+
 import json
 import sqlite3
-from datetime import datetime
 import traceback
 from dataclasses import dataclass
+from datetime import datetime
 
 from db.claims import claim, free_claims, owner_alive
 from db.errors import one_line
@@ -22,11 +23,12 @@ TRACEBACK_CHARS = 8000  # of a failed job's traceback, kept beside its one-line 
 @dataclass
 class QueuePlan:
     """What `enqueue` decided for the planned jobs."""
-    to_run: list          # jobs (jobs.sweep.Job) to run now, in plan order
-    done: int = 0         # already finished (skipped)
-    failed: int = 0       # failed before and not retried (pass --retry-failed)
-    resumed: int = 0      # left `running` by an interrupted sweep: run again
-    held: int = 0         # running in another live sweep on this database: left to it
+
+    to_run: list  # jobs (jobs.sweep.Job) to run now, in plan order
+    done: int = 0  # already finished (skipped)
+    failed: int = 0  # failed before and not retried (pass --retry-failed)
+    resumed: int = 0  # left `running` by an interrupted sweep: run again
+    held: int = 0  # running in another live sweep on this database: left to it
 
 
 LABEL_SETTINGS = ("bench", "compile_mode", "img_size")  # what tells a model's jobs apart at a glance
@@ -40,7 +42,7 @@ def spec_label(spec: dict) -> str:
 def jobs_with_keys(db, columns: str, keys: list[str], where: str = "1") -> list[dict]:
     rows = []
     for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-        chunk = keys[start:start + 500]
+        chunk = keys[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows += db.query(f"SELECT {columns} FROM jobs WHERE {where} AND key IN ({marks})", chunk)
     return rows
@@ -92,7 +94,9 @@ def queue_jobs(db, jobs, sweep: str) -> None:
             "INSERT INTO jobs (key, kind, model, spec, sweep, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?) "
             "ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, model = excluded.model, spec = excluded.spec, "
             "sweep = excluded.sweep, status = 'queued', created_at = excluded.created_at "
-            "WHERE jobs.status != 'running'", rows)
+            "WHERE jobs.status != 'running'",
+            rows,
+        )
 
 
 def start(db, key: str, owner: str) -> bool:
@@ -116,29 +120,55 @@ def record_result(db, job, result: dict) -> str:
         try:
             with db.atomic():
                 row = save_measured(db, job.kind, {**result, "low_fidelity": low_fidelity(job.spec)}, job_key=job.key)
-                finish(db, job.key, {"status": "done", "error": None, "traceback": None, "output_tail": None,
-                                     "result_id": row["id"], "exit_code": 0})
+                finish(
+                    db,
+                    job.key,
+                    {
+                        "status": "done",
+                        "error": None,
+                        "traceback": None,
+                        "output_tail": None,
+                        "result_id": row["id"],
+                        "exit_code": 0,
+                    },
+                )
             return "done"
         except (ValueError, TypeError, sqlite3.InterfaceError) as e:  # fields the table cannot take
-            result = {**result, "status": "failed", "error": f"Result not stored: {one_line(e)}",
-                      "traceback": traceback.format_exc()}
+            result = {
+                **result,
+                "status": "failed",
+                "error": f"Result not stored: {one_line(e)}",
+                "traceback": traceback.format_exc(),
+            }
     status = result.get("status", "failed")
     with db.atomic():
-        finish(db, job.key, {"status": status, "error": result.get("error") or "failed without a message",
-                             "exit_code": result.get("exit_code"),
-                             "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
-                             "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None})
+        finish(
+            db,
+            job.key,
+            {
+                "status": status,
+                "error": result.get("error") or "failed without a message",
+                "exit_code": result.get("exit_code"),
+                "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
+                "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None,
+            },
+        )
     return status
 
 
 def finished_durations(db, limit: int = 2000) -> list[tuple[str, dict, float]]:
     """(kind, spec, seconds) of the latest finished jobs: what jobs of each kind took before."""
-    rows = db.query("SELECT kind, spec, started_at, finished_at FROM jobs WHERE status = 'done' AND started_at "
-                    "IS NOT NULL AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?", [limit])
+    rows = db.query(
+        "SELECT kind, spec, started_at, finished_at FROM jobs WHERE status = 'done' AND started_at "
+        "IS NOT NULL AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+        [limit],
+    )
     found = []
     for row in rows:
         try:
-            seconds = (datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"])).total_seconds()
+            seconds = (
+                datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"])
+            ).total_seconds()
             found.append((row["kind"], json.loads(row["spec"] or "{}"), seconds))
         except (ValueError, TypeError):  # a timestamp or spec no run of ours wrote: no estimate from it
             continue

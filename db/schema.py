@@ -1,6 +1,7 @@
 """Opening the database: created when missing, upgraded in place by its migrations (db/migrations.py)
 and given a table for every result kind (db/kinds.py), safe from many processes at once.
 """
+
 import os
 import sqlite3
 import time
@@ -67,17 +68,20 @@ def check_location(path: Path, create: bool) -> None:
         return
     if not create:
         # absolute: the path may have come from invoke.yaml or the environment, relative to elsewhere
-        raise LeaderboardError(f"No database at {path.absolute()}: run invoke import-results or invoke eval-all "
-                               f"first, or pass --db.")
+        raise LeaderboardError(
+            f"No database at {path.absolute()}: run invoke import-results or invoke eval-all first, or pass --db."
+        )
     blocker = next((p for p in path.parents if p.exists()), None)
     if blocker is not None and not blocker.is_dir():  # e.g. --db /etc/passwd/x.db
-        raise LeaderboardError(f"Cannot create database {path}: {blocker} is a file, not a folder. "
-                               f"Pass --db with a path in a folder.")
+        raise LeaderboardError(
+            f"Cannot create database {path}: {blocker} is a file, not a folder. Pass --db with a path in a folder."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise LeaderboardError(f"Cannot create database {path}: {e.strerror} ({e.filename}). "
-                               f"Pass --db with a path in a writable folder.") from e
+        raise LeaderboardError(
+            f"Cannot create database {path}: {e.strerror} ({e.filename}). Pass --db with a path in a writable folder."
+        ) from e
 
 
 def connect(path: Path) -> sqlite_utils.Database:
@@ -95,8 +99,7 @@ def connect(path: Path) -> sqlite_utils.Database:
 def schema_work_left(db) -> bool:
     """Whether the database still needs WAL, a migration or a kind's table (read only: an
     up-to-date database, the usual case, is opened without taking the write lock)."""
-    return (db.journal_mode != "wal" or bool(migrations.pending(db))
-            or any(not db[name].exists() for name in KINDS))
+    return db.journal_mode != "wal" or bool(migrations.pending(db)) or any(not db[name].exists() for name in KINDS)
 
 
 def set_up_schema(db) -> None:
@@ -126,19 +129,26 @@ def open_error(path: Path, error: sqlite3.DatabaseError) -> Exception:
     error (a bug in a migration) keeps its traceback."""
     message = str(error)
     if "locked" in message:
-        return LeaderboardError(f"Database {path} is locked by another process: wait for it to finish, "
-                                f"or pass --db OTHER.db.")
+        return LeaderboardError(
+            f"Database {path} is locked by another process: wait for it to finish, or pass --db OTHER.db."
+        )
     if "readonly" in message:
         return read_only(path)
     if "not a database" in message or "malformed" in message:
-        return LeaderboardError(f"{path} is not a SQLite database (or is damaged): pass --db with the "
-                                f"leaderboard's database file, or a new path to create one.")
+        return LeaderboardError(
+            f"{path} is not a SQLite database (or is damaged): pass --db with the "
+            f"leaderboard's database file, or a new path to create one."
+        )
     if "unable to open" in message or "disk I/O" in message:
-        return LeaderboardError(f"Cannot open database {path}: {message}. Make it and its folder readable "
-                                f"and writable, or pass --db with another path.")
+        return LeaderboardError(
+            f"Cannot open database {path}: {message}. Make it and its folder readable "
+            f"and writable, or pass --db with another path."
+        )
     return error
 
 
 def read_only(path: Path) -> LeaderboardError:
-    return LeaderboardError(f"Database {path} is read-only: make it and its folder writable "
-                            f"(chmod u+w {path}), or pass --db with a writable path.")
+    return LeaderboardError(
+        f"Database {path} is read-only: make it and its folder writable "
+        f"(chmod u+w {path}), or pass --db with a writable path."
+    )

@@ -1,5 +1,6 @@
 """Writing results and environments: the one place rows get their identity (migrations keep their own,
 frozen: db/migrations.py)."""
+
 from datetime import datetime, timezone
 
 from db.columns import ENVIRONMENT_COLUMNS, ENVIRONMENT_COLUMNS_M003
@@ -60,8 +61,10 @@ def save_results(db, kind: str, rows: list[dict]) -> int:
     the same id (an imported row imported again) is replaced."""
     # executemany, not insert_all: sqlite-utils' per-cell type checks cost ~4x the insert itself
     columns = ["id", *(c for c in get_kind(kind).columns if c != "id")]
-    sql = (f"INSERT OR REPLACE INTO [{kind}] ({', '.join(f'[{c}]' for c in columns)}) "
-           f"VALUES ({', '.join('?' for _ in columns)})")
+    sql = (
+        f"INSERT OR REPLACE INTO [{kind}] ({', '.join(f'[{c}]' for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
     db.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
     return len(rows)
 
@@ -70,12 +73,19 @@ def save_measured(db, kind: str, result: dict, job_key: str | None = None) -> di
     """Store one measured result dict (with its "environment") and return the stored row."""
     unknown = get_kind(kind).unknown_fields(result)
     if unknown:  # a figure with no column would be lost without a word: a bug in the job or the kind
-        raise ValueError(f"{kind} result fields with no column: {', '.join(unknown)}. Add them to the "
-                         f"table (a migration) or to the kind's extras in db/kinds.py.")
+        raise ValueError(
+            f"{kind} result fields with no column: {', '.join(unknown)}. Add them to the "
+            f"table (a migration) or to the kind's extras in db/kinds.py."
+        )
     env_id = save_environment(db, result["environment"])
     # to the microsecond: the time names the run, and two runs of one setting never share it
-    run = {**result, "source": "measured", "job_key": job_key, "created_at": now_iso("microseconds"),
-           "low_fidelity": int(bool(result.get("low_fidelity")))}  # 0 or 1: runs of `invoke bench` and eval-all share series
+    run = {
+        **result,
+        "source": "measured",
+        "job_key": job_key,
+        "created_at": now_iso("microseconds"),
+        "low_fidelity": int(bool(result.get("low_fidelity"))),
+    }  # 0 or 1: runs of `invoke bench` and eval-all share series
     row = result_row(kind, run, env_id)
     with db.atomic():
         save_results(db, kind, [row])

@@ -4,6 +4,7 @@ Each file is read and checked in full before anything is written, then stored in
 transaction: a malformed file stores nothing. Rows keep their source (the file name) and,
 where the file name tells it, their environment. Importing a file again replaces its rows.
 """
+
 import glob
 import http.client
 import re
@@ -13,8 +14,16 @@ from pathlib import Path
 
 from db.export import parse_export
 from db.kinds import KINDS
-from db.parsing import (MAX_SOURCE_BYTES, ImportRefused, ParsedFile, csv_records, decode_text, pick_numbers,
-                        printable, split_tag)
+from db.parsing import (
+    MAX_SOURCE_BYTES,
+    ImportRefused,
+    ParsedFile,
+    csv_records,
+    decode_text,
+    pick_numbers,
+    printable,
+    split_tag,
+)
 from db.store import environment_id, environment_row, result_row, save_results
 
 # \Z, not $: $ also matches before a final newline, and a file name may end in one.
@@ -35,6 +44,7 @@ NAMED_DEVICES = {"pro6000maxq": "RTX PRO 6000 Max-Q"}
 
 # --- reading ---------------------------------------------------------------------------------
 
+
 def read_source(source: str) -> tuple[str, str]:
     """(file name, text) of a path or an http(s) URL; unreadable, too large or not UTF-8 is refused."""
     if re.match(r"^https?://", source):
@@ -44,7 +54,9 @@ def read_source(source: str) -> tuple[str, str]:
                 data = response.read(MAX_SOURCE_BYTES + 1)
         # URLError, HTTPError and timeouts are OSErrors; a malformed URL is a ValueError
         except (OSError, ValueError, http.client.HTTPException) as e:
-            raise ImportRefused(f"{source}: download failed ({e}). Check the URL, or download the file and pass its path.") from None
+            raise ImportRefused(
+                f"{source}: download failed ({e}). Check the URL, or download the file and pass its path."
+            ) from None
         return name, decode_text(name, checked_size(name, data))
     path = Path(source)
     try:
@@ -64,6 +76,7 @@ def checked_size(name: str, data: bytes) -> bytes:
 
 
 # --- file names → environment and settings ---------------------------------------------------
+
 
 def torch_version(digits: str) -> str:
     """pt113 → 1.13, pt240 → 2.4.0, pt291 → 2.9.1 (timm's file naming)."""
@@ -97,10 +110,15 @@ def benchmark_environment(m: re.Match) -> dict:
 # --- parsers, one per file family ------------------------------------------------------------
 
 ACCURACY_NUMBERS = {
-    "img_size": ("img_size", int), "top1": ("top1", float), "top5": ("top5", float),
-    "top1_err": ("top1_err", float), "top5_err": ("top5_err", float),
-    "top1_diff": ("top1_diff", float), "top5_diff": ("top5_diff", float),
-    "rank_diff": ("rank_diff", int), "param_count": ("param_count", float),
+    "img_size": ("img_size", int),
+    "top1": ("top1", float),
+    "top5": ("top5", float),
+    "top1_err": ("top1_err", float),
+    "top5_err": ("top5_err", float),
+    "top1_diff": ("top1_diff", float),
+    "top5_diff": ("top5_diff", float),
+    "rank_diff": ("rank_diff", int),
+    "param_count": ("param_count", float),
     "crop_pct": ("crop_pct", float),
 }
 
@@ -111,8 +129,14 @@ def accuracy_row(name: str, line: int, record: dict, dataset: str, source: str) 
         if row[f"{metric}_err"] is None and row[metric] is not None:
             row[f"{metric}_err"] = round(100 - row[metric], 3)
     model, tag = split_tag(record["model"])
-    return {**row, "model": model, "tag": tag, "dataset": dataset, "source": source,
-            "interpolation": record.get("interpolation") or None}
+    return {
+        **row,
+        "model": model,
+        "tag": tag,
+        "dataset": dataset,
+        "source": source,
+        "interpolation": record.get("interpolation") or None,
+    }
 
 
 def parse_results(name: str, text: str, dataset: str, source: str) -> ParsedFile:
@@ -137,9 +161,13 @@ def benchmark_numbers(bench: str) -> dict:
 def parse_benchmark(name: str, text: str, m: re.Match, source: str) -> ParsedFile:
     env = benchmark_environment(m)
     settings = {
-        "bench": m["bench"], "precision": m["precision"], "channels_last": int(m["layout"] == "nhwc"),
-        "compile_mode": "default" if m["dynamo"] else "eager", "fast_norm": None,
-        "source": source, "environment_id": environment_id(env),
+        "bench": m["bench"],
+        "precision": m["precision"],
+        "channels_last": int(m["layout"] == "nhwc"),
+        "compile_mode": "default" if m["dynamo"] else "eager",
+        "fast_norm": None,
+        "source": source,
+        "environment_id": environment_id(env),
     }
     parsed = ParsedFile("throughput", environments=[env])
     numbers = benchmark_numbers(m["bench"])
@@ -155,12 +183,23 @@ def parse_reference_throughput(name: str, text: str, source: str) -> ParsedFile:
     required = ("model", "compile_mode", "img_size", "infer_samples_per_sec", "train_samples_per_sec")
     for line, record in csv_records(name, text, required=required):
         for bench in ("infer", "train"):
-            row = pick_numbers(name, line, record, {
-                "img_size": ("img_size", int), "samples_per_sec": (f"{bench}_samples_per_sec", float)})
-            parsed.rows.append({
-                **row, **REFERENCE_THROUGHPUT_SETTINGS, "bench": bench, "model": record["model"].strip(),
-                "compile_mode": record["compile_mode"].strip(), "source": source, "environment_id": env_id,
-            })
+            row = pick_numbers(
+                name,
+                line,
+                record,
+                {"img_size": ("img_size", int), "samples_per_sec": (f"{bench}_samples_per_sec", float)},
+            )
+            parsed.rows.append(
+                {
+                    **row,
+                    **REFERENCE_THROUGHPUT_SETTINGS,
+                    "bench": bench,
+                    "model": record["model"].strip(),
+                    "compile_mode": record["compile_mode"].strip(),
+                    "source": source,
+                    "environment_id": env_id,
+                }
+            )
     return parsed
 
 
@@ -191,6 +230,7 @@ def parse_file(name: str, text: str) -> ParsedFile:
 
 
 # --- storing ---------------------------------------------------------------------------------
+
 
 def expand_source(source: str) -> list[str]:
     """A folder to its CSVs, a quoted glob to its matches; a file or URL as it is."""

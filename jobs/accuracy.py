@@ -16,6 +16,7 @@ Spec keys (validate_accuracy_spec fills the defaults):
     img_size       input size (None: the pretrained config's test size)
     batch_size, workers, precision (fp32 | amp | amp_fp16 | amp_bf16), channels_last, device
 """
+
 import logging
 import os
 import time
@@ -24,24 +25,50 @@ from pathlib import Path
 from db.errors import LeaderboardError, not_one_of, one_line
 from db.kinds import ACCURACY_PRECISIONS
 from db.parsing import split_tag
-from jobs.environment import current_environment
 from jobs import measuring
+from jobs.environment import current_environment
 from jobs.measuring import failure, select_device
 from jobs.spec_checks import resolve_device, whole_number, yes_no
 
 log = logging.getLogger(__name__)
 
 DEFAULTS = {
-    "weights": None, "data_dir": None, "split": "validation", "dataset": None, "dataset_type": "",
-    "class_map": None, "img_size": None, "batch_size": 256, "workers": min(4, os.cpu_count() or 1),
-    "precision": "fp32", "channels_last": False, "device": None,  # None: cuda when visible, else cpu
+    "weights": None,
+    "data_dir": None,
+    "split": "validation",
+    "dataset": None,
+    "dataset_type": "",
+    "class_map": None,
+    "img_size": None,
+    "batch_size": 256,
+    "workers": min(4, os.cpu_count() or 1),
+    "precision": "fp32",
+    "channels_last": False,
+    "device": None,  # None: cuda when visible, else cpu
 }
 RESULT_COLUMNS = (
-    "model", "tag", "dataset", "img_size", "top1", "top5", "top1_err", "top5_err", "param_count",
-    "crop_pct", "interpolation", "images", "images_per_sec", "wall_s", "batch_size", "precision", "weights",
+    "model",
+    "tag",
+    "dataset",
+    "img_size",
+    "top1",
+    "top5",
+    "top1_err",
+    "top5_err",
+    "param_count",
+    "crop_pct",
+    "interpolation",
+    "images",
+    "images_per_sec",
+    "wall_s",
+    "batch_size",
+    "precision",
+    "weights",
 )
-NO_DATASET = ("No dataset configured for accuracy jobs: pass --data-dir DIR, set leaderboard.data_dir "
-              "in invoke.yaml, or export INVOKE_LEADERBOARD_DATA_DIR=DIR.")
+NO_DATASET = (
+    "No dataset configured for accuracy jobs: pass --data-dir DIR, set leaderboard.data_dir "
+    "in invoke.yaml, or export INVOKE_LEADERBOARD_DATA_DIR=DIR."
+)
 
 
 def validate_accuracy_spec(spec: dict) -> dict:
@@ -74,7 +101,7 @@ def check_run_settings(full: dict) -> None:
 
 
 def resolve_model_name(model) -> str:
-    """"arch" or "arch.tag" → "arch.tag" (timm's default tag when none is given)."""
+    """ "arch" or "arch.tag" → "arch.tag" (timm's default tag when none is given)."""
     import timm
 
     from jobs.catalog import unknown_model_message
@@ -87,8 +114,9 @@ def resolve_model_name(model) -> str:
     default_tag = timm.get_pretrained_cfg(arch).tag
     tags = [split_tag(name)[1] for name in timm.models.get_arch_pretrained_cfgs(arch)]
     if tag and tag not in tags:
-        raise LeaderboardError(f"Unknown weight tag {tag!r} for {arch}: it has {', '.join(tags)}. "
-                         f"Try --model {arch}.{default_tag}.")
+        raise LeaderboardError(
+            f"Unknown weight tag {tag!r} for {arch}: it has {', '.join(tags)}. Try --model {arch}.{default_tag}."
+        )
     tag = tag or default_tag
     return f"{arch}.{tag}" if tag else arch
 
@@ -107,9 +135,18 @@ def empty_result(spec: dict) -> dict:
     model = spec.get("model") if isinstance(spec.get("model"), str) else None
     arch, tag = split_tag(model or "")
     result.update(
-        kind="accuracy", status="failed", error=None, traceback=None, environment=None, model=arch or None, tag=tag or None,
-        dataset=spec.get("dataset"), img_size=spec.get("img_size"), batch_size=spec.get("batch_size"),
-        precision=spec.get("precision"), weights=spec.get("weights"),
+        kind="accuracy",
+        status="failed",
+        error=None,
+        traceback=None,
+        environment=None,
+        model=arch or None,
+        tag=tag or None,
+        dataset=spec.get("dataset"),
+        img_size=spec.get("img_size"),
+        batch_size=spec.get("batch_size"),
+        precision=spec.get("precision"),
+        weights=spec.get("weights"),
     )
     return result
 
@@ -156,8 +193,12 @@ def measure(spec: dict) -> dict:
     model = model.to(device=torch.device(measuring.tensor_device(spec["device"])), memory_format=memory_format).eval()
     with device_turn():  # the evaluation holds the device alone, as a throughput job's timed steps do
         counts = evaluate(model, dataset, data_config, spec)
-    return figures(counts, data_config, weights=checkpoint or hub_source(spec["model"]),
-                   param_count=published_param_count(spec["model"], model))
+    return figures(
+        counts,
+        data_config,
+        weights=checkpoint or hub_source(spec["model"]),
+        param_count=published_param_count(spec["model"], model),
+    )
 
 
 def published_param_count(name: str, model) -> float:
@@ -179,8 +220,10 @@ def figures(counts, data_config: dict, weights: str, param_count: float) -> dict
     top1 = 100.0 * counts.top1 / counts.images
     top5 = 100.0 * counts.top5 / counts.images
     return {
-        "top1": round(top1, 3), "top5": round(top5, 3),
-        "top1_err": round(100.0 - top1, 3), "top5_err": round(100.0 - top5, 3),
+        "top1": round(top1, 3),
+        "top5": round(top5, 3),
+        "top1_err": round(100.0 - top1, 3),
+        "top5_err": round(100.0 - top5, 3),
         "param_count": param_count,
         "img_size": data_config["input_size"][-1],
         "crop_pct": data_config["crop_pct"],
@@ -194,7 +237,9 @@ def figures(counts, data_config: dict, weights: str, param_count: float) -> dict
 
 def summary_line(result: dict) -> str:
     """One line a person reads: the figures and where they came from."""
-    return (f"{result['model']}.{result['tag']} on {result['dataset']} at {result['img_size']} px: "
-            f"top-1 {result['top1']:.3f}, top-5 {result['top5']:.3f} over {result['images']} images "
-            f"({result['images_per_sec']:.1f} img/s, batch {result['batch_size']}, {result['precision']}, "
-            f"weights {result['weights']})")
+    return (
+        f"{result['model']}.{result['tag']} on {result['dataset']} at {result['img_size']} px: "
+        f"top-1 {result['top1']:.3f}, top-5 {result['top5']:.3f} over {result['images']} images "
+        f"({result['images_per_sec']:.1f} img/s, batch {result['batch_size']}, {result['precision']}, "
+        f"weights {result['weights']})"
+    )

@@ -3,6 +3,7 @@
 timm's ImageDataset replaces an unreadable image with the next one (and logs a warning). That
 changes the metric, so a job's dataset fails instead, naming the file.
 """
+
 from pathlib import Path
 
 from timm.data import ImageDataset, create_dataset
@@ -31,8 +32,9 @@ class StrictImageDataset(ImageDataset):
             reason = decode_error(path, self.input_img_mode)
             if reason is None:
                 raise
-            raise UnreadableImage(f"Unreadable image {path} ({reason}): replace or remove it; "
-                                  f"an evaluation never skips images.") from None
+            raise UnreadableImage(
+                f"Unreadable image {path} ({reason}): replace or remove it; an evaluation never skips images."
+            ) from None
 
 
 def decode_error(path: str, mode: str | None) -> str | None:
@@ -69,15 +71,21 @@ def open_dataset(spec: dict, input_img_mode: str):
     """The job's dataset through timm's create_dataset; JobFailed when missing, empty or unreadable."""
     root = spec["data_dir"]
     if not spec["dataset_type"] and not Path(root).exists():
-        raise JobFailed(f"No dataset at {root}: pass --data-dir with an ImageNet-style folder "
-                        f"(one sub-folder of images per class), or set leaderboard.data_dir in invoke.yaml.")
+        raise JobFailed(
+            f"No dataset at {root}: pass --data-dir with an ImageNet-style folder "
+            f"(one sub-folder of images per class), or set leaderboard.data_dir in invoke.yaml."
+        )
     try:
         dataset = create_dataset(
-            spec["dataset_type"], root=root, split=spec["split"], class_map=spec["class_map"] or "",
-            input_img_mode=input_img_mode, seed=SEED,
+            spec["dataset_type"],
+            root=root,
+            split=spec["split"],
+            class_map=spec["class_map"] or "",
+            input_img_mode=input_img_mode,
+            seed=SEED,
         )
     except Exception as e:  # readers raise RuntimeError, FileNotFoundError, ImportError, ...
-        raise JobFailed(dataset_error_message(root, e))
+        raise JobFailed(dataset_error_message(root, e)) from e
     if len(dataset) == 0:
         raise JobFailed(empty_message(root))
     if type(dataset) is ImageDataset:
@@ -86,15 +94,19 @@ def open_dataset(spec: dict, input_img_mode: str):
 
 
 def empty_message(root: str) -> str:
-    return (f"Dataset at {root} is empty: no images in class sub-folders (or none listed in the class map). "
-            f"Point --data-dir at an ImageNet-style folder of .JPEG/.png images.")
+    return (
+        f"Dataset at {root} is empty: no images in class sub-folders (or none listed in the class map). "
+        f"Point --data-dir at an ImageNet-style folder of .JPEG/.png images."
+    )
 
 
 def dataset_error_message(root: str, error: Exception) -> str:
     if "Found 0 images" in str(error):
         return empty_message(root)
-    return (f"Cannot read the dataset at {root} ({type(error).__name__}: {first_line(error, 160)}). "
-            f"Check --data-dir and --split.")
+    return (
+        f"Cannot read the dataset at {root} ({type(error).__name__}: {first_line(error, 160)}). "
+        f"Check --data-dir and --split."
+    )
 
 
 def check_classes(dataset, num_classes: int, model: str, class_map: str | None) -> None:
@@ -105,8 +117,10 @@ def check_classes(dataset, num_classes: int, model: str, class_map: str | None) 
     if class_map:
         highest = max(class_to_idx.values())
         if highest >= num_classes:
-            raise JobFailed(f"Class map {class_map} reaches class index {highest}, but {model} has "
-                            f"{num_classes} classes: pass a class map with at most {num_classes} lines.")
+            raise JobFailed(
+                f"Class map {class_map} reaches class index {highest}, but {model} has "
+                f"{num_classes} classes: pass a class map with at most {num_classes} lines."
+            )
     elif len(class_to_idx) != num_classes:
         raise JobFailed(
             f"Dataset at {dataset.reader.root} has {len(class_to_idx)} classes, but {model}'s classifier has "
@@ -116,5 +130,7 @@ def check_classes(dataset, num_classes: int, model: str, class_map: str | None) 
 
 
 def target_range_message(highest: int, num_classes: int, model: str) -> str:
-    return (f"Dataset labels reach {highest}, beyond {model}'s {num_classes} classes: "
-            f"pass --class-map FILE mapping the dataset's labels to the model's classes.")
+    return (
+        f"Dataset labels reach {highest}, beyond {model}'s {num_classes} classes: "
+        f"pass --class-map FILE mapping the dataset's labels to the model's classes."
+    )

@@ -4,29 +4,31 @@ Loader and loop are validate.py's (prefetcher on, its warm-up batch, inference m
 predictions are counted as integers, so the figures do not depend on the batch size, which backs
 off only when memory runs out.
 """
+
 import time
 from dataclasses import dataclass
 
 import torch
 from timm.data import create_loader
 
+from jobs import measuring
 from jobs.accuracy_data import UnreadableImage, target_range_message, unreadable_image_message
 from jobs.accuracy_weights import JobFailed
-from jobs import measuring
 from jobs.measuring import autocast, is_out_of_memory, run_with_backoff
 
 
 @dataclass
 class Counts:
     images: int = 0
-    top1: int = 0         # images whose label is the top prediction
-    top5: int = 0         # images whose label is among the top 5 (top k when fewer classes)
+    top1: int = 0  # images whose label is the top prediction
+    top5: int = 0  # images whose label is among the top 5 (top k when fewer classes)
     seconds: float = 0.0  # the loop over the loader, warm-up excluded
-    batch_size: int = 0   # the batch size that completed
+    batch_size: int = 0  # the batch size that completed
 
 
 def evaluate(model, dataset, data_config: dict, spec: dict) -> Counts:
     """Counts over the whole dataset; on out-of-memory only, again at a smaller batch (timm's decay_batch_step)."""
+
     def attempt(batch_size: int) -> Counts:
         return evaluate_at(model, dataset, data_config, spec, batch_size)
 
@@ -34,8 +36,9 @@ def evaluate(model, dataset, data_config: dict, spec: dict) -> Counts:
     if error is None:
         return counts
     if is_out_of_memory(error):
-        raise JobFailed(f"Out of memory even at batch size 1 on {spec['device']}: "
-                        f"use a smaller --img-size or another --device.")
+        raise JobFailed(
+            f"Out of memory even at batch size 1 on {spec['device']}: use a smaller --img-size or another --device."
+        )
     raise error
 
 

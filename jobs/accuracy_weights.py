@@ -5,6 +5,7 @@ with a local file given as the pretrained config's `file`. So a checkpoint gets 
 treatment hub weights get (timm's checkpoint filter, position-embedding resize for another
 image size), and the number equals the one validate.py prints for those weights.
 """
+
 from pathlib import Path
 
 from db.errors import LeaderboardError, first_line
@@ -12,8 +13,12 @@ from db.parsing import split_tag
 
 # Names tried, in order, for MODEL (arch.tag) inside a checkpoint folder.
 CHECKPOINT_NAMES = (
-    "{model}.safetensors", "{model}.pth", "{model}.pth.tar", "{model}.bin",
-    "{model}/model.safetensors", "{model}/pytorch_model.bin",  # a clone of the hub repository
+    "{model}.safetensors",
+    "{model}.pth",
+    "{model}.pth.tar",
+    "{model}.bin",
+    "{model}/model.safetensors",
+    "{model}/pytorch_model.bin",  # a clone of the hub repository
 )
 
 
@@ -59,11 +64,11 @@ def create_model(model: str, img_size: int | None, checkpoint: str | None):
             model, {"img_size": img_size}, pretrained=True, pretrained_cfg_overlay=overlay
         )
     except ValueError as e:
-        raise JobFailed(f"{model} cannot run at img_size {img_size}: {first_line(e)}. Pass another --img-size.")
+        raise JobFailed(f"{model} cannot run at img_size {img_size}: {first_line(e)}. Pass another --img-size.") from e
     try:
         return timm.create_model(**kwargs)
     except Exception as e:  # timm raises many types here: hub, file, pickle, safetensors, shape errors
-        raise JobFailed(checkpoint_message(model, checkpoint, e) if checkpoint else hub_message(model, e))
+        raise JobFailed(checkpoint_message(model, checkpoint, e) if checkpoint else hub_message(model, e)) from e
 
 
 def hub_message(model: str, error: Exception) -> str:

@@ -3,6 +3,7 @@
 The invoke process is the only database writer: executors hand each result back here and it is
 stored (result row + job status, one transaction) as soon as the job ends.
 """
+
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -14,63 +15,97 @@ from db.claims import LeaseKeeper, new_owner
 from db.errors import LeaderboardError, UsageError
 from jobs.executors.base import Executor
 from jobs.executors.local import LocalExecutor, auto_compile_workers, local_slots, planner, sweep_preload
+from jobs.kinds.throughput import planned_modes
 from jobs.progress import Progress, cost_key
 from jobs.settings import configured_compile_workers, configured_job_timeout
-from jobs.kinds.throughput import planned_modes
 from jobs.sweep import Narrowing, checked_device_type, data_settings, detect_target, get_sweep
 
-NO_DATA = ("Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
-           "leaderboard.data_dir in invoke.yaml.")
+NO_DATA = (
+    "Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
+    "leaderboard.data_dir in invoke.yaml."
+)
 
 
 @dataclass(kw_only=True)  # built by name: a reordering can never go unnoticed
 class Options:
     """One eval-all campaign, as its flags and the configuration decide it."""
+
     sweep_name: str
-    sweep: dict                # the sweep's definition (jobs.sweep)
-    narrowing: Narrowing       # --models, --kind, --bench, --compile-mode
-    data: dict | None          # data_dir, weights, class_map (absolute); None skips accuracy jobs
-    executor: str              # local | ray
+    sweep: dict  # the sweep's definition (jobs.sweep)
+    narrowing: Narrowing  # --models, --kind, --bench, --compile-mode
+    data: dict | None  # data_dir, weights, class_map (absolute); None skips accuracy jobs
+    executor: str  # local | ray
     ray_address: str | None
-    device: str | None         # cpu | cuda | None: cuda when a GPU is visible
-    timeout_s: float           # per job
+    device: str | None  # cpu | cuda | None: cuda when a GPU is visible
+    timeout_s: float  # per job
     compile_workers: int | None = None  # jobs compiling beside the measuring one, per slot; None: auto
-    force: bool = False        # run finished jobs again
+    force: bool = False  # run finished jobs again
     retry_failed: bool = False
-    dry_run: bool = False      # print the plan, run nothing
+    dry_run: bool = False  # print the plan, run nothing
 
     @classmethod
-    def from_flags(cls, settings, *, sweep: str, models=None, kind=None, bench=None, compile_mode=None,
-                   executor=None, ray_address=None, data_dir=None, checkpoint_dir=None, class_map=None,
-                   device=None, timeout=None, compile_workers=None, **switches) -> "Options":
+    def from_flags(
+        cls,
+        settings,
+        *,
+        sweep: str,
+        models=None,
+        kind=None,
+        bench=None,
+        compile_mode=None,
+        executor=None,
+        ray_address=None,
+        data_dir=None,
+        checkpoint_dir=None,
+        class_map=None,
+        device=None,
+        timeout=None,
+        compile_workers=None,
+        **switches,
+    ) -> "Options":
         """Flags over `settings` (the leaderboard configuration), checked before any work: a UsageError for
         a malformed value (--timeout or job_timeout, --device, --sweep, the sweep's definition), a
         LeaderboardError for a missing dataset."""
         timeout_s = configured_job_timeout(settings, timeout)
         workers = configured_compile_workers(settings, compile_workers)
         if compile_workers is not None and workers and (executor or settings.executor) == "ray":
-            raise UsageError("--compile-workers is the local executor's: Ray runs each job alone on its GPU. "
-                             "Drop it, or pass --executor local.")
+            raise UsageError(
+                "--compile-workers is the local executor's: Ray runs each job alone on its GPU. "
+                "Drop it, or pass --executor local."
+            )
         checked_device_type(device)
         definition = get_sweep(sweep, settings.sweeps)  # checked whole: no job fails for its sweep's typo
         data_dir = data_dir or settings.data_dir
         if data_dir and not Path(data_dir).expanduser().is_dir():
-            raise LeaderboardError(f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, "
-                                   "or set leaderboard.data_dir in invoke.yaml.")
-        narrowing = Narrowing(models=models or None, kinds=[kind] if kind else None, benches=bench or None,
-                              compile_modes=compile_mode or None)
-        return cls(sweep_name=sweep, sweep=definition, narrowing=narrowing,
-                   data=data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir,
-                                      class_map or settings.class_map),
-                   executor=executor or settings.executor, ray_address=ray_address or settings.ray_address,
-                   device=device, timeout_s=timeout_s, compile_workers=workers, **switches)
+            raise LeaderboardError(
+                f"No dataset at {data_dir}: pass --data-dir with an ImageNet-style folder, "
+                "or set leaderboard.data_dir in invoke.yaml."
+            )
+        narrowing = Narrowing(
+            models=models or None,
+            kinds=[kind] if kind else None,
+            benches=bench or None,
+            compile_modes=compile_mode or None,
+        )
+        return cls(
+            sweep_name=sweep,
+            sweep=definition,
+            narrowing=narrowing,
+            data=data_settings(data_dir, checkpoint_dir or settings.checkpoint_dir, class_map or settings.class_map),
+            executor=executor or settings.executor,
+            ray_address=ray_address or settings.ray_address,
+            device=device,
+            timeout_s=timeout_s,
+            compile_workers=workers,
+            **switches,
+        )
 
 
 @dataclass
 class Summary:
     ran: int
     done: int
-    failed: list        # rows: kind, model, spec, error
+    failed: list  # rows: kind, model, spec, error
     elsewhere: int = 0  # claimed first by another sweep on this database
 
     def text(self) -> str:
@@ -91,10 +126,12 @@ def plan_text(jobs, plan: queue.QueuePlan) -> str:
     per_kind = Counter(j.kind for j in jobs)
     to_run = Counter(j.kind for j in plan.to_run)
     lines = [f"{kind}: {count} jobs, {to_run[kind]} to run" for kind, count in sorted(per_kind.items())]
-    lines.append(f"total: {len(jobs)} jobs; {plan.done} already done, {len(plan.to_run)} to run"
-                 f" ({plan.resumed} interrupted before), {plan.failed} failed before"
-                 + (" (pass --retry-failed to run them again)" if plan.failed else "")
-                 + (f", {plan.held} running in another sweep" if plan.held else ""))
+    lines.append(
+        f"total: {len(jobs)} jobs; {plan.done} already done, {len(plan.to_run)} to run"
+        f" ({plan.resumed} interrupted before), {plan.failed} failed before"
+        + (" (pass --retry-failed to run them again)" if plan.failed else "")
+        + (f", {plan.held} running in another sweep" if plan.held else "")
+    )
     return "\n".join(lines)
 
 
@@ -110,8 +147,12 @@ def make_executor(options: Options, target) -> Executor:
     if workers is None:
         workers = auto_compile_workers(target.device_type, target.slots)
     modes, _ = planned_modes(options.sweep.get("throughput") or {}, target, options.narrowing)
-    return LocalExecutor(local_slots(target.device_type, target.slots), options.timeout_s, compile_workers=workers,
-                         preload=sweep_preload(target.device_type, compiles=modes != ["eager"]))
+    return LocalExecutor(
+        local_slots(target.device_type, target.slots),
+        options.timeout_s,
+        compile_workers=workers,
+        preload=sweep_preload(target.device_type, compiles=modes != ["eager"]),
+    )
 
 
 def run_campaign(database, options: Options, say=print, make=make_executor) -> Summary | None:
@@ -122,10 +163,18 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
     with make(options, target) as executor:  # started first: its imports overlap the planning
         jobs, new_models = executor.plan(options.sweep, target, options.data, options.narrowing, catalogued)
         save_catalog(database, new_models)  # family and norm of every model the site will show
-        queued = queue.enqueue(database, jobs, options.sweep_name, force=options.force,
-                               retry_failed=options.retry_failed, dry_run=options.dry_run)
-        say(f"Sweep {options.sweep_name!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}"
-            f"{compile_workers_text(executor)}):")
+        queued = queue.enqueue(
+            database,
+            jobs,
+            options.sweep_name,
+            force=options.force,
+            retry_failed=options.retry_failed,
+            dry_run=options.dry_run,
+        )
+        say(
+            f"Sweep {options.sweep_name!r} on {target.device_name} ({target.slots} slot{'s' * (target.slots > 1)}"
+            f"{compile_workers_text(executor)}):"
+        )
         say(plan_text(jobs, queued))
         for mode, why in planned_modes(options.sweep.get("throughput") or {}, target, options.narrowing)[1].items():
             say(f"{mode} not measured on {target.device_type}: {why}.")
@@ -139,9 +188,11 @@ def run_campaign(database, options: Options, say=print, make=make_executor) -> S
         return run_jobs(database, executor, queued.to_run, progress)
 
 
-CPU_COMPILE_WORKERS = ("Compile workers on a CPU share the cores being measured: a job timed while another compiles "
-                       "runs several times slower (bench/RESULTS.md). Keep its figures for compile_s only, or use "
-                       "--compile-workers 0.")
+CPU_COMPILE_WORKERS = (
+    "Compile workers on a CPU share the cores being measured: a job timed while another compiles "
+    "runs several times slower (bench/RESULTS.md). Keep its figures for compile_s only, or use "
+    "--compile-workers 0."
+)
 
 
 def compile_workers_text(executor) -> str:
@@ -181,12 +232,12 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
             executor.run(jobs, on_start, on_finish)
     except KeyboardInterrupt:
         progress.close()
-        raise SweepInterrupted(progress.done, progress.failed, progress.total - progress.done - progress.failed,
-                               len(progress.current)) from None
+        raise SweepInterrupted(
+            progress.done, progress.failed, progress.total - progress.done - progress.failed, len(progress.current)
+        ) from None
     progress.close()
     failed = queue.failures(db, [j.key for j in jobs])
-    return Summary(ran=progress.done + progress.failed, done=progress.done, failed=failed,
-                   elsewhere=progress.elsewhere)
+    return Summary(ran=progress.done + progress.failed, done=progress.done, failed=failed, elsewhere=progress.elsewhere)
 
 
 class SweepInterrupted(Exception):
@@ -198,5 +249,7 @@ class SweepInterrupted(Exception):
 
     def text(self) -> str:
         was_running = f", {self.running} of them interrupted while running" if self.running else ""
-        return (f"Interrupted: {self.done} jobs done and {self.failed} failed are stored; {self.left} left"
-                f"{was_running}. Run the same command again to resume.")
+        return (
+            f"Interrupted: {self.done} jobs done and {self.failed} failed are stored; {self.left} left"
+            f"{was_running}. Run the same command again to resume."
+        )

@@ -4,6 +4,7 @@ Nothing here is a hand-written table of models: family comes from the timm modul
 registered in, norm type from walking the model's modules, sizes from the model and its
 pretrained config. Any timm model works.
 """
+
 import difflib
 import fnmatch
 from collections import Counter
@@ -35,6 +36,7 @@ NORM_PATTERNS = (
 )
 WEIGHT_STANDARDIZED = ("StdConv",)  # ScaledStdConv2d, StdConv2d, ...: norm-free nets
 
+
 class UnknownModel(LeaderboardError):
     """A model name or glob that matches nothing in the installed timm."""
 
@@ -61,7 +63,9 @@ def resolve_models(patterns=DEFAULT_MODELS) -> list[str]:
 def unknown_model_message(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(split_tag(name)[0], known, n=5, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return f"Unknown model {name!r} in timm {timm.__version__}.{hint} List them with `invoke catalog --models 'PATTERN*'`."
+    return (
+        f"Unknown model {name!r} in timm {timm.__version__}.{hint} List them with `invoke catalog --models 'PATTERN*'`."
+    )
 
 
 def norm_label(module: torch.nn.Module) -> str | None:
@@ -143,8 +147,9 @@ def described(value):
         return ("tensor", tuple(value.shape), value.stride(), value.dtype)
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(described(v) for v in value))
-    if value is None or isinstance(value, (bool, int, float, str, torch.dtype, torch.device, torch.memory_format,
-                                           torch.layout)):
+    if value is None or isinstance(
+        value, (bool, int, float, str, torch.dtype, torch.device, torch.memory_format, torch.layout)
+    ):
         return (type(value).__name__, value)  # the type too: 1, 1.0 and True are equal keys otherwise
     raise NotCached
 
@@ -180,12 +185,40 @@ def pretrained_facts(name: str) -> dict:
 # In-place initialisers that change only values (torch.nn.init's and the tensor ops timm's init
 # functions call): a meta tensor has no values, so they change nothing there, yet each runs Python
 # meta kernels; skipping them makes building a model on "meta" about a third cheaper.
-VALUE_ONLY_INPLACE = frozenset({
-    "zero_", "fill_", "uniform_", "normal_", "add_", "sub_", "mul_", "div_", "erfinv_", "clamp_",
-    "clamp_min_", "clamp_max_", "copy_", "exp_", "sqrt_", "log_", "abs_", "neg_",
-    "constant_", "ones_", "zeros_", "eye_", "dirac_", "trunc_normal_", "orthogonal_", "sparse_",
-    "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
-})
+VALUE_ONLY_INPLACE = frozenset(
+    {
+        "zero_",
+        "fill_",
+        "uniform_",
+        "normal_",
+        "add_",
+        "sub_",
+        "mul_",
+        "div_",
+        "erfinv_",
+        "clamp_",
+        "clamp_min_",
+        "clamp_max_",
+        "copy_",
+        "exp_",
+        "sqrt_",
+        "log_",
+        "abs_",
+        "neg_",
+        "constant_",
+        "ones_",
+        "zeros_",
+        "eye_",
+        "dirac_",
+        "trunc_normal_",
+        "orthogonal_",
+        "sparse_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "xavier_uniform_",
+        "xavier_normal_",
+    }
+)
 
 
 class InitSkippedOnMeta(TorchFunctionMode):

@@ -7,16 +7,17 @@ time; this process never imports torch. Entries are saved as each chunk ends, so
 run keeps what it did. A chunk whose process dies (a model that segfaults, a timeout) is run again
 one model at a time, so only the culprit is reported failed.
 """
+
 from db.catalog import save_catalog, uncatalogued_results
 from jobs.executors.local import PLAN_PRELOAD, LocalExecutor, Slot, available_cores
 
-CHUNK_MODELS = 16       # models per process: a fork costs far less than 16 models' builds
+CHUNK_MODELS = 16  # models per process: a fork costs far less than 16 models' builds
 CHUNK_TIMEOUT_S = 600.0  # a chunk of the largest models takes well under a minute
 CATALOG_CHUNK = "jobs.catalog:catalog_chunk"
 
 
 def chunks(names: list[str], size: int) -> list[tuple[list[str]]]:
-    return [(names[start:start + size],) for start in range(0, len(names), size)]
+    return [(names[start : start + size],) for start in range(0, len(names), size)]
 
 
 class ImportedCatalogue:
@@ -54,8 +55,9 @@ def catalog_imported(db, workers: int | None = None, on_progress=None) -> dict:
     run.on_progress(0, run.total, 0)
     if names:
         todo = chunks(names, CHUNK_MODELS)
-        with LocalExecutor([Slot("catalog", {"CUDA_VISIBLE_DEVICES": ""})], CHUNK_TIMEOUT_S,
-                           preload=PLAN_PRELOAD) as runner:
+        with LocalExecutor(
+            [Slot("catalog", {"CUDA_VISIBLE_DEVICES": ""})], CHUNK_TIMEOUT_S, preload=PLAN_PRELOAD
+        ) as runner:
             runner.call_many(CATALOG_CHUNK, todo, min(workers or available_cores(), len(todo)), run.chunk_ended)
     run.report["unknown"].sort()
     return run.report

@@ -6,6 +6,7 @@ one fails there, in one place, rather than somewhere in a sweep. Public APIs sta
 are used (e.g. torch.compiler.reset, not torch._dynamo.reset). torch and timm are imported
 inside the functions: importing this module stays cheap.
 """
+
 import importlib.metadata
 import re
 from functools import lru_cache
@@ -22,8 +23,10 @@ def installed(package: str) -> tuple[int, ...]:
 def require(package: str, minimum: tuple[int, ...], needed_for: str) -> None:
     if installed(package) < minimum:
         wanted = ".".join(map(str, minimum))
-        raise LeaderboardError(f"{needed_for} needs {package} >= {wanted}, and {package} "
-                               f"{importlib.metadata.version(package)} is installed: pip install '{package}>={wanted}'.")
+        raise LeaderboardError(
+            f"{needed_for} needs {package} >= {wanted}, and {package} "
+            f"{importlib.metadata.version(package)} is installed: pip install '{package}>={wanted}'."
+        )
 
 
 def limit_image_retries(dataset, retries: int = 1) -> None:
@@ -35,8 +38,10 @@ def limit_image_retries(dataset, retries: int = 1) -> None:
     this does nothing); checked in 1.0.23, 1.0.24, 1.0.25, 1.0.28, 1.0.30 and 1.0.31."""
     require("timm", (1, 0, 23), "Failing on an unreadable image")
     if not hasattr(dataset, "_max_retries"):
-        raise RuntimeError(f"timm {importlib.metadata.version('timm')}'s ImageDataset has no _max_retries "
-                           "(checked in timm 1.0.23-1.0.31): update jobs/compat.py.")
+        raise RuntimeError(
+            f"timm {importlib.metadata.version('timm')}'s ImageDataset has no _max_retries "
+            "(checked in timm 1.0.23-1.0.31): update jobs/compat.py."
+        )
     dataset._max_retries = retries
 
 

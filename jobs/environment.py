@@ -1,4 +1,5 @@
 """The environment a measurement ran in: hardware and software versions, for provenance."""
+
 import functools
 import platform
 import socket
@@ -24,7 +25,9 @@ def nvidia_driver() -> str | None:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -66,7 +69,8 @@ def current_environment(device: str = "cpu") -> dict:
     import torch
 
     return {
-        "cuda": None, "cudnn": None,
+        "cuda": None,
+        "cudnn": None,
         **device_facts(device),
         **build_versions(),
         "torch": torch.__version__,

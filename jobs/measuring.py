@@ -5,6 +5,7 @@ Every device-specific torch call the jobs make is made here, so that the tests c
 one's arguments the way torch checks them on a machine without a GPU (tests/cuda_fake.py).
 torch is imported inside the functions: importing this module stays cheap.
 """
+
 import gc
 import logging
 import resource
@@ -17,8 +18,13 @@ log = logging.getLogger(__name__)
 # Autocast dtype per precision; "amp" is validate.py's --amp: float16 on CUDA, bfloat16 elsewhere.
 AUTOCAST_DTYPES = {"amp_bf16": "bfloat16", "amp_fp16": "float16", "amp": None}
 # RuntimeError messages of an allocator that ran out: CUDA's, cuBLAS/cuDNN workspaces, the CPU's ENOMEM.
-OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory", "not enough memory",
-                          "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED")
+OUT_OF_MEMORY_MESSAGES = (
+    "out of memory",
+    "can't allocate memory",
+    "not enough memory",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_ALLOC_FAILED",
+)
 
 
 def is_cuda(device: str) -> bool:
@@ -171,8 +177,11 @@ def failure(error: BaseException, limit: int = 500) -> dict:
     can fix it (a LeaderboardError: the line says how) or it is a bug (the traceback matters)."""
     from db.errors import LeaderboardError, one_line
 
-    return {"error": one_line(error, limit), "traceback": traceback_text(error),
-            "user_error": isinstance(error, LeaderboardError)}
+    return {
+        "error": one_line(error, limit),
+        "traceback": traceback_text(error),
+        "user_error": isinstance(error, LeaderboardError),
+    }
 
 
 def traceback_text(error: BaseException) -> str:

@@ -5,6 +5,7 @@ device: a compile job costs many eager ones): the mean of this sweep's finished 
 else the median of earlier sweeps' (from the database), else the mean of everything finished so far.
 On a terminal the line is redrawn every second; otherwise one line per finished job, with its time.
 """
+
 import statistics
 import sys
 import threading
@@ -100,9 +101,9 @@ class Progress(LiveLine):
         self.waiting = {job.key: cost_key(job.kind, job.spec) for job in jobs}  # not started yet
         self.costs = JobCosts(past_costs)
         self.done = self.failed = self.elsewhere = 0
-        self.current = {}   # slot name → (job label, cost key, started at)
+        self.current = {}  # slot name → (job label, cost key, started at)
         self.first_start = None  # when the first job started
-        self.busy_s = 0.0        # the finished jobs' seconds, added up
+        self.busy_s = 0.0  # the finished jobs' seconds, added up
         super().__init__(stream)
 
     def started(self, job, slot: str) -> None:
@@ -132,8 +133,11 @@ class Progress(LiveLine):
             self.failed += status == "failed"
         if not self.live:
             detail = f": {error}" if status != "done" and error else ""
-            print(f"[{self.done + self.failed}/{self.total}] {status} {label} in {seconds:.1f} s{detail}",
-                  file=self.stream, flush=True)
+            print(
+                f"[{self.done + self.failed}/{self.total}] {status} {label} in {seconds:.1f} s{detail}",
+                file=self.stream,
+                flush=True,
+            )
         self.redraw()
 
     def eta(self) -> float | None:
@@ -158,10 +162,13 @@ class Progress(LiveLine):
         with self.lock:
             finished = self.done + self.failed
             eta = self.eta()
-            slots = "  ".join(f"{slot}: {label} ({duration(now - began)})"
-                              for slot, (label, _, began) in sorted(self.current.items()))
-        return (f"{self.done} done, {self.failed} failed, {self.total - finished} left | "
-                f"elapsed {duration(now - self.began)} ETA {duration(eta) if eta is not None else '?'} | {slots}")
+            slots = "  ".join(
+                f"{slot}: {label} ({duration(now - began)})" for slot, (label, _, began) in sorted(self.current.items())
+            )
+        return (
+            f"{self.done} done, {self.failed} failed, {self.total - finished} left | "
+            f"elapsed {duration(now - self.began)} ETA {duration(eta) if eta is not None else '?'} | {slots}"
+        )
 
 
 class CountProgress(LiveLine):
@@ -184,8 +191,10 @@ class CountProgress(LiveLine):
     def line(self) -> str:
         elapsed = time.monotonic() - self.began
         left = elapsed / self.done * (self.total - self.done) if self.done else None
-        return (f"{self.what} {self.done}/{self.total or '?'} ({self.failed} failed) | elapsed {duration(elapsed)} "
-                f"ETA {duration(left) if left is not None else '?'}")
+        return (
+            f"{self.what} {self.done}/{self.total or '?'} ({self.failed} failed) | elapsed {duration(elapsed)} "
+            f"ETA {duration(left) if left is not None else '?'}"
+        )
 
     def close(self) -> None:
         self.redraw()  # the final count

@@ -8,6 +8,7 @@ Invoke reads the project's invoke.yaml and those variables itself, after importi
 before any task runs; a YAML error or a variable it cannot cast to its setting's type is then its
 traceback. check_project_config reads them first, the way Invoke will, so either is one line.
 """
+
 import json
 import math
 import os
@@ -24,16 +25,18 @@ PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")  # beside tasks.py;
 
 @dataclass
 class Settings:
-    db: str = "db/leaderboard.db"   # the SQLite database (created and upgraded on first use)
-    data_dir: str | None = None     # ImageNet-style validation folder; None skips accuracy jobs
+    db: str = "db/leaderboard.db"  # the SQLite database (created and upgraded on first use)
+    data_dir: str | None = None  # ImageNet-style validation folder; None skips accuracy jobs
     checkpoint_dir: str | None = None  # offline weights: <model>.safetensors|.pth per model; None: the hub
-    class_map: str | None = None    # class-map file when data_dir's folders are a subset of the classes
-    site_dir: str = "site"          # where `invoke build` writes the static site
-    executor: str = "local"         # eval-all: local (this machine's slots) or ray
+    class_map: str | None = None  # class-map file when data_dir's folders are a subset of the classes
+    site_dir: str = "site"  # where `invoke build` writes the static site
+    executor: str = "local"  # eval-all: local (this machine's slots) or ray
     ray_address: str | None = None  # Ray cluster address; None: RAY_ADDRESS, else a local Ray
-    job_timeout: float = 1800.0     # seconds before a job's whole process group is killed
-    compile_workers: str = "auto"   # jobs compiling beside the one measuring, per GPU: a number, or auto
-    change_threshold: float = CHANGE_THRESHOLD  # flag a change between a measurement's consecutive runs beyond this fraction
+    job_timeout: float = 1800.0  # seconds before a job's whole process group is killed
+    compile_workers: str = "auto"  # jobs compiling beside the one measuring, per GPU: a number, or auto
+    change_threshold: float = (
+        CHANGE_THRESHOLD  # flag a change between a measurement's consecutive runs beyond this fraction
+    )
     sweeps: dict = field(default_factory=dict)  # named sweeps added to the built-in default and smoke
 
 
@@ -65,8 +68,9 @@ def job_timeout(value, where: tuple[str, str] = ("--timeout", "--timeout {}")) -
         seconds = 0.0
     if not (seconds > 0 and math.isfinite(seconds)):
         name, example = where
-        raise UsageError(f"Bad {name} {value!r}: pass the seconds a job may run, "
-                         f"e.g. {example.format(f'{Settings.job_timeout:g}')}.")
+        raise UsageError(
+            f"Bad {name} {value!r}: pass the seconds a job may run, e.g. {example.format(f'{Settings.job_timeout:g}')}."
+        )
     return seconds
 
 
@@ -85,8 +89,10 @@ def compile_workers(value, where: tuple[str, str] = ("--compile-workers", "--com
         return None
     if not text.isdigit():
         name, example = where
-        raise UsageError(f"Bad {name} {value!r}: pass how many jobs compile beside the one measuring, 0 or more, "
-                         f"or auto, e.g. {example.format(2)}.")
+        raise UsageError(
+            f"Bad {name} {value!r}: pass how many jobs compile beside the one measuring, 0 or more, "
+            f"or auto, e.g. {example.format(2)}."
+        )
     return int(text)
 
 
@@ -117,6 +123,7 @@ def usage_errors():
 
 # --- what Invoke reads before any task runs ----------------------------------------------------
 
+
 def check_project_config(folder: Path, environ=os.environ) -> None:
     """The project's config file beside tasks.py (in `folder`) and the INVOKE_LEADERBOARD_* variables,
     checked as Invoke is about to read them; a UsageError names the file and line, or the variable."""
@@ -130,12 +137,16 @@ def project_settings(folder: Path) -> dict:
         return {}
     data = parsed_config(path)
     if data is not None and not isinstance(data, dict):
-        raise UsageError(f"{path} holds a {type(data).__name__}, not settings: write `leaderboard:` and "
-                         "indented `key: value` lines under it.")
+        raise UsageError(
+            f"{path} holds a {type(data).__name__}, not settings: write `leaderboard:` and "
+            "indented `key: value` lines under it."
+        )
     section = (data or {}).get("leaderboard")
     if section is not None and not isinstance(section, dict):
-        raise UsageError(f"Bad leaderboard {section!r} in {path}: it must hold indented `key: value` lines, "
-                         "e.g. `leaderboard:` then `  db: lb.db`.")
+        raise UsageError(
+            f"Bad leaderboard {section!r} in {path}: it must hold indented `key: value` lines, "
+            "e.g. `leaderboard:` then `  db: lb.db`."
+        )
     check_shapes(section or {}, path)
     return section or {}
 
@@ -145,7 +156,9 @@ def check_shapes(section: dict, path: Path) -> None:
     single value either way (its AmbiguousMergeError, a traceback)."""
     for key, default in defaults().items():
         if key in section and isinstance(default, dict) != isinstance(section[key], dict):
-            shape = "a mapping (indented `name: ...` lines)" if isinstance(default, dict) else "one value, not a mapping"
+            shape = (
+                "a mapping (indented `name: ...` lines)" if isinstance(default, dict) else "one value, not a mapping"
+            )
             raise UsageError(f"Bad leaderboard.{key} {section[key]!r} in {path}: it must be {shape}.")
 
 
@@ -159,8 +172,10 @@ def parsed_config(path: Path):
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UsageError(f"Bad YAML in {path}{place}: {e.problem or e.context}. Fix that line "
-                         "(`key: value`, nested keys indented by spaces).") from None
+        raise UsageError(
+            f"Bad YAML in {path}{place}: {e.problem or e.context}. Fix that line "
+            "(`key: value`, nested keys indented by spaces)."
+        ) from None
     except json.JSONDecodeError as e:
         raise UsageError(f"Bad JSON in {path}, line {e.lineno}, column {e.colno}: {e.msg}. Fix that line.") from None
     except (yaml.YAMLError, OSError, ValueError) as e:
@@ -179,5 +194,7 @@ def check_environment(project: dict, environ) -> None:
         except ValueError:
             noun = "a whole number" if isinstance(value, int) else "a number"
             where = " in invoke.yaml" if key in project else ""
-            raise UsageError(f"Bad {name} {environ[name]!r}: Invoke reads it as {noun}, the type of "
-                             f"leaderboard.{key}{where}. Set e.g. {name}={value:g}, or unset it.") from None
+            raise UsageError(
+                f"Bad {name} {environ[name]!r}: Invoke reads it as {noun}, the type of "
+                f"leaderboard.{key}{where}. Set e.g. {name}={value:g}, or unset it."
+            ) from None

@@ -1,4 +1,5 @@
 """Checks shared by the job specs: each bad value is a one-line LeaderboardError naming it and the fix."""
+
 import re
 
 from db.errors import LeaderboardError
@@ -43,7 +44,9 @@ def resolve_device(device: str | None) -> str:
     if parsed.type == "cuda":
         count = torch.cuda.device_count()
         if count == 0 or (parsed.index or 0) >= count:
-            raise LeaderboardError(f"device {device!r} is not available here ({count} CUDA devices visible): try --device cpu.")
+            raise LeaderboardError(
+                f"device {device!r} is not available here ({count} CUDA devices visible): try --device cpu."
+            )
     elif parsed.type == "mps" and not torch.backends.mps.is_available():
         raise LeaderboardError(f"device {device!r} is not available here: try --device cpu.")
     return device

@@ -12,6 +12,7 @@ A sweep is a dict (built in here, or under `leaderboard.sweeps` in invoke.yaml):
 Accuracy jobs are planned for every published weight tag of each model; throughput jobs for
 every architecture. `precision: auto` is mixed precision (bf16) on CUDA and fp32 on CPU.
 """
+
 import fnmatch
 import importlib.metadata
 import os
@@ -28,19 +29,30 @@ from db.store import stable_hash
 from jobs.environment import cpu_name
 from jobs.sweep_checks import DEVICE_TYPES, as_mapping, checked_sweep
 
-
 BUILTIN_SWEEPS = {
     # The tiny-test-model campaign.
     "default": {
         "models": ["test_*"],
         "accuracy": {"img_sizes": [160, 192], "batch_size": 256, "workers": 4},
-        "throughput": {"benches": ["infer", "train"], "compile_modes": list(COMPILE_MODES), "precision": "auto",
-                       "batch_size": 256, "warmup_steps": 10, "steps": 20, "repeats": 5,
-                       # A CPU runs the campaign at a batch and length it finishes in, eager against one
-                       # compile mode: each compiled job is a cold compile of 10-120 s on 2 cores, and
-                       # max-autotune would add as many again (README: "On a CPU").
-                       "cpu": {"batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3,
-                               "compile_modes": ["eager", "default"]}},
+        "throughput": {
+            "benches": ["infer", "train"],
+            "compile_modes": list(COMPILE_MODES),
+            "precision": "auto",
+            "batch_size": 256,
+            "warmup_steps": 10,
+            "steps": 20,
+            "repeats": 5,
+            # A CPU runs the campaign at a batch and length it finishes in, eager against one
+            # compile mode: each compiled job is a cold compile of 10-120 s on 2 cores, and
+            # max-autotune would add as many again (README: "On a CPU").
+            "cpu": {
+                "batch_size": 32,
+                "warmup_steps": 3,
+                "steps": 10,
+                "repeats": 3,
+                "compile_modes": ["eager", "default"],
+            },
+        },
     },
     # Quick check that every model runs here: one tiny eager step each, no compile, no data. Its
     # figures say nothing about speed: low_fidelity keeps them out of the site's default views.
@@ -48,18 +60,25 @@ BUILTIN_SWEEPS = {
         "models": ["test_*"],
         "low_fidelity": True,
         "accuracy": None,
-        "throughput": {"benches": ["infer"], "compile_modes": ["eager"], "precision": "fp32",
-                       "batch_size": 2, "warmup_steps": 0, "steps": 1, "repeats": 1},
+        "throughput": {
+            "benches": ["infer"],
+            "compile_modes": ["eager"],
+            "precision": "fp32",
+            "batch_size": 2,
+            "warmup_steps": 0,
+            "steps": 1,
+            "repeats": 1,
+        },
     },
 }
 
 
 @dataclass
 class Job:
-    key: str      # hash of everything that changes the result
-    kind: str     # accuracy | throughput
-    model: str    # as the job names it (accuracy: arch.tag)
-    spec: dict    # what the job function receives
+    key: str  # hash of everything that changes the result
+    kind: str  # accuracy | throughput
+    model: str  # as the job names it (accuracy: arch.tag)
+    spec: dict  # what the job function receives
 
     @property
     def label(self) -> str:
@@ -69,9 +88,10 @@ class Job:
 @dataclass
 class Target:
     """Where jobs run, as the job key sees it."""
-    device_type: str   # cuda | cpu
+
+    device_type: str  # cuda | cpu
     device_name: str
-    slots: int         # parallel jobs: one per GPU, one on CPU
+    slots: int  # parallel jobs: one per GPU, one on CPU
 
 
 class UnknownSweep(UsageError):
@@ -91,7 +111,7 @@ def visible_gpus() -> list[str]:
         return [name for index, uuid, name in devices if not uuid.startswith("MIG-")]
     names = []
     for entry in (e.strip() for e in wanted.split(",")):
-        name = next((name for index, uuid, name in devices if entry and entry in (index, uuid[:len(entry)])), None)
+        name = next((name for index, uuid, name in devices if entry and entry in (index, uuid[: len(entry)])), None)
         if name is None:
             break  # CUDA ignores every entry after the first it does not know
         names.append(name)
@@ -130,8 +150,10 @@ def no_gpu_reason() -> str:
     wanted = os.environ.get("CUDA_VISIBLE_DEVICES")
     if wanted is None:
         return "no GPU is visible (nvidia-smi found none)"
-    return (f"CUDA_VISIBLE_DEVICES={wanted!r} names no GPU that nvidia-smi -L lists (give indexes or "
-            "GPU-/MIG- UUIDs; empty means no GPU)")
+    return (
+        f"CUDA_VISIBLE_DEVICES={wanted!r} names no GPU that nvidia-smi -L lists (give indexes or "
+        "GPU-/MIG- UUIDs; empty means no GPU)"
+    )
 
 
 def checked_device_type(device: str | None) -> str | None:
@@ -146,16 +168,20 @@ def get_sweep(name: str, configured) -> dict:
     is planned: a bad key or value is a UsageError naming the sweep, the key and the fix."""
     sweeps = {**BUILTIN_SWEEPS, **configured_sweeps(configured)}
     if name not in sweeps:
-        raise UnknownSweep(f"Unknown sweep {name!r}: choose one of {', '.join(sorted(sweeps))}, "
-                           "or define it under leaderboard.sweeps in invoke.yaml.")
+        raise UnknownSweep(
+            f"Unknown sweep {name!r}: choose one of {', '.join(sorted(sweeps))}, "
+            "or define it under leaderboard.sweeps in invoke.yaml."
+        )
     return checked_sweep(name, sweeps[name])
 
 
 def configured_sweeps(configured) -> dict:
     sweeps = as_mapping(configured or {})
     if sweeps is None:
-        raise UsageError(f"Bad leaderboard.sweeps {configured!r} in invoke.yaml: it must map sweep names to "
-                         "definitions, e.g. sweeps: {mine: {models: [test_vit]}}.")
+        raise UsageError(
+            f"Bad leaderboard.sweeps {configured!r} in invoke.yaml: it must map sweep names to "
+            "definitions, e.g. sweeps: {mine: {models: [test_vit]}}."
+        )
     return sweeps
 
 
@@ -165,15 +191,17 @@ def library_versions() -> dict:
 
 
 def job_key(kind: str, spec: dict, target: Target, versions: dict) -> str:
-    return stable_hash({"kind": kind, "spec": spec, "device_type": target.device_type,
-                        "device_name": target.device_name, **versions})
+    return stable_hash(
+        {"kind": kind, "spec": spec, "device_type": target.device_type, "device_name": target.device_name, **versions}
+    )
 
 
 @dataclass
 class Narrowing:
     """Command-line flags that narrow a sweep; None keeps the sweep's own list."""
-    models: list | None = None          # globs, matched against arch and arch.tag
-    kinds: list | None = None           # accuracy, throughput
+
+    models: list | None = None  # globs, matched against arch and arch.tag
+    kinds: list | None = None  # accuracy, throughput
     benches: list | None = None
     compile_modes: list | None = None
 
@@ -193,8 +221,9 @@ def sweep_models(sweep: dict, narrowing: Narrowing) -> list[str]:
     return [a for a in architectures if any(fnmatch.fnmatchcase(a, g) for g in arch_globs)]
 
 
-def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing = Narrowing()) -> list[Job]:
+def plan_jobs(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing | None = None) -> list[Job]:
     """Every job of `sweep` on `target`. `data` holds data_dir (absolute) and friends; None skips accuracy."""
+    narrowing = narrowing or Narrowing()
     models = sweep_models(sweep, narrowing)
     versions = library_versions()
     specs = []
@@ -210,8 +239,9 @@ def absolute(path: str | None) -> str | None:
     return str(Path(path).expanduser().resolve()) if path else None
 
 
-def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Narrowing,
-                  catalogued: set | None = None) -> dict:
+def plan_as_dicts(
+    sweep: dict, target: Target, data: dict | None, narrowing: Narrowing, catalogued: set | None = None
+) -> dict:
     """plan_jobs, for running in a worker process: a result dict with the jobs or the error, and
     the catalogue facts of the sweep's architectures not in `catalogued` (None: none wanted)."""
     from jobs.catalog import model_facts
@@ -221,8 +251,11 @@ def plan_as_dicts(sweep: dict, target: Target, data: dict | None, narrowing: Nar
     except LeaderboardError as e:  # an unknown model name, ...
         return {"status": "failed", "error": str(e), "user_error": True}
     missing = sorted({split_tag(j.model)[0] for j in jobs} - catalogued) if catalogued is not None else []
-    return {"status": "done", "jobs": [asdict(j) for j in jobs],
-            "models": [model_facts(name, catalogue_device(name)) for name in missing]}
+    return {
+        "status": "done",
+        "jobs": [asdict(j) for j in jobs],
+        "models": [model_facts(name, catalogue_device(name)) for name in missing],
+    }
 
 
 def catalogue_device(name: str) -> str:

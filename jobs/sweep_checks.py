@@ -7,6 +7,7 @@ kinds' vocabularies in db/kinds.py); what is checked here is the sweep's own sha
 section takes (each kind's sweep_rules, beside its planner in jobs/kinds/) and the lists where a
 sweep lists values.
 """
+
 from db.errors import LeaderboardError, UsageError, not_one_of
 from db.kinds import KINDS
 from jobs.spec_checks import whole_number, yes_no
@@ -26,6 +27,7 @@ def as_mapping(value) -> dict | None:
 # A rule checks one key's value: rule(key, value), raising LeaderboardError. A scalar setting may be
 # null (the job's default); a list may not (the planner iterates it).
 
+
 def count(minimum: int):
     return lambda key, value: value is None or whole_number(key, value, minimum)
 
@@ -34,6 +36,7 @@ def one_of(choices):
     def check(key, value):
         if value is not None and value not in choices:
             raise LeaderboardError(not_one_of(key, value, choices, f"Try {key}: {choices[0]} in invoke.yaml."))
+
     return check
 
 
@@ -47,12 +50,14 @@ def list_of(rule, example: str):
             raise LeaderboardError(f"Bad {key} {values!r}: it must be a list, e.g. {key.split('.')[-1]}: {example}.")
         for value in values:
             rule(key, value)
+
     return check
 
 
 def section(rules: dict | None):
     """A rule for a mapping of settings, each checked by its rule in `rules` (None: any setting), or
     null: none (no jobs of a kind; no overrides for a device)."""
+
     def check(key, value):
         if value is None:
             return
@@ -66,19 +71,24 @@ def section(rules: dict | None):
             if name not in rules:
                 raise LeaderboardError(f"Unknown key {key}.{name}: use {', '.join(rules)}.")
             rules[name](f"{key}.{name}", setting)
+
     return check
 
 
 def check_models(key, value):
     if value is not None and not (isinstance(value, list) and all(isinstance(m, str) and m for m in value)):
-        raise LeaderboardError(f"Bad {key} {value!r}: it must be a list of model names or globs, "
-                               "e.g. models: [test_vit, 'test_resnet*'].")
+        raise LeaderboardError(
+            f"Bad {key} {value!r}: it must be a list of model names or globs, e.g. models: [test_vit, 'test_resnet*']."
+        )
 
 
 def sweep_rules() -> dict:
     """The keys a sweep takes: its models, its fidelity, and a section per registered result kind."""
-    return {"models": check_models, "low_fidelity": switch,
-            **{name: section(kind.sweep_rules) for name, kind in KINDS.items()}}
+    return {
+        "models": check_models,
+        "low_fidelity": switch,
+        **{name: section(kind.sweep_rules) for name, kind in KINDS.items()},
+    }
 
 
 def checked_sweep(name: str, sweep) -> dict:
@@ -88,8 +98,10 @@ def checked_sweep(name: str, sweep) -> dict:
     try:
         definition = as_mapping(sweep)
         if definition is None:
-            raise LeaderboardError(f"It is {sweep!r}, not a mapping: write models: [...] and a section per kind "
-                                   f"({', '.join(KINDS)}) under it.")
+            raise LeaderboardError(
+                f"It is {sweep!r}, not a mapping: write models: [...] and a section per kind "
+                f"({', '.join(KINDS)}) under it."
+            )
         for key, value in definition.items():
             if key not in rules:
                 raise LeaderboardError(f"Unknown key {key}: a sweep takes {', '.join(rules)}.")

@@ -15,6 +15,7 @@ Figures (see jobs.throughput_measure for how they are taken):
                        pass of one sample at img_size (the same for infer and train)
   param_count          millions of parameters
 """
+
 import logging
 import re
 import statistics
@@ -34,10 +35,10 @@ DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?")
 
 @dataclass(frozen=True)
 class ThroughputDefaults:
-    batch_size: int = 256   # timm benchmark.py's default; backs off only on out-of-memory
+    batch_size: int = 256  # timm benchmark.py's default; backs off only on out-of-memory
     warmup_steps: int = 10  # untimed steps after the first call (autotuning, CUDA graph capture)
-    steps: int = 30         # timed steps per repeat
-    repeats: int = 5        # timed repeats: the median is stored, min and max as the spread
+    steps: int = 30  # timed steps per repeat
+    repeats: int = 5  # timed repeats: the median is stored, min and max as the spread
 
 
 DEFAULTS = ThroughputDefaults()
@@ -49,16 +50,37 @@ SPEC_DEFAULTS = {
     "channels_last": False,
     "fast_norm": False,
     "sync_each_step": False,  # timm benchmark.py's timing: the device finishes each step before the next
-    "img_size": None,   # the model's default input size
-    "device": None,     # cuda when available, else cpu (decided when the job runs)
+    "img_size": None,  # the model's default input size
+    "device": None,  # cuda when available, else cpu (decided when the job runs)
     **asdict(DEFAULTS),
 }
 
 # What a failed result still carries, so it can be matched to its job.
-SETTING_FIELDS = ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm",
-                  "sync_each_step", "img_size", "batch_size", "warmup_steps", "steps", "repeats")
-FIGURE_FIELDS = ("samples_per_sec", "samples_per_sec_min", "samples_per_sec_max", "step_time_ms",
-                 "compile_s", "peak_mem_mb", "gmacs", "macts", "param_count")
+SETTING_FIELDS = (
+    "model",
+    "bench",
+    "compile_mode",
+    "precision",
+    "channels_last",
+    "fast_norm",
+    "sync_each_step",
+    "img_size",
+    "batch_size",
+    "warmup_steps",
+    "steps",
+    "repeats",
+)
+FIGURE_FIELDS = (
+    "samples_per_sec",
+    "samples_per_sec_min",
+    "samples_per_sec_max",
+    "step_time_ms",
+    "compile_s",
+    "peak_mem_mb",
+    "gmacs",
+    "macts",
+    "param_count",
+)
 
 
 def validate_throughput_spec(spec: dict) -> dict:
@@ -70,7 +92,9 @@ def validate_throughput_spec(spec: dict) -> dict:
     checked = {**SPEC_DEFAULTS, **given, "model": single_model(spec.get("model"))}
     for key, choices in (("bench", BENCHES), ("compile_mode", COMPILE_MODES), ("precision", PRECISIONS)):
         if checked[key] not in choices:
-            raise LeaderboardError(not_one_of(key, checked[key], choices, f"Try --{key.replace('_', '-')} {choices[0]}."))
+            raise LeaderboardError(
+                not_one_of(key, checked[key], choices, f"Try --{key.replace('_', '-')} {choices[0]}.")
+            )
     for key in ("batch_size", "steps", "repeats", "warmup_steps", "img_size"):
         if checked[key] is not None:
             checked[key] = whole_number(key, checked[key], minimum=0 if key == "warmup_steps" else 1)
@@ -90,7 +114,9 @@ def single_model(name) -> str:
         raise LeaderboardError("No model given: name one timm model, e.g. test_vit.")
     matches = resolve_models([name])
     if len(matches) != 1:
-        raise LeaderboardError(f"Model {name!r} matches {len(matches)} models ({', '.join(matches[:3])}, ...): name one.")
+        raise LeaderboardError(
+            f"Model {name!r} matches {len(matches)} models ({', '.join(matches[:3])}, ...): name one."
+        )
     return matches[0]
 
 
@@ -112,9 +138,15 @@ def run_throughput(spec: dict, *, before_attempt=None) -> dict:
     if error:
         return failed_result({**checked, **figures, "requested_batch_size": checked["batch_size"]}, environment, error)
     if figures["cudagraph_skips"]:
-        log.warning("%s: inductor skipped CUDA graphs %d times: %s ran partly without them",
-                    checked["model"], figures["cudagraph_skips"], checked["compile_mode"])
-    return done_result(checked, environment, {**figures, "phases_s": {"environment": environment_s, **figures["phases_s"]}})
+        log.warning(
+            "%s: inductor skipped CUDA graphs %d times: %s ran partly without them",
+            checked["model"],
+            figures["cudagraph_skips"],
+            checked["compile_mode"],
+        )
+    return done_result(
+        checked, environment, {**figures, "phases_s": {"environment": environment_s, **figures["phases_s"]}}
+    )
 
 
 def measure_with_backoff(spec: dict, device: str, before_attempt) -> tuple[dict, BaseException | None]:
@@ -149,8 +181,14 @@ def settings(spec: dict) -> dict:
 
 
 def failed_result(spec: dict, environment: dict, error: BaseException) -> dict:
-    return {"kind": "throughput", "status": "failed", **failure(error), "environment": environment,
-            **settings(spec), **dict.fromkeys(FIGURE_FIELDS)}
+    return {
+        "kind": "throughput",
+        "status": "failed",
+        **failure(error),
+        "environment": environment,
+        **settings(spec),
+        **dict.fromkeys(FIGURE_FIELDS),
+    }
 
 
 def done_result(spec: dict, environment: dict, figures: dict) -> dict:
@@ -159,9 +197,18 @@ def done_result(spec: dict, environment: dict, figures: dict) -> dict:
     rates = [images / seconds for seconds in durations]
     compile_s = None if spec["compile_mode"] == "eager" else round(figures["first_call_s"], 3)
     return {
-        "kind": "throughput", "status": "done", "error": None, "environment": environment,
-        **settings({**spec, "img_size": figures["img_size"], "batch_size": figures["batch_size"],
-                    "requested_batch_size": spec["batch_size"]}),
+        "kind": "throughput",
+        "status": "done",
+        "error": None,
+        "environment": environment,
+        **settings(
+            {
+                **spec,
+                "img_size": figures["img_size"],
+                "batch_size": figures["batch_size"],
+                "requested_batch_size": spec["batch_size"],
+            }
+        ),
         "samples_per_sec": round(statistics.median(rates), 2),
         "samples_per_sec_min": round(min(rates), 2),
         "samples_per_sec_max": round(max(rates), 2),
@@ -194,22 +241,35 @@ def describe(result: dict) -> str:
 
     r = result
     shown = {
-        "model": r["model"], "bench": r["bench"], "compile_mode": r["compile_mode"],
-        "precision": r["precision"], "channels_last": r["channels_last"], "fast_norm": r["fast_norm"],
-        "img_size": r["img_size"], "batch_size": batch_text(r), "status": r["status"],
+        "model": r["model"],
+        "bench": r["bench"],
+        "compile_mode": r["compile_mode"],
+        "precision": r["precision"],
+        "channels_last": r["channels_last"],
+        "fast_norm": r["fast_norm"],
+        "img_size": r["img_size"],
+        "batch_size": batch_text(r),
+        "status": r["status"],
     }
     if r["status"] == "done":
-        shown.update({
-            "samples_per_sec":
-                f"{r['samples_per_sec']} (min {r['samples_per_sec_min']}, max {r['samples_per_sec_max']})",
-            "step_time_ms": r["step_time_ms"], "compile_s": r["compile_s"], "first_call_s": r["first_call_s"],
-            "peak_mem_mb": r["peak_mem_mb"], "gmacs": r["gmacs"], "macts": r["macts"],
-            "param_count": r["param_count"],
-            "timed": f"{r['repeats']} repeats x {r['steps']} steps after {r['warmup_steps']} warm-up steps"
-                     + (", synchronized after every step" if r.get("sync_each_step") else ""),
-        })
+        shown.update(
+            {
+                "samples_per_sec": f"{r['samples_per_sec']} (min {r['samples_per_sec_min']}, max {r['samples_per_sec_max']})",
+                "step_time_ms": r["step_time_ms"],
+                "compile_s": r["compile_s"],
+                "first_call_s": r["first_call_s"],
+                "peak_mem_mb": r["peak_mem_mb"],
+                "gmacs": r["gmacs"],
+                "macts": r["macts"],
+                "param_count": r["param_count"],
+                "timed": f"{r['repeats']} repeats x {r['steps']} steps after {r['warmup_steps']} warm-up steps"
+                + (", synchronized after every step" if r.get("sync_each_step") else ""),
+            }
+        )
         if r.get("phases_s"):
-            shown["job seconds"] = ", ".join(f"{name.replace('_', ' ')} {seconds:.2f}" for name, seconds in r["phases_s"].items())
+            shown["job seconds"] = ", ".join(
+                f"{name.replace('_', ' ')} {seconds:.2f}" for name, seconds in r["phases_s"].items()
+            )
     shown["device"] = r["environment"]["device"]
     shown["torch / timm"] = f"{r['environment']['torch']} / {r['environment']['timm']}"
     if r["error"]:

@@ -4,6 +4,7 @@ jobs.throughput decides what to measure (spec, defaults, out-of-memory back-off,
 this module measures it. Timed regions hold only the steps themselves: the first call (which
 includes compilation) is timed on its own, and CUDA work is synchronized before every clock read.
 """
+
 import gc
 import time
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -12,17 +13,28 @@ import timm
 import torch
 import torch.nn.functional as F
 
+from jobs import measuring
 from jobs.catalog import count_gmacs
 from jobs.compat import apply_compile_threads, cudagraph_skips, torch_dispatch_mode
 from jobs.executors.device_turn import device_turn, on_measuring_cores, waited_s
-from jobs import measuring
 from jobs.measuring import PeakMemory, autocast, is_cuda, select_device, synchronizer
 
 # Ops whose output elements count as activations: convolutions, matrix products, attention
 # (timm's benchmark.py convention: fvcore's count of conv/matmul/linear/einsum outputs).
 ACTIVATION_OPS = {
-    "convolution", "_convolution", "conv1d", "conv2d", "conv3d", "mm", "addmm", "bmm",
-    "baddbmm", "matmul", "linear", "einsum", "scaled_dot_product_attention",
+    "convolution",
+    "_convolution",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "mm",
+    "addmm",
+    "bmm",
+    "baddbmm",
+    "matmul",
+    "linear",
+    "einsum",
+    "scaled_dot_product_attention",
 }
 
 
@@ -40,14 +52,22 @@ def measure(spec: dict, device: str, batch_size: int) -> dict:
         with phases("build"):
             model, img_size = build_model(spec, device)
             step, context = make_step(model, spec, device, batch_size, img_size)
-        first_call_s, durations = run_timed(step, context, synchronizer(device), spec, phases,
-                                            TurnTaker(turn, phases, first_call_on_device(spec, device)))
+        first_call_s, durations = run_timed(
+            step,
+            context,
+            synchronizer(device),
+            spec,
+            phases,
+            TurnTaker(turn, phases, first_call_on_device(spec, device)),
+        )
         peak_mem_mb = memory.peak_mb()
         del step
         input_size, place = (3, img_size, img_size), measuring.tensor_device(device)
         with phases("count"):  # still in the turn: a forward pass on the device
-            counted = {"gmacs": count_gmacs(model, input_size, place),
-                       "macts": count_mactivations(model, input_size, place)}
+            counted = {
+                "gmacs": count_gmacs(model, input_size, place),
+                "macts": count_mactivations(model, input_size, place),
+            }
         return {
             "img_size": img_size,
             "first_call_s": first_call_s,
@@ -151,10 +171,12 @@ def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
         x = x.contiguous(memory_format=torch.channels_last)
     forward, mark_step = compiled(model, spec), cuda_graph_step_marker(spec, device)
     if spec["bench"] == "infer":
+
         def infer_step():
             mark_step()
             with autocast(spec["precision"], device):  # entered per step, as a caller would (and benchmark.py)
                 forward(x)
+
         return infer_step, torch.inference_mode
     target = torch.randint(0, model.num_classes, (batch_size,), device=place)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
@@ -166,6 +188,7 @@ def make_step(model, spec: dict, device: str, batch_size: int, img_size: int):
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
     return train_step, nullcontext
 
 
@@ -191,8 +214,9 @@ def run_timed(step, context, sync, spec: dict, phases=None, turn: TurnTaker | No
             for _ in range(spec["warmup_steps"]):
                 step()
         with phases("timed"), collector_paused():  # a collector pause belongs to no timed step
-            return first_call_s, [timed_steps(step, sync, spec["steps"], spec["sync_each_step"])
-                                  for _ in range(spec["repeats"])]
+            return first_call_s, [
+                timed_steps(step, sync, spec["steps"], spec["sync_each_step"]) for _ in range(spec["repeats"])
+            ]
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 A failed build removes its temporary folder and leaves the previous site untouched. Nothing
 here imports torch or timm: the site reads only the database.
 """
+
 import json
 import multiprocessing
 import shutil
@@ -36,8 +37,13 @@ class SiteError(LeaderboardError):
 
 
 def jinja_env() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":")}  # |tojson: compact, still HTML-safe
     register(env)
     return env
@@ -78,14 +84,22 @@ def render_pages(env: Environment, data: dict, folder: Path, built_at: str) -> N
     payload = index_payload(data)
     # three pages embed the payload (1.5 MB on a full timm import): serialized once, as |tojson would
     payload_json = Markup(htmlsafe_json_dumps(payload, **env.policies["json.dumps_kwargs"]))
-    (folder / "index.html").write_text(env.get_template("index.html").render(
-        built_at=built_at, payload_json=payload_json, **index_context(data, payload)))
+    (folder / "index.html").write_text(
+        env.get_template("index.html").render(
+            built_at=built_at, payload_json=payload_json, **index_context(data, payload)
+        )
+    )
     (folder / "methodology.html").write_text(
-        env.get_template("methodology.html").render(built_at=built_at, **methodology_context(data)))
-    (folder / "compare.html").write_text(env.get_template("compare.html").render(
-        built_at=built_at, payload_json=payload_json, **compare_context(payload)))
-    (folder / "models.html").write_text(env.get_template("models.html").render(
-        built_at=built_at, payload_json=payload_json, root=""))
+        env.get_template("methodology.html").render(built_at=built_at, **methodology_context(data))
+    )
+    (folder / "compare.html").write_text(
+        env.get_template("compare.html").render(
+            built_at=built_at, payload_json=payload_json, **compare_context(payload)
+        )
+    )
+    (folder / "models.html").write_text(
+        env.get_template("models.html").render(built_at=built_at, payload_json=payload_json, root="")
+    )
 
 
 def render_model_pages(data: dict, names: list[str], folder: Path, built_at: str, threshold: float) -> None:
@@ -111,7 +125,9 @@ class Background:
             return
         self.process.join()
         if self.process.exitcode != 0:
-            raise RuntimeError(f"Rendering the model pages failed (exit code {self.process.exitcode}); see the error above.")
+            raise RuntimeError(
+                f"Rendering the model pages failed (exit code {self.process.exitcode}); see the error above."
+            )
 
     def cancel(self) -> None:
         if self.process is not None and self.process.is_alive():
@@ -127,8 +143,9 @@ def write_site(db, folder: Path, threshold: float) -> dict:
     names = model_names(data)
     # The forked child takes 7 in 8 model pages (with their histories); this process writes the
     # downloads and the index (about as much work), then the rest: both cores finish together.
-    model_pages = Background(render_model_pages, data, [n for i, n in enumerate(names) if i % 8], folder / "models",
-                             built_at, threshold)
+    model_pages = Background(
+        render_model_pages, data, [n for i, n in enumerate(names) if i % 8], folder / "models", built_at, threshold
+    )
     try:
         write_assets(folder / "assets")
         write_downloads(db, folder / "data")
@@ -140,8 +157,7 @@ def write_site(db, folder: Path, threshold: float) -> dict:
     model_pages.wait()
     (folder / ".nojekyll").touch()  # GitHub Pages: serve files as they are
     (folder / MARKER).write_text(built_at + "\n")
-    return {"model_pages": len(list((folder / "models").iterdir())),
-            "rows": {kind: len(data[kind]) for kind in KINDS}}
+    return {"model_pages": len(list((folder / "models").iterdir())), "rows": {kind: len(data[kind]) for kind in KINDS}}
 
 
 def swap_in(new: Path, out: Path) -> None:

@@ -3,6 +3,7 @@
 The page's rows are the index's payload (render/payload.py), already built; this module only
 picks the defaults, so the page adds no per-row work to a build.
 """
+
 COMPARE_KINDS = ("throughput", "accuracy")  # the first with two full-fidelity groups is shown first
 
 

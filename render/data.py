@@ -6,6 +6,7 @@ the index shows one accuracy group and one throughput group at a time. Low-fidel
 smoke sweep) form groups of their own, never a default: they are never drawn beside real runs.
 Each kind's rows are the latest run of each series; data["earlier"] holds the runs before them.
 """
+
 import re
 from collections import Counter
 
@@ -37,9 +38,13 @@ def environment_label(env: dict | None) -> str:
     if not env:
         return ""
     count = env.get("device_count") or 1
-    parts = [f"{count}× {env['device']}" if count > 1 else env.get("device"),
-             env.get("torch") and f"torch {env['torch']}", env.get("cuda") and f"CUDA {env['cuda']}",
-             env.get("timm") and f"timm {env['timm']}", env.get("host") and f"host {env['host']}"]
+    parts = [
+        f"{count}× {env['device']}" if count > 1 else env.get("device"),
+        env.get("torch") and f"torch {env['torch']}",
+        env.get("cuda") and f"CUDA {env['cuda']}",
+        env.get("timm") and f"timm {env['timm']}",
+        env.get("host") and f"host {env['host']}",
+    ]
     return " · ".join(p for p in parts if p)
 
 
@@ -54,8 +59,11 @@ def group_label(row: dict, envs: dict) -> str:
 def layout_label(row: dict) -> str:
     """Memory layout and the settings that change a figure beside it; the index filters on it, so
     rows timed differently (synchronized after every step) never share a series."""
-    parts = ["NHWC" if row.get("channels_last") else "NCHW", row.get("fast_norm") and "fast-norm",
-             row.get("sync_each_step") and "sync each step"]
+    parts = [
+        "NHWC" if row.get("channels_last") else "NCHW",
+        row.get("fast_norm") and "fast-norm",
+        row.get("sync_each_step") and "sync each step",
+    ]
     return " · ".join(p for p in parts if p)
 
 
@@ -97,10 +105,14 @@ class Lookup:
 def load(db) -> dict:
     """Everything the site shows, read once."""
     runs = {name: queries.latest_and_earlier(db, kind) for name, kind in KINDS.items()}
-    return {**{name: latest for name, (latest, _) in runs.items()},
-            "earlier": {name: earlier for name, (_, earlier) in runs.items()},
-            "facts": queries.model_facts(db), "environments": queries.environments(db),
-            "sources": queries.sources(db), "failed_jobs": queries.failed_jobs(db)}
+    return {
+        **{name: latest for name, (latest, _) in runs.items()},
+        "earlier": {name: earlier for name, (_, earlier) in runs.items()},
+        "facts": queries.model_facts(db),
+        "environments": queries.environments(db),
+        "sources": queries.sources(db),
+        "failed_jobs": queries.failed_jobs(db),
+    }
 
 
 def result_rows(data: dict) -> list[dict]:
@@ -118,11 +130,18 @@ def groups(rows: list[dict], kind: str, envs: dict) -> list[dict]:
     for row in rows:
         key = group_key(row)
         if key not in found:
-            found[key] = {"key": key, "kind": kind, "rows": 0, "collection": collection(row["source"]),
-                          "label": group_label(row, envs), "low_fidelity": bool(row.get("low_fidelity"))}
+            found[key] = {
+                "key": key,
+                "kind": kind,
+                "rows": 0,
+                "collection": collection(row["source"]),
+                "label": group_label(row, envs),
+                "low_fidelity": bool(row.get("low_fidelity")),
+            }
         found[key]["rows"] += 1
-    ordered = sorted(found.values(),
-                     key=lambda g: (g["low_fidelity"], g["collection"] != "measured", -g["rows"], g["label"]))
+    ordered = sorted(
+        found.values(), key=lambda g: (g["low_fidelity"], g["collection"] != "measured", -g["rows"], g["label"])
+    )
     seen = Counter()
     for g in ordered:
         seen[g["label"]] += 1
@@ -142,8 +161,9 @@ def model_params(data: dict) -> dict[str, float]:
 
 def gmacs_by_size(data: dict) -> dict[tuple, float]:
     """GMACs per (model, image size): measured/published figures, else the catalogue's at its input size."""
-    found = {(n, f["input_size"]): f["gmacs"] for n, f in data["facts"].items()
-             if f.get("gmacs") and f.get("input_size")}
+    found = {
+        (n, f["input_size"]): f["gmacs"] for n, f in data["facts"].items() if f.get("gmacs") and f.get("input_size")
+    }
     for row in data["throughput"]:
         if row.get("gmacs") and row.get("img_size"):
             found.setdefault((row["model"], row["img_size"]), row["gmacs"])

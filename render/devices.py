@@ -12,6 +12,7 @@ on CUDA cores (cuDNN may run fp32 convolutions as TF32 on tensor cores, so on an
 net can pass "100%" of this peak). A device or precision missing here has no peak and no percentage:
 never a guess.
 """
+
 import re
 from dataclasses import dataclass
 
@@ -20,16 +21,22 @@ TRAIN_PASSES = 3  # forward + backward ≈ 3 forwards
 
 # Stored precision labels → the datasheet row they run at. timm's benchmark.py `--amp` (the
 # `amp` of its published files and of the reference figures) autocasts to float16 by default.
-PRECISION_UNITS = {"fp32": "fp32", "amp": "fp16", "amp_fp16": "fp16", "fp16": "fp16",
-                   "amp_bf16": "bf16", "bf16": "bf16"}
+PRECISION_UNITS = {
+    "fp32": "fp32",
+    "amp": "fp16",
+    "amp_fp16": "fp16",
+    "fp16": "fp16",
+    "amp_bf16": "bf16",
+    "bf16": "bf16",
+}
 
 
 @dataclass(frozen=True)
 class Device:
     label: str
-    names: str        # regular expression, matched whole against the device name with "NVIDIA " and "GeForce " dropped
-    tflops: dict      # datasheet row (fp32, fp16, bf16) → dense TFLOP/s
-    source: str       # the document the figures are read from
+    names: str  # regular expression, matched whole against the device name with "NVIDIA " and "GeForce " dropped
+    tflops: dict  # datasheet row (fp32, fp16, bf16) → dense TFLOP/s
+    source: str  # the document the figures are read from
 
 
 ADA = "https://images.nvidia.com/aem-dam/Solutions/geforce/ada/nvidia-ada-gpu-architecture.pdf"
@@ -37,13 +44,15 @@ AMPERE_GA102 = "https://www.nvidia.com/content/PDF/nvidia-ampere-ga-102-gpu-arch
 A100 = "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf"
 H100 = "https://www.nvidia.com/en-us/data-center/h100/"  # specifications table (H100 datasheet)
 H200 = "https://www.nvidia.com/en-us/data-center/h200/"  # specifications table (H200 datasheet)
-L4 = "https://www.nvidia.com/en-us/data-center/l4/"      # specifications table (L4 datasheet)
+L4 = "https://www.nvidia.com/en-us/data-center/l4/"  # specifications table (L4 datasheet)
 
 # Datasheets that print only with-sparsity tensor figures (marked "*") are halved here, as their footnotes say.
 DEVICES = (
     Device("RTX 4090", r"RTX 4090", {"fp32": 82.6, "fp16": 165.2, "bf16": 165.2}, ADA),
     Device("RTX 3090", r"RTX 3090", {"fp32": 35.6, "fp16": 71.0, "bf16": 71.0}, AMPERE_GA102),
-    Device("A100", r"A100(-SXM4?-(40|80)GB|-PCIE-(40|80)GB| 80GB PCIe)", {"fp32": 19.5, "fp16": 312.0, "bf16": 312.0}, A100),
+    Device(
+        "A100", r"A100(-SXM4?-(40|80)GB|-PCIE-(40|80)GB| 80GB PCIe)", {"fp32": 19.5, "fp16": 312.0, "bf16": 312.0}, A100
+    ),
     Device("H100 SXM", r"H100 80GB HBM3|H100 SXM5? 80GB", {"fp32": 67.0, "fp16": 1979 / 2, "bf16": 1979 / 2}, H100),
     Device("H100 NVL", r"H100 NVL", {"fp32": 60.0, "fp16": 1671 / 2, "bf16": 1671 / 2}, H100),
     Device("H200 SXM", r"H200", {"fp32": 67.0, "fp16": 1979 / 2, "bf16": 1979 / 2}, H200),
@@ -84,5 +93,13 @@ def achieved_tflops(gmacs: float | None, samples_per_sec: float | None, bench: s
 
 def peak_rows() -> list[dict]:
     """The table as the methodology page prints it."""
-    return [{"device": d.label, "fp32": d.tflops.get("fp32"), "fp16": d.tflops.get("fp16"), "bf16": d.tflops.get("bf16"),
-             "source": d.source} for d in DEVICES]
+    return [
+        {
+            "device": d.label,
+            "fp32": d.tflops.get("fp32"),
+            "fp16": d.tflops.get("fp16"),
+            "bf16": d.tflops.get("bf16"),
+            "source": d.source,
+        }
+        for d in DEVICES
+    ]

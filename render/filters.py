@@ -1,4 +1,5 @@
 """Jinja filters, registered in one place: how numbers, dates, settings and sources read on the site."""
+
 from functools import lru_cache
 from pathlib import PurePath
 from urllib.parse import quote, urlsplit
@@ -67,8 +68,15 @@ def source_href(source: str, source_url) -> str:
     return ""
 
 
-FILTERS = {"number": number, "significant": significant, "millions": millions, "day": day, "yes_no": yes_no, "layout": layout,
-           "file_name": file_name}
+FILTERS = {
+    "number": number,
+    "significant": significant,
+    "millions": millions,
+    "day": day,
+    "yes_no": yes_no,
+    "layout": layout,
+    "file_name": file_name,
+}
 
 
 def register(env) -> None:

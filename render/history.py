@@ -6,6 +6,7 @@ whatever machine or versions ran it; only settings with two points or more have 
 page gets compact JSON (drawn by templates/static/lb-history.js) and a short list of the flagged
 changes, rendered here so it reads without JavaScript.
 """
+
 from collections import defaultdict
 from functools import lru_cache
 from operator import itemgetter
@@ -24,8 +25,11 @@ def setting_getter(fields: tuple):
 
 def setting_title(kind, row: dict) -> str:
     """The setting for people: "infer · eager · amp_bf16 · channels last · 224 px"; flags by name."""
-    return " · ".join(setting_part(key, row.get(key)) for key in kind.setting
-                      if key != "model" and row.get(key) not in (None, "", 0, False))
+    return " · ".join(
+        setting_part(key, row.get(key))
+        for key in kind.setting
+        if key != "model" and row.get(key) not in (None, "", 0, False)
+    )
 
 
 def setting_part(key: str, value) -> str:
@@ -52,20 +56,33 @@ class Environments:
         if env_id not in self.views:
             env = self.envs.get(env_id) or {}
             torch = (env.get("torch") or "0").split("+")[0]
-            self.views[env_id] = {"label": environment_label(env), "device": env.get("device"),
-                                  "torch": env.get("torch"), "timm": env.get("timm"),
-                                  "order": tuple(int(p) if p.isdigit() else 0 for p in torch.split("."))}
+            self.views[env_id] = {
+                "label": environment_label(env),
+                "device": env.get("device"),
+                "torch": env.get("torch"),
+                "timm": env.get("timm"),
+                "order": tuple(int(p) if p.isdigit() else 0 for p in torch.split(".")),
+            }
         return self.views[env_id]
 
 
 def point(kind, row: dict, envs: Environments, change) -> dict:
     env = envs(row.get("environment_id"))
     low, high = (row.get(k) for k in kind.spread) if kind.spread else (None, None)
-    return {"group": envs.group(row), "env": env["label"] or row["source"],
-            "device": env["device"] or row["source"], "torch": env["torch"], "timm": env["timm"],
-            "run": (row.get("created_at") or "")[:16].replace("T", " "), "batch": row.get("batch_size"),
-            "v": sig4(row.get(kind.headline)), "lo": sig4(low), "hi": sig4(high),
-            "change": change.percent if change else None, "flag": change.direction if change else None}
+    return {
+        "group": envs.group(row),
+        "env": env["label"] or row["source"],
+        "device": env["device"] or row["source"],
+        "torch": env["torch"],
+        "timm": env["timm"],
+        "run": (row.get("created_at") or "")[:16].replace("T", " "),
+        "batch": row.get("batch_size"),
+        "v": sig4(row.get(kind.headline)),
+        "lo": sig4(low),
+        "hi": sig4(high),
+        "change": change.percent if change else None,
+        "flag": change.direction if change else None,
+    }
 
 
 def version_order(row: dict, envs: Environments) -> tuple:
@@ -86,8 +103,14 @@ def kind_history(kind, rows: list[dict], envs: Environments, threshold: float) -
         if len(runs) < 2:
             continue
         runs.sort(key=lambda r: version_order(r, envs))
-        settings.append({"kind": kind.name, "title": setting_title(kind, runs[0]), "unit": kind.headline_label,
-                         "points": [point(kind, r, envs, change_of.get(id(r))) for r in runs]})
+        settings.append(
+            {
+                "kind": kind.name,
+                "title": setting_title(kind, runs[0]),
+                "unit": kind.headline_label,
+                "points": [point(kind, r, envs, change_of.get(id(r))) for r in runs],
+            }
+        )
     return sorted(settings, key=lambda s: s["title"]), flagged
 
 
@@ -105,7 +128,13 @@ def model_history(latest: dict, earlier: dict, envs: Environments, threshold: fl
 
 def flagged_view(kind, change, envs: Environments) -> SimpleNamespace:
     after = change.after
-    return SimpleNamespace(flag=change.direction, percent=change.percent, setting=setting_title(kind, after),
-                           before=change.before[kind.headline], after=after[kind.headline], unit=kind.headline_label,
-                           env=envs(after.get("environment_id"))["label"] or after["source"],
-                           run=(after.get("created_at") or "")[:16].replace("T", " "))
+    return SimpleNamespace(
+        flag=change.direction,
+        percent=change.percent,
+        setting=setting_title(kind, after),
+        before=change.before[kind.headline],
+        after=after[kind.headline],
+        unit=kind.headline_label,
+        env=envs(after.get("environment_id"))["label"] or after["source"],
+        run=(after.get("created_at") or "")[:16].replace("T", " "),
+    )

@@ -21,9 +21,21 @@ lists, one entry a row; a letter column holds indexes into `labels`, `models` or
     defaults  ag, tg: the accuracy and throughput groups shown first; ds: the dataset
     pages   {model index: page file name} for the models whose page is not `<name>.html` (render/data.py page_name)
 """
+
 from db.kinds import BENCHES, COMPILE_MODES
-from render.data import (DEFAULT_DATASET, UNKNOWN, Lookup, gmacs_by_size, group_key, groups,
-                         layout_label, model_names, model_params, page_name, sig4)
+from render.data import (
+    DEFAULT_DATASET,
+    UNKNOWN,
+    Lookup,
+    gmacs_by_size,
+    group_key,
+    groups,
+    layout_label,
+    model_names,
+    model_params,
+    page_name,
+    sig4,
+)
 from render.speedups import annotate, figures_payload
 
 PERCENT_DECIMALS = 3  # timm's tables give top-1 to 3 decimals; a measured 100 * correct / images, no more
@@ -65,8 +77,7 @@ def percent(value: float | None) -> float | None:
 
 
 def throughput_block(rows: list[dict], model_index: dict, group_index: dict, labels: dict) -> dict:
-    lookups = {"bench": Lookup(BENCHES), "compile": Lookup(COMPILE_MODES), "precision": Lookup(),
-               "layout": Lookup()}
+    lookups = {"bench": Lookup(BENCHES), "compile": Lookup(COMPILE_MODES), "precision": Lookup(), "layout": Lookup()}
     block = columns("m g b c p l s sps cs pm x bs")
     for r in rows:
         block["m"].append(model_index[r["model"]])
@@ -120,8 +131,13 @@ def index_payload(data: dict) -> dict:
 def defaults(payload: dict) -> dict:
     """The first view: measured groups if any (else the largest), never low-fidelity runs, ImageNet-1k,
     all compile modes."""
-    first = {kind: next((i for i, g in enumerate(payload["groups"]) if g["kind"] == kind and not g["low_fidelity"]),
-                        None) for kind in ("accuracy", "throughput")}
+    first = {
+        kind: next((i for i, g in enumerate(payload["groups"]) if g["kind"] == kind and not g["low_fidelity"]), None)
+        for kind in ("accuracy", "throughput")
+    }
     datasets = payload["labels"].get("dataset", [])
-    return {"ag": first["accuracy"], "tg": first["throughput"],
-            "ds": DEFAULT_DATASET if DEFAULT_DATASET in datasets else (datasets[0] if datasets else None)}
+    return {
+        "ag": first["accuracy"],
+        "tg": first["throughput"],
+        "ds": DEFAULT_DATASET if DEFAULT_DATASET in datasets else (datasets[0] if datasets else None),
+    }

@@ -3,6 +3,7 @@
 The branch is written with git plumbing through a temporary index, so the working tree, the
 index and the checked-out branch of the repository are never touched.
 """
+
 import os
 import shutil
 import subprocess
@@ -33,8 +34,9 @@ def publish_folder(site, target) -> str:
 
 
 def git(repo: Path, *args, env=None) -> str:
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if result.returncode != 0:
         raise SiteError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}. Check the repository.")
     return result.stdout.strip()
@@ -46,8 +48,11 @@ def publish_branch(site, branch: str, repo=".", message: str | None = None) -> s
     check_site(site)
     git_dir = git(repo, "rev-parse", "--absolute-git-dir")
     git(repo, "check-ref-format", "--branch", branch)
-    parent = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                            capture_output=True, text=True).stdout.strip()
+    parent = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     with tempfile.TemporaryDirectory() as scratch:
         env = {"GIT_DIR": git_dir, "GIT_WORK_TREE": str(site), "GIT_INDEX_FILE": str(Path(scratch) / "index")}
         git(site, "add", "--all", "--force", ".", env=env)

@@ -6,6 +6,7 @@ eager, or `default` where the setting holds no eager figure at all (a compile-on
 the tiny-test-model reference; the site says so). A model without the baseline's figure has no
 speed-up, and the baseline row itself has 1.
 """
+
 from collections import defaultdict
 
 from db.kinds import BENCHES
@@ -19,8 +20,14 @@ def setting_keys(rows: list[dict]) -> list[tuple]:
     """Each row's setting (groups and layouts are few: each is labelled once)."""
     labels, keys = {}, []
     for row in rows:
-        where = (row["source"], row.get("environment_id"), row.get("low_fidelity"), row.get("channels_last"),
-                 row.get("fast_norm"), row.get("sync_each_step"))
+        where = (
+            row["source"],
+            row.get("environment_id"),
+            row.get("low_fidelity"),
+            row.get("channels_last"),
+            row.get("fast_norm"),
+            row.get("sync_each_step"),
+        )
         if where not in labels:
             labels[where] = (group_key(row), layout_label(row))
         group, layout = labels[where]
@@ -34,8 +41,10 @@ def baselines(rows: list[dict], keys: list[tuple]) -> dict[tuple, str | None]:
     modes = defaultdict(set)
     for row, key in zip(rows, keys):
         modes[key].add(row["compile_mode"])
-    return {key: next((b for b in BASELINES if b in found), None) if len(found) > 1 else None
-            for key, found in modes.items()}
+    return {
+        key: next((b for b in BASELINES if b in found), None) if len(found) > 1 else None
+        for key, found in modes.items()
+    }
 
 
 def speedups(rows: list[dict], keys: list[tuple]) -> tuple[list, list, dict]:
@@ -43,8 +52,11 @@ def speedups(rows: list[dict], keys: list[tuple]) -> tuple[list, list, dict]:
     `keys[i]` is the setting of `rows[i]`. Where a series has several rows (e.g. two batch sizes),
     the last one is the baseline figure, as the index's table shows it."""
     base = baselines(rows, keys)
-    figure = {key + (row["model"], row["img_size"]): row["samples_per_sec"]
-              for row, key in zip(rows, keys) if row["compile_mode"] == base[key]}
+    figure = {
+        key + (row["model"], row["img_size"]): row["samples_per_sec"]
+        for row, key in zip(rows, keys)
+        if row["compile_mode"] == base[key]
+    }
     ratios, modes = [], []
     for row, key in zip(rows, keys):
         reference = figure.get(key + (row["model"], row["img_size"]))
@@ -65,7 +77,9 @@ def annotate(data: dict) -> None:
     ratios, row_bases, data["baselines"] = speedups(rows, keys)
     for row, key, ratio, base in zip(rows, keys, ratios, row_bases):
         row["speedup"], row["speedup_base"] = ratio, base
-        row["tflops"] = achieved_tflops(gmacs.get((row["model"], row["img_size"])), row["samples_per_sec"], row["bench"])
+        row["tflops"] = achieved_tflops(
+            gmacs.get((row["model"], row["img_size"])), row["samples_per_sec"], row["bench"]
+        )
         where = (key[0], row["precision"])
         if where not in peaks:
             peaks[where] = peak_tflops(envs.get(row.get("environment_id")), row["precision"])
@@ -78,9 +92,14 @@ def figures_payload(data: dict, payload: dict) -> dict:
     `figures`): baselines and peaks by group and label indexes, and the FLOP convention."""
     labels = payload["labels"]
     group = {g["key"]: i for i, g in enumerate(payload["groups"]) if g["kind"] == "throughput"}
-    index = {kind: {label: i for i, label in enumerate(labels[kind])} for kind in ("bench", "precision", "layout", "compile")}
+    index = {
+        kind: {label: i for i, label in enumerate(labels[kind])} for kind in ("bench", "precision", "layout", "compile")
+    }
     precision = index["precision"]  # a missing precision is labelled UNKNOWN, as payload.throughput_block does
-    bases = [[group[g], index["bench"][b], precision[p or UNKNOWN], index["layout"][layout], index["compile"][mode]]
-             for (g, b, p, layout), mode in data["baselines"].items() if mode]
+    bases = [
+        [group[g], index["bench"][b], precision[p or UNKNOWN], index["layout"][layout], index["compile"][mode]]
+        for (g, b, p, layout), mode in data["baselines"].items()
+        if mode
+    ]
     peaks = [[group[g], precision[p or UNKNOWN], peak] for (g, p), peak in data["peaks"].items() if peak]
     return {"bases": bases, "peaks": peaks, "flops": {bench: flops_per_mac(bench) for bench in BENCHES}}

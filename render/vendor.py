@@ -11,6 +11,7 @@ Re-fetch them (after changing VERSION, then update the digests) with:
 
     python -m render.vendor     # downloads the tarball from registry.npmjs.org, checks npm's integrity
 """
+
 import base64
 import hashlib
 import io
@@ -26,8 +27,10 @@ PACKAGE, VERSION = "plotly.js", "4.1.1"
 FOLDER = Path(__file__).resolve().parent.parent / "templates" / "vendor"
 # file in the package → (file in templates/vendor and in the site's assets, sha256)
 FILES = {
-    "package/dist/plotly-gl2d.min.js": ("plotly.min.js",
-                                        "3db1f8ca5c906266bd6ab2eeeef9e3c1e3f45c5844529657c3525ec2ad7c77e4"),
+    "package/dist/plotly-gl2d.min.js": (
+        "plotly.min.js",
+        "3db1f8ca5c906266bd6ab2eeeef9e3c1e3f45c5844529657c3525ec2ad7c77e4",
+    ),
     "package/LICENSE": ("plotly.js-LICENSE.txt", "8c45d9eaf50c2f72dd9c7ab9ef440788ba58a3538484b5c51c1f17d5128752e7"),
 }
 REGISTRY = "https://registry.npmjs.org"
@@ -47,8 +50,10 @@ def vendored_files() -> list[Path]:
     for name, digest in FILES.values():
         path = FOLDER / name
         if not path.is_file() or sha256(path.read_bytes()) != digest:
-            raise VendorError(f"{path} is missing or differs from {PACKAGE} {VERSION}'s: "
-                              "restore it with `python -m render.vendor` (or git).")
+            raise VendorError(
+                f"{path} is missing or differs from {PACKAGE} {VERSION}'s: "
+                "restore it with `python -m render.vendor` (or git)."
+            )
         paths.append(path)
     return paths
 

@@ -1,5 +1,6 @@
 """What every executor shares: the Executor interface, the job function of a kind, planning's
 result, the job folder of a sweep and a job's own compiler caches."""
+
 import abc
 import fcntl
 import os
@@ -16,6 +17,7 @@ PLAN = "jobs.sweep:plan_as_dicts"  # planning needs timm (model names, catalogue
 # Imported once by the job server, so no job pays for them: the job modules and what they import
 # lazily (none of them initialises CUDA).
 
+
 def job_function(kind: str, overrides: dict | None = None) -> str:
     """The "module:function" that runs a job of `kind`: its result kind's (jobs/kinds/), unless overridden."""
     return (overrides or {}).get(kind) or get_kind(kind).job_path
@@ -27,7 +29,7 @@ class Executor(abc.ABC):
     jobs run and the invoke process never imports torch. Used as a context manager, it starts
     on entry and closes on exit."""
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027 (optional: an executor with nothing to start keeps it)
         """Start workers now, so their imports overlap with the caller's own work."""
 
     @abc.abstractmethod
@@ -40,7 +42,7 @@ class Executor(abc.ABC):
         """Run `jobs`; on_start(job, slot_name) before each (it returns False when the job is not this
         sweep's to run: skip it), on_finish(job, slot_name, result) after."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional, as start)
         """Release the workers; jobs still running are killed (they stay `running`, re-run next time)."""
 
     def __enter__(self):

@@ -2,6 +2,7 @@
 while a job runs, so two sweeps sharing a machine never time steps on one GPU (or CPU) at once.
 The kernel drops a dead process's locks: a killed sweep never leaves a device locked. The lock folder
 and files are every user's (as /tmp is), so two users' sweeps on one machine take turns too."""
+
 import fcntl
 import os
 import tempfile
@@ -48,7 +49,8 @@ def open_shared(path: Path) -> int:
     except PermissionError as e:
         raise LeaderboardError(
             f"Cannot open the device lock {path} ({e.strerror}): another user's sweep made it for them alone. "
-            f"Ask them or root to run: chmod 1777 {path.parent}; chmod 666 {path.parent}/*.lock") from None
+            f"Ask them or root to run: chmod 1777 {path.parent}; chmod 666 {path.parent}/*.lock"
+        ) from None
     if os.fstat(fd).st_uid == os.geteuid():
         os.fchmod(fd, 0o666)
     return fd

@@ -16,6 +16,7 @@ The executor sets the variables below; without them (a single `invoke bench`, a 
 `device_turn()` and the core split do nothing. A job records how long it has waited in its wait file, so its
 timeout counts only its own work.
 """
+
 import fcntl
 import json
 import os

@@ -16,6 +16,7 @@ the kernel tells it at once (PR_SET_PDEATHSIG: SIGKILL while it imports, SIGTERM
 run), elsewhere it sees the socket close. A job whose server dies kills its own group. Both end
 with os._exit: no interpreter teardown with torch loaded.
 """
+
 import ctypes
 import faulthandler
 import gc
@@ -37,8 +38,10 @@ from jobs.measuring import failure
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 HEADER = struct.Struct("!I")  # a message's length
-BOOT = ("import json, sys; config = json.loads(sys.argv[1]); sys.path[:] = config['path']; "
-        "from jobs.executors.job_server import serve; serve(config)")
+BOOT = (
+    "import json, sys; config = json.loads(sys.argv[1]); sys.path[:] = config['path']; "
+    "from jobs.executors.job_server import serve; serve(config)"
+)
 
 
 def function_at(path: str):
@@ -52,6 +55,7 @@ def job_failure(error: str, **extra) -> dict:
 
 
 # --- the wire --------------------------------------------------------------------------------
+
 
 def send(sock: socket.socket, message: tuple) -> None:
     data = pickle.dumps(message)
@@ -75,6 +79,7 @@ def read_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 
 # --- the server process ----------------------------------------------------------------------
+
 
 def die_with_parent(parent_pid: int, signal_number: int) -> None:
     """Get `signal_number` when the parent exits (Linux; elsewhere the socket's EOF does it)."""
@@ -156,8 +161,11 @@ class Server:
     def become_job(self, *job) -> None:
         try:
             signal.set_wakeup_fd(-1)
-            for number, handler in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGINT, signal.default_int_handler),
-                                    (signal.SIGTERM, signal.SIG_DFL)):  # not the server's: child_main sets its own
+            for number, handler in (
+                (signal.SIGCHLD, signal.SIG_DFL),
+                (signal.SIGINT, signal.default_int_handler),
+                (signal.SIGTERM, signal.SIG_DFL),
+            ):  # not the server's: child_main sets its own
                 signal.signal(number, handler)
             self.sock.close()
             for end in self.wakeup:
@@ -200,6 +208,7 @@ def kill_group(pid: int) -> None:
 
 # --- the job process -------------------------------------------------------------------------
 
+
 def child_main(function_path: str, args: tuple, env: dict, result_path: str, log_path: str) -> None:
     server = os.getppid()
     os.setsid()  # its own process group: a timeout kills everything the job started
@@ -227,6 +236,7 @@ def child_main(function_path: str, args: tuple, env: dict, result_path: str, log
 
 # --- the parent's side -----------------------------------------------------------------------
 
+
 class ServerGone(RuntimeError):
     """The job server exited while jobs were still to run."""
 
@@ -246,8 +256,9 @@ class JobServer:
             return
         self.sock, theirs = socket.socketpair()
         config = {"fd": theirs.fileno(), "parent": os.getpid(), "preload": self.preload, "path": sys.path}
-        self.process = subprocess.Popen([sys.executable, "-c", BOOT, json.dumps(config)],
-                                        stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", BOOT, json.dumps(config)], stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()]
+        )
         theirs.close()
 
     def submit(self, function_path: str, args: tuple, env: dict, result_path: str, log_path: str) -> int:

@@ -5,6 +5,7 @@ One slot per visible GPU (one on CPU), a fresh process per job, forked by our jo
 gets its slot's CUDA_VISIBLE_DEVICES, its own process group (a timeout kills compile workers too)
 and a log file; a segfault, CUDA error or OOM kills only that job and becomes a failed result.
 """
+
 import itertools
 import json
 import os
@@ -17,19 +18,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.queue import TAIL_CHARS
-from jobs.executors.base import (PLAN, PLAN_TIMEOUT_S, Executor, compiler_caches, job_function, make_job_folder,
-                                 planned, remove_job_folder)
+from jobs.executors.base import (
+    PLAN,
+    PLAN_TIMEOUT_S,
+    Executor,
+    compiler_caches,
+    job_function,
+    make_job_folder,
+    planned,
+    remove_job_folder,
+)
 from jobs.executors.device_locks import DeviceLocks
-from jobs.executors.device_turn import (COMPILING_CORES_ENV, MEASURING_CORES_ENV, TURN_LOCK_ENV, WAIT_FILE, WAIT_FILE_ENV,
-                               core_list, read_waited_s)
+from jobs.executors.device_turn import (
+    COMPILING_CORES_ENV,
+    MEASURING_CORES_ENV,
+    TURN_LOCK_ENV,
+    WAIT_FILE,
+    WAIT_FILE_ENV,
+    core_list,
+    read_waited_s,
+)
 from jobs.executors.job_server import JobServer, job_failure
-from jobs.sweep import Job
 
 DEVICE_POLL_S = 0.2  # how often a sweep waiting for a device another sweep uses looks again
 PLAN_PRELOAD = ["torch", "timm", "jobs.sweep", "jobs.catalog"]
-PRELOAD = [*PLAN_PRELOAD, "torch.utils.flop_counter", "jobs.environment", "jobs.throughput",
-           "jobs.throughput_measure", "jobs.accuracy", "jobs.accuracy_data", "jobs.accuracy_eval",
-           "jobs.accuracy_weights", "jobs.environment:nvidia_driver"]  # asked once (nvidia-smi), not per job
+PRELOAD = [
+    *PLAN_PRELOAD,
+    "torch.utils.flop_counter",
+    "jobs.environment",
+    "jobs.throughput",
+    "jobs.throughput_measure",
+    "jobs.accuracy",
+    "jobs.accuracy_data",
+    "jobs.accuracy_eval",
+    "jobs.accuracy_weights",
+    "jobs.environment:nvidia_driver",
+]  # asked once (nvidia-smi), not per job
 
 
 def sweep_preload(device_type: str, compiles: bool = True) -> list[str]:
@@ -41,8 +65,8 @@ def sweep_preload(device_type: str, compiles: bool = True) -> list[str]:
 
 @dataclass
 class Slot:
-    name: str                                   # shown in progress: "gpu0", "cpu"
-    env: dict = field(default_factory=dict)     # environment overrides for the job's process
+    name: str  # shown in progress: "gpu0", "cpu"
+    env: dict = field(default_factory=dict)  # environment overrides for the job's process
 
     @property
     def device(self) -> str:
@@ -103,9 +127,11 @@ def core_split(slots: list[Slot], cores: set[int] | None = None) -> dict:
     gpu_slots = [slot for slot in slots if slot.env.get("CUDA_VISIBLE_DEVICES")]
     if not gpu_slots or len(cores) <= len(gpu_slots):
         return {}
-    measuring, compiling = cores[-len(gpu_slots):], cores[:-len(gpu_slots)]
-    return {slot.name: {MEASURING_CORES_ENV: str(core), COMPILING_CORES_ENV: core_list(compiling)}
-            for slot, core in zip(gpu_slots, measuring)}
+    measuring, compiling = cores[-len(gpu_slots) :], cores[: -len(gpu_slots)]
+    return {
+        slot.name: {MEASURING_CORES_ENV: str(core), COMPILING_CORES_ENV: core_list(compiling)}
+        for slot, core in zip(gpu_slots, measuring)
+    }
 
 
 def available_cores() -> int:
@@ -115,15 +141,16 @@ def available_cores() -> int:
 
 # --- the jobs' temporary folder ----------------------------------------------------------------
 
+
 @dataclass
 class Running:
     job: object
     slot: Slot
-    job_id: int        # the job server's
+    job_id: int  # the job server's
     started: float
     result_path: Path
     log_path: Path
-    timeout_s: float   # killed past this
+    timeout_s: float  # killed past this
     scratch: Path | None = None  # the job's own files (its compiler caches), removed when it ends
 
 
@@ -145,8 +172,14 @@ class LocalExecutor(Executor):
     up to N more per slot that compile while it measures, taking turns for their timed steps
     (jobs.executors.device_turn)."""
 
-    def __init__(self, slots: list[Slot], timeout_s: float, job_functions: dict | None = None, preload=PRELOAD,
-                 compile_workers: int = 0):
+    def __init__(
+        self,
+        slots: list[Slot],
+        timeout_s: float,
+        job_functions: dict | None = None,
+        preload=PRELOAD,
+        compile_workers: int = 0,
+    ):
         self.slots = slots
         self.timeout_s = timeout_s
         self.job_functions = job_functions
@@ -163,9 +196,14 @@ class LocalExecutor(Executor):
         if not self.compile_workers:
             return self.slots
         cores = core_split(self.slots)
-        return [Slot(slot.name + (f"+{lane}" if lane else ""),
-                     {**slot.env, TURN_LOCK_ENV: str(self.workdir / f"turn-{slot.name}.lock"), **cores.get(slot.name, {})})
-                for slot in self.slots for lane in range(1 + self.compile_workers)]
+        return [
+            Slot(
+                slot.name + (f"+{lane}" if lane else ""),
+                {**slot.env, TURN_LOCK_ENV: str(self.workdir / f"turn-{slot.name}.lock"), **cores.get(slot.name, {})},
+            )
+            for slot in self.slots
+            for lane in range(1 + self.compile_workers)
+        ]
 
     def start(self) -> None:
         self.server.start()
@@ -178,11 +216,20 @@ class LocalExecutor(Executor):
 
     def plan(self, sweep, target, data, narrowing, catalogued):
         # the job timeout fits one job; planning a sweep (timm's registry, catalogue facts) may need more
-        return planned(self.call(PLAN, sweep, target, data, narrowing, catalogued,
-                                 timeout_s=max(self.timeout_s, PLAN_TIMEOUT_S)))
+        return planned(
+            self.call(PLAN, sweep, target, data, narrowing, catalogued, timeout_s=max(self.timeout_s, PLAN_TIMEOUT_S))
+        )
 
-    def spawn(self, name: str, function_path: str, args: tuple, slot: Slot, job=None, timeout_s=None,
-              scratch: Path | None = None) -> Running:
+    def spawn(
+        self,
+        name: str,
+        function_path: str,
+        args: tuple,
+        slot: Slot,
+        job=None,
+        timeout_s=None,
+        scratch: Path | None = None,
+    ) -> Running:
         result_path, log_path = self.workdir / f"{name}.json", self.workdir / f"{name}.log"
         result_path.unlink(missing_ok=True)
         env = {**slot.env, **(compiler_caches(scratch) if scratch else {})}
@@ -193,8 +240,9 @@ class LocalExecutor(Executor):
         scratch = self.workdir / f"scratch-{job.key}"
         scratch.mkdir(exist_ok=True)
         lane = Slot(slot.name, {**slot.env, WAIT_FILE_ENV: str(scratch / WAIT_FILE), **self.compile_pool})
-        return self.spawn(f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), lane, job,
-                          scratch=scratch)
+        return self.spawn(
+            f"job-{job.key}", job_function(job.kind, self.job_functions), (job.spec,), lane, job, scratch=scratch
+        )
 
     def call(self, function_path: str, *args, timeout_s: float | None = None) -> dict:
         """`function(*args)` in a fresh job process with compiler caches of its own, as a job runs; its
@@ -244,8 +292,11 @@ class LocalExecutor(Executor):
     def outcome(self, run: Running, timed_out: bool) -> dict:
         if timed_out:
             code = self.stop(run)
-            return job_failure(f"timed out after {run.timeout_s:g} s (process group killed)",
-                                 exit_code=code, output_tail=output_tail(run.log_path))
+            return job_failure(
+                f"timed out after {run.timeout_s:g} s (process group killed)",
+                exit_code=code,
+                output_tail=output_tail(run.log_path),
+            )
         if run.result_path.exists():
             result = json.loads(run.result_path.read_text())
             if result.get("status") == "failed":  # what it printed on the way (warnings, ...)

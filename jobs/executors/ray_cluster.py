@@ -12,6 +12,7 @@ Joining a cluster is checked first, so that each way it can fail is one line: an
 address, a port that is not a Ray head's, a missing or refused token (Ray's token authentication),
 a cluster without the CPUs or GPUs the jobs ask for.
 """
+
 import logging
 import os
 import re
@@ -26,7 +27,15 @@ from pathlib import Path
 from db.errors import LeaderboardError, UsageError, one_line
 from db.queue import TRACEBACK_CHARS
 from jobs.compat import RAY_GCS_PROBE, RAY_TOKEN_REFUSED, reload_ray_config
-from jobs.executors.base import PLAN, Executor, compiler_caches, job_function, make_job_folder, planned, remove_job_folder
+from jobs.executors.base import (
+    PLAN,
+    Executor,
+    compiler_caches,
+    job_function,
+    make_job_folder,
+    planned,
+    remove_job_folder,
+)
 from jobs.executors.job_server import function_at, job_failure
 from jobs.sweep import Job
 
@@ -51,6 +60,7 @@ def run_in_worker(function_path: str, *args) -> dict:
 
 # --- joining a cluster ---------------------------------------------------------------------------
 
+
 def cluster_address(address: str | None) -> str | None:
     """The head's HOST:PORT this driver joins (--ray-address, leaderboard.ray_address, else RAY_ADDRESS);
     None for a local Ray (none given, "local") or one Ray finds itself ("auto")."""
@@ -61,12 +71,16 @@ def cluster_address(address: str | None) -> str | None:
 def host_and_port(address: str) -> tuple[str, int]:
     """HOST:PORT of a Ray head, or a UsageError naming the fix."""
     if "://" in address:
-        raise UsageError(f"Ray address {address!r} is a URL (the dashboard's, or Ray Client's): pass the head's "
-                         "HOST:PORT that `ray start --head` prints, e.g. --ray-address 10.0.0.1:6379.")
+        raise UsageError(
+            f"Ray address {address!r} is a URL (the dashboard's, or Ray Client's): pass the head's "
+            "HOST:PORT that `ray start --head` prints, e.g. --ray-address 10.0.0.1:6379."
+        )
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"Ray address {address!r} is not HOST:PORT: pass the head's address that "
-                         "`ray start --head` prints, e.g. --ray-address 10.0.0.1:6379.")
+        raise UsageError(
+            f"Ray address {address!r} is not HOST:PORT: pass the head's address that "
+            "`ray start --head` prints, e.g. --ray-address 10.0.0.1:6379."
+        )
     return host.strip("[]"), int(port)
 
 
@@ -83,8 +97,10 @@ def token_source() -> str | None:
             reason = "it is empty"
         except OSError as e:
             reason = e.strerror or str(e)
-        raise LeaderboardError(f"RAY_AUTH_TOKEN_PATH={path} cannot be read ({reason}): point it at a file holding "
-                               f"the cluster's token ({GET_TOKEN} prints it), or unset it.")
+        raise LeaderboardError(
+            f"RAY_AUTH_TOKEN_PATH={path} cannot be read ({reason}): point it at a file holding "
+            f"the cluster's token ({GET_TOKEN} prints it), or unset it."
+        )
     try:
         return str(TOKEN_FILE) if TOKEN_FILE.expanduser().read_text().strip() else None
     except OSError:
@@ -100,19 +116,25 @@ def token_auth(source: str | None) -> bool:
         os.environ["RAY_AUTH_MODE"] = mode = "token"
         reload_ray_config()  # Ray read its settings from the environment on import: again
     if mode == "token" and source is None:  # Ray would abort the process
-        raise LeaderboardError(f"RAY_AUTH_MODE=token but this machine has no Ray token: export RAY_AUTH_TOKEN=<the "
-                               f"token {GET_TOKEN} prints> (or copy it to {TOKEN_FILE}).")
+        raise LeaderboardError(
+            f"RAY_AUTH_MODE=token but this machine has no Ray token: export RAY_AUTH_TOKEN=<the "
+            f"token {GET_TOKEN} prints> (or copy it to {TOKEN_FILE})."
+        )
     return mode == "token"
 
 
 def token_refused(address: str, source: str | None, sent: bool) -> str:
     if sent:
-        return (f"The Ray cluster at {address} refused the token from {source}: it is not the cluster's. Export "
-                f"RAY_AUTH_TOKEN=<the token {GET_TOKEN} prints>.")
+        return (
+            f"The Ray cluster at {address} refused the token from {source}: it is not the cluster's. Export "
+            f"RAY_AUTH_TOKEN=<the token {GET_TOKEN} prints>."
+        )
     why = "RAY_AUTH_MODE=disabled here sends none" if source else "this machine has none"
-    return (f"The Ray cluster at {address} requires a token (token authentication is on) and {why}: export "
-            f"RAY_AUTH_MODE=token RAY_AUTH_TOKEN=<the token {GET_TOKEN} prints>, or on a trusted network start "
-            "every node with RAY_AUTH_MODE=disabled.")
+    return (
+        f"The Ray cluster at {address} requires a token (token authentication is on) and {why}: export "
+        f"RAY_AUTH_MODE=token RAY_AUTH_TOKEN=<the token {GET_TOKEN} prints>, or on a trusted network start "
+        "every node with RAY_AUTH_MODE=disabled."
+    )
 
 
 def check_reachable(address: str) -> None:
@@ -121,11 +143,11 @@ def check_reachable(address: str) -> None:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as e:
         reason = "timed out" if isinstance(e, TimeoutError) else e.strerror or str(e)
-        raise LeaderboardError(f"No Ray cluster answers at {address} ({reason}): start its head there with "
-                               f"`ray start --head --port={port}`, or pass the head's address (--ray-address or "
-                               "RAY_ADDRESS).") from None
-
-
+        raise LeaderboardError(
+            f"No Ray cluster answers at {address} ({reason}): start its head there with "
+            f"`ray start --head --port={port}`, or pass the head's address (--ray-address or "
+            "RAY_ADDRESS)."
+        ) from None
 
 
 def check_token(address: str) -> None:
@@ -134,12 +156,15 @@ def check_token(address: str) -> None:
     source = token_source()
     sent = token_auth(source)
     try:
-        probe = subprocess.run([sys.executable, "-c", RAY_GCS_PROBE, address], capture_output=True, text=True,
-                               timeout=GCS_ANSWER_S)
+        probe = subprocess.run(
+            [sys.executable, "-c", RAY_GCS_PROBE, address], capture_output=True, text=True, timeout=GCS_ANSWER_S
+        )
     except subprocess.TimeoutExpired:
-        raise LeaderboardError(f"{address} accepts connections but does not answer as a Ray head: pass the port "
-                               "`ray start --head` printed (its --port, 6379 by default), not the dashboard's "
-                               "or Ray Client's.") from None
+        raise LeaderboardError(
+            f"{address} accepts connections but does not answer as a Ray head: pass the port "
+            "`ray start --head` printed (its --port, 6379 by default), not the dashboard's "
+            "or Ray Client's."
+        ) from None
     if probe.returncode == RAY_TOKEN_REFUSED:
         raise LeaderboardError(token_refused(address, source, sent))
     if probe.returncode:  # its reason: Python's last line, or Ray's failed check before its stack trace
@@ -154,8 +179,9 @@ def join(ray, address: str | None, init_kwargs: dict) -> None:
         check_reachable(address)
         check_token(address)
     try:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, logging_level=logging.WARNING,
-                 **init_kwargs)
+        ray.init(
+            address=address, ignore_reinit_error=True, log_to_driver=False, logging_level=logging.WARNING, **init_kwargs
+        )
     except (ConnectionError, RuntimeError) as e:  # checked, and still: the head went away, Ray versions differ
         if not address:
             raise
@@ -164,12 +190,14 @@ def join(ray, address: str | None, init_kwargs: dict) -> None:
 
 # --- running jobs --------------------------------------------------------------------------------
 
+
 @dataclass
 class Task:
     """A job on the cluster."""
+
     job: Job
-    slot: str                                 # shown in progress: ray1, ray2, ...
-    submitted: float = 0.0                    # time.monotonic() at its (last) submission
+    slot: str  # shown in progress: ray1, ray2, ...
+    submitted: float = 0.0  # time.monotonic() at its (last) submission
     lost: list = field(default_factory=list)  # addresses of the nodes lost while it ran
 
 
@@ -180,8 +208,14 @@ def lost_node(error) -> str:
 
 
 class RayExecutor(Executor):
-    def __init__(self, device_type: str, timeout_s: float, address: str | None = None,
-                 job_functions: dict | None = None, init_kwargs: dict | None = None):
+    def __init__(
+        self,
+        device_type: str,
+        timeout_s: float,
+        address: str | None = None,
+        job_functions: dict | None = None,
+        init_kwargs: dict | None = None,
+    ):
         self.device_type = device_type
         self.timeout_s = timeout_s
         self.address = cluster_address(address)
@@ -211,8 +245,11 @@ class RayExecutor(Executor):
         where = f"The Ray cluster at {self.address}" if self.address else "The local Ray"
         if lost is not None:
             return f"{where} has no {self.resource} left (nodes lost: {', '.join(lost) or 'none'})"
-        fix = ("start nodes with GPUs (`ray start --num-gpus N`), or pass --device cpu" if self.resource == "GPU"
-               else "start a node with CPUs (`ray start --num-cpus N`; a head started with --num-cpus=0 runs no job)")
+        fix = (
+            "start nodes with GPUs (`ray start --num-gpus N`), or pass --device cpu"
+            if self.resource == "GPU"
+            else "start a node with CPUs (`ray start --num-cpus N`; a head started with --num-cpus=0 runs no job)"
+        )
         return f"{where} has no {self.resource} for jobs: {fix}."
 
     def close(self) -> None:
@@ -259,8 +296,10 @@ class RayExecutor(Executor):
         self.capacity = self.slots(ray.cluster_resources())
         if not self.capacity and not running and (pending or requeued):
             lost = sorted({node for task in requeued for node in task.lost})
-            raise LeaderboardError(f"{self.no_room(lost)}: {len(pending) + len(requeued)} jobs not run. Start "
-                                   "nodes (`ray start --address=HEAD:PORT`) and run eval-all again to finish them.")
+            raise LeaderboardError(
+                f"{self.no_room(lost)}: {len(pending) + len(requeued)} jobs not run. Start "
+                "nodes (`ray start --address=HEAD:PORT`) and run eval-all again to finish them."
+            )
         while (requeued or pending) and len(running) < self.capacity:
             task = requeued.popleft() if requeued else Task(pending.popleft(), self.free_slot(running, requeued))
             if not task.lost and on_start(task.job, task.slot) is False:  # another sweep claimed it
@@ -279,12 +318,17 @@ class RayExecutor(Executor):
         if node and len(task.lost) < NODE_LOSSES:
             task.lost.append(node)
             requeued.append(task)
-            print(f"{task.job.label}: its Ray node {node} was lost; re-queued to run on another node.",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{task.job.label}: its Ray node {node} was lost; re-queued to run on another node.",
+                file=sys.stderr,
+                flush=True,
+            )
             return
         if node:
-            result["error"] = (f"Its Ray nodes were lost while it ran ({', '.join([*task.lost, node])}): run "
-                               "eval-all --retry-failed once the cluster is healthy.")
+            result["error"] = (
+                f"Its Ray nodes were lost while it ran ({', '.join([*task.lost, node])}): run "
+                "eval-all --retry-failed once the cluster is healthy."
+            )
         on_finish(task.job, task.slot, result)
 
     def result_of(self, ref) -> dict:

@@ -5,4 +5,5 @@ registry but never import jobs/, so importing the `jobs` package imports these f
 A new kind: a module here, imported below, and its model-page partial
 templates/partials/results_<name>.html (tests/toy_kind.py is one, whole).
 """
+
 from jobs.kinds import accuracy, throughput  # noqa: F401 (the built-in kinds register themselves)

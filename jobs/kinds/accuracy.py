@@ -3,6 +3,7 @@
 Its whole definition: storage (columns, identity, timm's results-*.csv conventions), its sweep
 section's rules, its planner, and its job and validator (jobs/accuracy.py).
 """
+
 import fnmatch
 from dataclasses import dataclass
 
@@ -13,8 +14,20 @@ from jobs.accuracy import run_accuracy, validate_accuracy_spec
 from jobs.sweep import Narrowing, Target
 from jobs.sweep_checks import count, list_of, one_of
 
-ACCURACY_TIMM_ORDER = ("model", "img_size", "top1", "top1_err", "top5", "top5_err", "param_count",
-                       "crop_pct", "interpolation", "top1_diff", "top5_diff", "rank_diff")
+ACCURACY_TIMM_ORDER = (
+    "model",
+    "img_size",
+    "top1",
+    "top1_err",
+    "top5",
+    "top5_err",
+    "param_count",
+    "crop_pct",
+    "interpolation",
+    "top1_diff",
+    "top5_diff",
+    "rank_diff",
+)
 
 
 @dataclass(frozen=True)
@@ -58,25 +71,69 @@ def accuracy_jobs(models, config: dict, target: Target, data: dict | None, narro
     specs = []
     for arch in models:
         for model in published_tags(arch):
-            if narrowing.models and not any(fnmatch.fnmatchcase(model, g) or fnmatch.fnmatchcase(arch, g)
-                                            for g in narrowing.models):
+            if narrowing.models and not any(
+                fnmatch.fnmatchcase(model, g) or fnmatch.fnmatchcase(arch, g) for g in narrowing.models
+            ):
                 continue
             for size in config.get("img_sizes", [None]):
-                specs.append({"model": model, "img_size": size, "batch_size": config.get("batch_size", 256),
-                              "workers": config.get("workers", 4), "precision": config.get("precision", "fp32"),
-                              "device": target.device_type, **data})
+                specs.append(
+                    {
+                        "model": model,
+                        "img_size": size,
+                        "batch_size": config.get("batch_size", 256),
+                        "workers": config.get("workers", 4),
+                        "precision": config.get("precision", "fp32"),
+                        "device": target.device_type,
+                        **data,
+                    }
+                )
     return specs
 
 
-ACCURACY = register(AccuracyKind(
-    name="accuracy", job=run_accuracy, planner=accuracy_jobs, validator=validate_accuracy_spec, sweep_rules=ACCURACY_RULES,
-    columns=ACCURACY_COLUMNS, label="Accuracy", index_filter="ag",
-    identity=("model", "tag", "dataset", "img_size", "precision", "weights", "batch_size", "images", "low_fidelity",
-              "source", "environment_id"),
-    setting=("model", "tag", "dataset", "img_size", "precision", "low_fidelity"),
-    headline="top1", headline_label="top-1 %",
-    extras=("device",),
-    site_fields=("model", "tag", "dataset", "img_size", "top1", "top5", "param_count", "crop_pct", "interpolation",
-                 "precision", "images", "batch_size", "weights", *PROVENANCE_FIELDS, *RUN_FIELDS),
-    site_order="model, dataset, img_size, tag, source",
-))
+ACCURACY = register(
+    AccuracyKind(
+        name="accuracy",
+        job=run_accuracy,
+        planner=accuracy_jobs,
+        validator=validate_accuracy_spec,
+        sweep_rules=ACCURACY_RULES,
+        columns=ACCURACY_COLUMNS,
+        label="Accuracy",
+        index_filter="ag",
+        identity=(
+            "model",
+            "tag",
+            "dataset",
+            "img_size",
+            "precision",
+            "weights",
+            "batch_size",
+            "images",
+            "low_fidelity",
+            "source",
+            "environment_id",
+        ),
+        setting=("model", "tag", "dataset", "img_size", "precision", "low_fidelity"),
+        headline="top1",
+        headline_label="top-1 %",
+        extras=("device",),
+        site_fields=(
+            "model",
+            "tag",
+            "dataset",
+            "img_size",
+            "top1",
+            "top5",
+            "param_count",
+            "crop_pct",
+            "interpolation",
+            "precision",
+            "images",
+            "batch_size",
+            "weights",
+            *PROVENANCE_FIELDS,
+            *RUN_FIELDS,
+        ),
+        site_order="model, dataset, img_size, tag, source",
+    )
+)

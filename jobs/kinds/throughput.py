@@ -4,17 +4,24 @@ Its whole definition: storage (columns, identity, timm's benchmark-*.csv convent
 section's rules (with a section per device type), its planner, and its job and validator
 (jobs/throughput.py).
 """
+
 from dataclasses import dataclass
 
 from db.columns import THROUGHPUT_COLUMNS
 from db.kinds import BENCHES, COMPILE_MODES, PRECISIONS, PROVENANCE_FIELDS, RUN_FIELDS, ResultKind, register
-from jobs.sweep_checks import DEVICE_TYPES, count, list_of, one_of, section, switch
 from jobs.sweep import Narrowing, Target, narrowed
+from jobs.sweep_checks import DEVICE_TYPES, count, list_of, one_of, section, switch
 from jobs.throughput import run_throughput, validate_throughput_spec
 
 # Our throughput columns → timm's benchmark-*.csv names, which take the bench as prefix.
-THROUGHPUT_TIMM_NAMES = {"img_size": "img_size", "samples_per_sec": "samples_per_sec",
-                         "step_time_ms": "step_time", "batch_size": "batch_size", "gmacs": "gmacs", "macts": "macts"}
+THROUGHPUT_TIMM_NAMES = {
+    "img_size": "img_size",
+    "samples_per_sec": "samples_per_sec",
+    "step_time_ms": "step_time",
+    "batch_size": "batch_size",
+    "gmacs": "gmacs",
+    "macts": "macts",
+}
 
 
 @dataclass(frozen=True)
@@ -76,11 +83,19 @@ def planned_modes(config: dict, target: Target, narrowing: Narrowing) -> tuple[l
         modes = narrowed(list(dict.fromkeys(named + (own or []))), narrowing.compile_modes)
     else:
         modes = own or named
-        why = {mode: f"the sweep measures {', '.join(own)} on a {target.device_type}; "
-                     f"--compile-mode {mode} asks for it" for mode in named if own and mode not in own}
+        why = {
+            mode: f"the sweep measures {', '.join(own)} on a {target.device_type}; --compile-mode {mode} asks for it"
+            for mode in named
+            if own and mode not in own
+        }
     same = SAME_MODES.get(target.device_type, {})
-    why.update({mode: f"it is {same[mode]} there (no CUDA graphs without CUDA)"
-                for mode in dict.fromkeys(modes + list(why)) if same.get(mode) in modes})
+    why.update(
+        {
+            mode: f"it is {same[mode]} there (no CUDA graphs without CUDA)"
+            for mode in dict.fromkeys(modes + list(why))
+            if same.get(mode) in modes
+        }
+    )
     return [mode for mode in modes if mode not in why], why
 
 
@@ -89,31 +104,94 @@ def throughput_jobs(models, config: dict, target: Target, data: dict | None, nar
     a mode that is another on this device is left to that one."""
     modes, _ = planned_modes(config, target, narrowing)
     config = {**config, **(config.get(target.device_type) or {})}
-    settings = {k: config[k] for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size",
-                                       "channels_last", "fast_norm") if k in config}
+    settings = {
+        k: config[k]
+        for k in ("batch_size", "warmup_steps", "steps", "repeats", "img_size", "channels_last", "fast_norm")
+        if k in config
+    }
     return [
-        {"model": arch, "bench": bench, "compile_mode": mode, "precision": throughput_precision(config, target),
-         **settings, "device": target.device_type}
+        {
+            "model": arch,
+            "bench": bench,
+            "compile_mode": mode,
+            "precision": throughput_precision(config, target),
+            **settings,
+            "device": target.device_type,
+        }
         for arch in models
         for bench in narrowed(config.get("benches", ["infer"]), narrowing.benches)
         for mode in modes
     ]
 
 
-THROUGHPUT = register(ThroughputKind(
-    name="throughput", job=run_throughput, planner=throughput_jobs, validator=validate_throughput_spec,
-    sweep_rules=THROUGHPUT_RULES, columns=THROUGHPUT_COLUMNS, label="Throughput",
-    index_filter="tg",
-    identity=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
-              "img_size", "requested_batch_size", "batch_size", "warmup_steps", "steps", "repeats", "low_fidelity",
-              "source", "environment_id"),
-    setting=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
-             "img_size", "low_fidelity"),
-    headline="samples_per_sec", headline_label="samples/s", spread=("samples_per_sec_min", "samples_per_sec_max"),
-    extras=("device", "repeat_samples_per_sec", "first_call_s", "cudagraph_skips", "phases_s"),
-    site_fields=("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step",
-                 "img_size", "batch_size", "samples_per_sec", "samples_per_sec_min", "samples_per_sec_max",
-                 "step_time_ms", "compile_s", "peak_mem_mb", "gmacs", "param_count", "requested_batch_size",
-                 "warmup_steps", "steps", "repeats", *PROVENANCE_FIELDS, *RUN_FIELDS),
-    site_order="model, bench, compile_mode, precision, img_size, source",
-))
+THROUGHPUT = register(
+    ThroughputKind(
+        name="throughput",
+        job=run_throughput,
+        planner=throughput_jobs,
+        validator=validate_throughput_spec,
+        sweep_rules=THROUGHPUT_RULES,
+        columns=THROUGHPUT_COLUMNS,
+        label="Throughput",
+        index_filter="tg",
+        identity=(
+            "model",
+            "bench",
+            "compile_mode",
+            "precision",
+            "channels_last",
+            "fast_norm",
+            "sync_each_step",
+            "img_size",
+            "requested_batch_size",
+            "batch_size",
+            "warmup_steps",
+            "steps",
+            "repeats",
+            "low_fidelity",
+            "source",
+            "environment_id",
+        ),
+        setting=(
+            "model",
+            "bench",
+            "compile_mode",
+            "precision",
+            "channels_last",
+            "fast_norm",
+            "sync_each_step",
+            "img_size",
+            "low_fidelity",
+        ),
+        headline="samples_per_sec",
+        headline_label="samples/s",
+        spread=("samples_per_sec_min", "samples_per_sec_max"),
+        extras=("device", "repeat_samples_per_sec", "first_call_s", "cudagraph_skips", "phases_s"),
+        site_fields=(
+            "model",
+            "bench",
+            "compile_mode",
+            "precision",
+            "channels_last",
+            "fast_norm",
+            "sync_each_step",
+            "img_size",
+            "batch_size",
+            "samples_per_sec",
+            "samples_per_sec_min",
+            "samples_per_sec_max",
+            "step_time_ms",
+            "compile_s",
+            "peak_mem_mb",
+            "gmacs",
+            "param_count",
+            "requested_batch_size",
+            "warmup_steps",
+            "steps",
+            "repeats",
+            *PROVENANCE_FIELDS,
+            *RUN_FIELDS,
+        ),
+        site_order="model, bench, compile_mode, precision, img_size, source",
+    )
+)
