@@ -124,6 +124,21 @@ def throughput_jobs(models, config: dict, target: Target, data: dict | None, nar
     ]
 
 
+# What a figure is of, whatever ran it (the model page's history follows it across environments);
+# the identity adds how it was run and where, in this order (it is hashed: never reorder it).
+SETTING = ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm", "sync_each_step", "img_size")
+RUN_SETTINGS = ("requested_batch_size", "batch_size", "warmup_steps", "steps", "repeats")
+FIGURES = (
+    "samples_per_sec",
+    "samples_per_sec_min",
+    "samples_per_sec_max",
+    "step_time_ms",
+    "compile_s",
+    "peak_mem_mb",
+    "gmacs",
+    "param_count",
+)
+
 THROUGHPUT = register(
     ThroughputKind(
         name="throughput",
@@ -134,57 +149,16 @@ THROUGHPUT = register(
         columns=THROUGHPUT_COLUMNS,
         label="Throughput",
         index_filter="tg",
-        identity=(
-            "model",
-            "bench",
-            "compile_mode",
-            "precision",
-            "channels_last",
-            "fast_norm",
-            "sync_each_step",
-            "img_size",
-            "requested_batch_size",
-            "batch_size",
-            "warmup_steps",
-            "steps",
-            "repeats",
-            "low_fidelity",
-            "source",
-            "environment_id",
-        ),
-        setting=(
-            "model",
-            "bench",
-            "compile_mode",
-            "precision",
-            "channels_last",
-            "fast_norm",
-            "sync_each_step",
-            "img_size",
-            "low_fidelity",
-        ),
+        identity=(*SETTING, *RUN_SETTINGS, "low_fidelity", "source", "environment_id"),
+        setting=(*SETTING, "low_fidelity"),
         headline="samples_per_sec",
         headline_label="samples/s",
         spread=("samples_per_sec_min", "samples_per_sec_max"),
         extras=("device", "repeat_samples_per_sec", "first_call_s", "cudagraph_skips", "phases_s"),
         site_fields=(
-            "model",
-            "bench",
-            "compile_mode",
-            "precision",
-            "channels_last",
-            "fast_norm",
-            "sync_each_step",
-            "img_size",
+            *SETTING,
             "batch_size",
-            "samples_per_sec",
-            "samples_per_sec_min",
-            "samples_per_sec_max",
-            "step_time_ms",
-            "compile_s",
-            "peak_mem_mb",
-            "gmacs",
-            "param_count",
+            *FIGURES,
             "requested_batch_size",
             "warmup_steps",
             "steps",
