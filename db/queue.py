@@ -104,8 +104,24 @@ def start(db, key: str, owner: str) -> bool:
     return claim(db, key, owner, now_iso("microseconds"))
 
 
-def finish(db, key: str, fields: dict) -> None:
-    db["jobs"].update(key, {**fields, "finished_at": now_iso("microseconds"), "lease_expires": None})
+def finish(db, key: str, fields: dict, owner: str | None = None) -> bool:
+    """Write job `key`'s final fields; with `owner`, only while that sweep still holds its claim (the
+    same statement checks it: the writer that lost a lapsed claim to another sweep writes nothing).
+    Whether it wrote."""
+    fields = {**fields, "finished_at": now_iso("microseconds"), "lease_expires": None}
+    assignments = ", ".join(f"[{name}] = ?" for name in fields)
+    claimed = " AND owner = ? AND status = 'running'" if owner else ""
+    cursor = db.execute(
+        f"UPDATE jobs SET {assignments} WHERE key = ?{claimed}", [*fields.values(), key, *([owner] if owner else [])]
+    )
+    return cursor.rowcount == 1
+
+
+class ClaimLost(Exception):
+    """Another sweep took the job over (this sweep's claim lapsed): its result here is not stored."""
+
+
+LOST = "lost"  # record_result's status for a result whose claim another sweep took over
 
 
 def low_fidelity(spec: dict) -> int:
@@ -113,46 +129,50 @@ def low_fidelity(spec: dict) -> int:
     return int(bool(spec.get("low_fidelity")))
 
 
-def record_result(db, job, result: dict) -> str:
+def record_result(db, job, result: dict, owner: str | None = None) -> str:
     """Store a job function's result dict and the job's final status; return that status. A result
-    that cannot be stored (a bug in its job) fails its job, never the sweep."""
-    if result.get("status") == "done":
-        try:
-            with db.atomic():
-                row = save_measured(db, job.kind, {**result, "low_fidelity": low_fidelity(job.spec)}, job_key=job.key)
-                finish(
-                    db,
-                    job.key,
-                    {
-                        "status": "done",
-                        "error": None,
-                        "traceback": None,
-                        "output_tail": None,
-                        "result_id": row["id"],
-                        "exit_code": 0,
-                    },
-                )
-            return "done"
-        except (ValueError, TypeError, sqlite3.InterfaceError) as e:  # fields the table cannot take
-            result = {
-                **result,
-                "status": "failed",
-                "error": f"Result not stored: {one_line(e)}",
-                "traceback": traceback.format_exc(),
-            }
-    status = result.get("status", "failed")
+    that cannot be stored (a bug in its job) fails its job, never the sweep. With `owner` (a sweep's),
+    nothing is written unless that sweep still holds the job's claim: LOST then, the job being
+    another sweep's to finish (a sweep frozen past its lease, a second host on the same file)."""
+    try:
+        if result.get("status") == "done":
+            try:
+                return store_done(db, job, result, owner)
+            except (ValueError, TypeError, sqlite3.InterfaceError) as e:  # fields the table cannot take
+                result = {
+                    **result,
+                    "status": "failed",
+                    "error": f"Result not stored: {one_line(e)}",
+                    "traceback": traceback.format_exc(),
+                }
+        return store_failure(db, job, result, owner)
+    except ClaimLost:
+        return LOST
+
+
+def store_done(db, job, result: dict, owner: str | None) -> str:
+    """The result row and the job's `done`, in one transaction, the claim checked first."""
     with db.atomic():
-        finish(
-            db,
-            job.key,
-            {
-                "status": status,
-                "error": result.get("error") or "failed without a message",
-                "exit_code": result.get("exit_code"),
-                "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
-                "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None,
-            },
-        )
+        finished = {"status": "done", "error": None, "traceback": None, "output_tail": None, "exit_code": 0}
+        if not finish(db, job.key, finished, owner):  # takes the write lock: nobody claims it meanwhile
+            raise ClaimLost(job.key)
+        row = save_measured(db, job.kind, {**result, "low_fidelity": low_fidelity(job.spec)}, job_key=job.key)
+        db.execute("UPDATE jobs SET result_id = ? WHERE key = ?", [row["id"], job.key])
+    return "done"
+
+
+def store_failure(db, job, result: dict, owner: str | None) -> str:
+    status = result.get("status", "failed")
+    fields = {
+        "status": status,
+        "error": result.get("error") or "failed without a message",
+        "exit_code": result.get("exit_code"),
+        "traceback": (result.get("traceback") or "")[-TRACEBACK_CHARS:] or None,
+        "output_tail": (result.get("output_tail") or "")[-TAIL_CHARS:] or None,
+    }
+    with db.atomic():
+        if not finish(db, job.key, fields, owner):
+            raise ClaimLost(job.key)
     return status
 
 

@@ -224,8 +224,11 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
         return True
 
     def on_finish(job, slot, result):
-        status = queue.record_result(db, job, result)
-        progress.finished(job, slot, status, result.get("error"))
+        status = queue.record_result(db, job, result, owner)
+        if status == queue.LOST:  # frozen past its lease here, the job was taken over: its result is the other's
+            progress.lost_to_another_sweep(job, slot)
+        else:
+            progress.finished(job, slot, status, result.get("error"))
 
     try:
         with LeaseKeeper(database_path(db), owner):

@@ -123,6 +123,22 @@ class Progress(LiveLine):
             print(f"[-] taken by another sweep: {job.label}", file=self.stream, flush=True)
         self.redraw()
 
+    def lost_to_another_sweep(self, job, slot: str) -> None:
+        """This sweep's claim on `job` lapsed while it ran (the sweep was frozen, say) and another sweep
+        took the job over: this run's result is not stored, and the job leaves this sweep's count."""
+        with self.lock:
+            self.current.pop(slot, None)
+            self.total -= 1
+            self.elsewhere += 1
+        print(
+            ("\r\033[K" if self.live else "")  # above the live line, which the redraw below puts back
+            + f"[-] not stored: {job.label}: another sweep took it over while it ran here (this sweep's claim "
+            "lapsed); its run is the one kept",
+            file=self.stream,
+            flush=True,
+        )
+        self.redraw()
+
     def finished(self, job, slot: str, status: str, error: str | None) -> None:
         with self.lock:
             label, key, began = self.current.pop(slot, (job.label, cost_key(job.kind, job.spec), time.monotonic()))

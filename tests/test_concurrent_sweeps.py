@@ -174,3 +174,32 @@ def test_a_second_user_shares_the_device_locks_and_an_older_private_folder_is_on
     private.chmod(0o755)  # made by an older version under a umask of 022: nobody may not add a file
     assert as_nobody(private).startswith(f"LeaderboardError: Cannot open the device lock {private / 'gpu0.lock'} "
                                          "(Permission denied): another user's sweep made it for them alone.")
+
+
+def test_a_sweep_that_lost_its_claim_stores_nothing_and_the_job_stays_the_other_sweeps(db):
+    """Sweep A frozen past its lease while running a job; sweep B took the claim and stored its run.
+    When A wakes up with its own result, done or failed, nothing of it is written."""
+    from db.queue import LOST, record_result
+
+    enqueue(db, jobs(2), "s")
+    frozen, other = new_owner(), new_owner()
+    for key in ("k0", "k1"):
+        assert start(db, key, frozen)
+    db.execute("UPDATE jobs SET lease_expires = 0")  # A stopped renewing: its claims lapsed
+    for key in ("k0", "k1"):
+        assert start(db, key, other)
+    job0, job1 = jobs(2)
+    assert record_result(db, job0, measured_run("m0", 12.21), other) == "done"
+
+    assert record_result(db, job0, measured_run("m0", 17.68), frozen) == LOST  # A wakes with its own run
+    assert record_result(db, job1, {"status": "failed", "error": "killed"}, frozen) == LOST
+    assert [r["samples_per_sec"] for r in db["throughput"].rows] == [12.21]  # stored once: B's
+    row0, row1 = db["jobs"].get("k0"), db["jobs"].get("k1")
+    assert (row0["status"], row0["owner"], row1["status"], row1["owner"]) == ("done", other, "running", other)
+    assert row0["result_id"] == next(db["throughput"].rows)["id"] and row1["error"] is None
+
+
+def measured_run(model: str, samples_per_sec: float) -> dict:
+    return {"status": "done", "kind": "throughput", "model": model, "bench": "infer", "compile_mode": "eager",
+            "precision": "fp32", "img_size": 8, "samples_per_sec": samples_per_sec,
+            "environment": {"device": "cpu: test", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}}

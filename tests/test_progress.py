@@ -180,3 +180,12 @@ def started_jobs(db_path) -> int:
         return sqlite_utils.Database(db_path).execute("SELECT count(*) FROM jobs WHERE started_at IS NOT NULL").fetchone()[0]
     except Exception:  # not created yet
         return 0
+
+
+def test_a_run_whose_claim_another_sweep_took_leaves_the_count_with_a_line_saying_so():
+    stream = io.StringIO()
+    progress = Progress([job("a", "eager"), job("b", "eager")], stream=stream, slots=1)
+    progress.started(job("a", "eager"), "cpu")
+    progress.lost_to_another_sweep(job("a", "eager"), "cpu")
+    assert (progress.total, progress.elsewhere, progress.current) == (1, 1, {})
+    assert "[-] not stored: throughput test_vit infer eager: another sweep took it over while it ran here" in stream.getvalue()
