@@ -2,6 +2,7 @@
 and a killed sweep's claim taken over (db/claims.py, jobs/executors/device_locks.py)."""
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -203,3 +204,52 @@ def measured_run(model: str, samples_per_sec: float) -> dict:
     return {"status": "done", "kind": "throughput", "model": model, "bench": "infer", "compile_mode": "eager",
             "precision": "fp32", "img_size": 8, "samples_per_sec": samples_per_sec,
             "environment": {"device": "cpu: test", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}}
+
+
+def running_job_of(db_path, pid: int) -> str | None:
+    try:
+        rows = sqlite_utils.Database(db_path).execute(
+            "SELECT key FROM jobs WHERE status = 'running' AND owner LIKE ?", [f"%:{pid}:%"]).fetchall()
+    except Exception:  # not created yet
+        return None
+    return rows[0][0] if rows else None
+
+
+def freeze_while_running(sweep: subprocess.Popen, db_path) -> str:
+    """SIGSTOP `sweep` at a moment it holds a running job (checked once it is stopped, so it cannot
+    finish the job meanwhile); that job's key."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and sweep.poll() is None:
+        if running_job_of(db_path, sweep.pid):
+            os.kill(sweep.pid, signal.SIGSTOP)
+            key = running_job_of(db_path, sweep.pid)
+            if key:
+                return key
+            os.kill(sweep.pid, signal.SIGCONT)  # it recorded the job as we stopped it: the next one
+        time.sleep(0.02)
+    raise AssertionError("the sweep never held a running job")
+
+
+def test_a_sweep_frozen_past_its_lease_stores_nothing_for_the_job_another_sweep_took_over(project, tmp_path):
+    """Sweep A is frozen (SIGSTOP) while running a job, past its lease; sweep B, a second host's view
+    of the same database (device locks of its own), takes the job over and runs the rest. When A
+    wakes, its run of that job is not stored: every job is stored once."""
+    db_path = project / "lb.db"
+    frozen = launch(project)
+    key = freeze_while_running(frozen, db_path)
+    try:
+        with sqlite3.connect(db_path, timeout=30) as conn:  # its lease lapses while it is frozen
+            conn.execute("UPDATE jobs SET lease_expires = 0 WHERE key = ?", [key])
+        host_b = tmp_path / "host-b"
+        host_b.mkdir()
+        other = invoke("eval-all", "--sweep", "shared", "--no-site", cwd=project, env={"TMPDIR": str(host_b)})
+        assert other.returncode == 0, other.stdout + other.stderr
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    woken = frozen.communicate(timeout=300)[0]
+    assert frozen.returncode == 0, woken
+    db = sqlite_utils.Database(db_path)
+    assert sorted(r["model"] for r in db["throughput"].rows) == sorted(MODELS)  # every job stored once
+    assert {r["status"] for r in db["jobs"].rows} == {"done"}
+    assert db["jobs"].get(key)["owner"].split(":")[1] != str(frozen.pid)  # B's run of it is the one kept
+    assert "[-] not stored: throughput" in woken
