@@ -6,6 +6,7 @@ A file written here is named `leaderboard-<kind>...` and can be imported back
 
 import csv
 import json
+from pathlib import Path
 
 from db.columns import ENVIRONMENT_COLUMNS
 from db.errors import LeaderboardError, not_one_of
@@ -22,7 +23,7 @@ from db.parsing import (
     to_number,
 )
 from db.queries import latest_run
-from db.store import environment_id
+from db.store import environment_id, measured_row
 
 ENV_FIELDS = [k for k in ENVIRONMENT_COLUMNS if k != "id"]
 ENV_PREFIX = "env_"
@@ -72,6 +73,22 @@ def write_export(records: list[dict], kind: str, fmt: str, stream) -> None:
     writer = csv.DictWriter(stream, fieldnames=export_columns(kind), extrasaction="ignore")
     writer.writeheader()
     writer.writerows(records)
+
+
+def write_unstored(kind: str, result: dict, job_key: str | None, folders) -> Path | None:
+    """A measured result the database could not take, as an export of one record that `invoke
+    import-results` reads back, written into the first of `folders` that takes it (None: none did)."""
+    row, environment = measured_row(kind, result, job_key)
+    record = to_export_record(kind, {**row, **{ENV_PREFIX + k: environment.get(k) for k in ENV_FIELDS}})
+    for folder in folders:
+        path = Path(folder) / f"leaderboard-{kind}-unstored-{row['id']}.json"
+        try:
+            with open(path, "w") as stream:
+                write_export([record], kind, "json", stream)
+            return path
+        except OSError:  # full or read-only too: the next folder
+            path.unlink(missing_ok=True)
+    return None
 
 
 # --- reading an export back ------------------------------------------------------------------

@@ -69,24 +69,33 @@ def save_results(db, kind: str, rows: list[dict]) -> int:
     return len(rows)
 
 
-def save_measured(db, kind: str, result: dict, job_key: str | None = None) -> dict:
-    """Store one measured result dict (with its "environment") and return the stored row."""
+def measured_row(kind: str, result: dict, job_key: str | None = None) -> tuple[dict, dict]:
+    """One measured result dict (with its "environment") as the row it is stored as, and its
+    environment's row."""
     unknown = get_kind(kind).unknown_fields(result)
     if unknown:  # a figure with no column would be lost without a word: a bug in the job or the kind
         raise ValueError(
             f"{kind} result fields with no column: {', '.join(unknown)}. Add them to the "
             f"table (a migration) or to the kind's extras in db/kinds.py."
         )
-    env_id = save_environment(db, result["environment"])
+    environment = environment_row(result["environment"])
     # to the microsecond: the time names the run, and two runs of one setting never share it
     run = {
         **result,
         "source": "measured",
         "job_key": job_key,
         "created_at": now_iso("microseconds"),
-        "low_fidelity": int(bool(result.get("low_fidelity"))),
-    }  # 0 or 1: runs of `invoke bench` and eval-all share series
-    row = result_row(kind, run, env_id)
+        "low_fidelity": int(
+            bool(result.get("low_fidelity"))
+        ),  # 0 or 1: runs of `invoke bench` and eval-all share series
+    }
+    return result_row(kind, run, environment["id"]), environment
+
+
+def save_measured(db, kind: str, result: dict, job_key: str | None = None) -> dict:
+    """Store one measured result dict (with its "environment") and return the stored row."""
+    row, environment = measured_row(kind, result, job_key)
     with db.atomic():
+        db["environments"].insert(environment, pk="id", ignore=True)
         save_results(db, kind, [row])
     return row

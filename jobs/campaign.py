@@ -5,6 +5,8 @@ stored (result row + job status, one transaction) as soon as the job ends.
 """
 
 import json
+import sqlite3
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,8 @@ from pathlib import Path
 from db import queue
 from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
-from db.errors import LeaderboardError, UsageError
+from db.errors import LeaderboardError, UsageError, one_line
+from db.export import write_unstored
 from jobs.executors.base import Executor
 from jobs.executors.local import LocalExecutor, auto_compile_workers, local_slots, planner, sweep_preload
 from jobs.kinds.throughput import planned_modes
@@ -224,7 +227,10 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
         return True
 
     def on_finish(job, slot, result):
-        status = queue.record_result(db, job, result, owner)
+        try:
+            status = queue.record_result(db, job, result, owner)
+        except sqlite3.DatabaseError as e:  # a full disk, an I/O error, a damaged file: stop, keep the result
+            raise storage_failed(db, job, result, e) from None
         if status == queue.LOST:  # frozen past its lease here, the job was taken over: its result is the other's
             progress.lost_to_another_sweep(job, slot)
         else:
@@ -241,6 +247,25 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
     progress.close()
     failed = queue.failures(db, [j.key for j in jobs])
     return Summary(ran=progress.done + progress.failed, done=progress.done, failed=failed, elsewhere=progress.elsewhere)
+
+
+def storage_failed(db, job, result: dict, error: sqlite3.DatabaseError) -> LeaderboardError:
+    """The sweep's stop in one line when its database cannot take a result: the cause, where the result
+    is kept (an export file beside the database, else in the working or temporary folder), and how to go on."""
+    path = Path(database_path(db))
+    cause = "its disk is full" if "full" in str(error) else one_line(error)
+    kept = None
+    if result.get("status") == "done":
+        kept = write_unstored(job.kind, result, job.key, [path.parent, Path.cwd(), tempfile.gettempdir()])
+    where = (
+        f"this job's result is kept in {kept} (invoke import-results {kept} stores it)"
+        if kept
+        else "this job runs again next time"
+    )
+    return LeaderboardError(
+        f"Cannot store {job.label} in {path}: {cause}. The sweep stopped; the jobs stored before stay, {where}. "
+        "Free space or repair the database, then run the same command again."
+    )
 
 
 class SweepInterrupted(Exception):

@@ -246,3 +246,42 @@ def test_a_campaigns_options_are_built_by_name_only():
         Options("tiny", {}, Narrowing(), None, "local", None, "cpu", 60)
     with pytest.raises(TypeError):
         Options.from_flags(SimpleNamespace(), "default", ["test_vit"])
+
+
+def test_a_database_that_cannot_take_a_result_stops_the_sweep_in_one_line_keeping_the_result(db, db_path,
+                                                                                             monkeypatch):
+    """SQLite says the disk is full while a finished job is stored (the call patched at that boundary):
+    the sweep stops with one line naming the cause and an export file holding the result, which
+    import-results stores once there is room."""
+    import sqlite3
+
+    from db import queue
+    from db.errors import LeaderboardError
+    from db.timm_csv import import_file
+    from job_doubles import InlineExecutor
+    from jobs.campaign import Options, run_campaign
+    from jobs.sweep import Job, Narrowing
+
+    jobs = [Job("k1", "throughput", "m1", {"model": "m1"}), Job("k2", "throughput", "m2", {"model": "m2"})]
+    options = Options(sweep_name="tiny", sweep={}, narrowing=Narrowing(), data=None, executor="inline",
+                      ray_address=None, device="cpu", timeout_s=60)
+    real = queue.record_result
+
+    def disk_full_at_the_second(db, job, result, owner=None):
+        if job.key == "k2":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(db, job, result, owner)
+
+    monkeypatch.setattr(queue, "record_result", disk_full_at_the_second)
+    with pytest.raises(LeaderboardError) as stopped:
+        run_campaign(db, options, say=lambda line: None, make=lambda options, target: InlineExecutor(jobs))
+    kept = next(db_path.parent.glob("leaderboard-throughput-unstored-*.json"))
+    assert str(stopped.value) == (
+        f"Cannot store throughput m2 in {db_path}: its disk is full. The sweep stopped; the jobs stored before "
+        f"stay, this job's result is kept in {kept} (invoke import-results {kept} stores it). Free space or "
+        "repair the database, then run the same command again.")
+    assert [r["model"] for r in db["throughput"].rows] == ["m1"]
+    monkeypatch.setattr(queue, "record_result", real)
+    assert import_file(db, str(kept)) == ("throughput", 1)
+    stored = {r["model"]: r for r in db["throughput"].rows}
+    assert set(stored) == {"m1", "m2"} and stored["m2"]["source"] == "measured" and stored["m2"]["job_key"] == "k2"
