@@ -3,6 +3,7 @@ and given a table for every result kind (db/kinds.py), safe from many processes 
 """
 
 import os
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -139,12 +140,27 @@ def open_error(path: Path, error: sqlite3.DatabaseError) -> Exception:
             f"{path} is not a SQLite database (or is damaged): pass --db with the "
             f"leaderboard's database file, or a new path to create one."
         )
+    if "full" in message or ("disk I/O" in message and disk_full(path)):
+        return LeaderboardError(
+            f"No room for database {path}: its disk is full. Free space there (df -h {path.parent}), "
+            f"or pass --db with a path on another disk."
+        )
     if "unable to open" in message or "disk I/O" in message:
         return LeaderboardError(
             f"Cannot open database {path}: {message}. Make it and its folder readable "
             f"and writable, or pass --db with another path."
         )
     return error
+
+
+def disk_full(path: Path, room_bytes: int = 1 << 20) -> bool:
+    """Whether the disk holding `path` has less than `room_bytes` free (SQLite says "disk I/O error"
+    when a write finds no room)."""
+    folder = next((p for p in [path.parent, *path.parents] if p.exists()), None)
+    try:
+        return folder is not None and shutil.disk_usage(folder).free < room_bytes
+    except OSError:
+        return False
 
 
 def read_only(path: Path) -> LeaderboardError:

@@ -224,3 +224,21 @@ def test_a_read_only_database_is_read_but_not_written(tmp_path):
                      f"or pass --db with a writable path.")
     assert sqlite_utils.Database(path)["throughput"].count == 0
 
+
+
+def test_a_full_disk_is_named_as_the_cause(tmp_path, monkeypatch):
+    """SQLite says "database or disk is full", or only "disk I/O error" when a write finds no room."""
+    import sqlite3
+    from collections import namedtuple
+
+    import db.schema
+    from db.schema import open_error
+
+    path = tmp_path / "lb.db"
+    full = open_error(path, sqlite3.OperationalError("database or disk is full"))
+    assert str(full) == (f"No room for database {path}: its disk is full. Free space there (df -h {tmp_path}), "
+                         "or pass --db with a path on another disk.")
+    assert "readable and writable" in str(open_error(path, sqlite3.OperationalError("disk I/O error")))  # room left
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(db.schema.shutil, "disk_usage", lambda folder: usage(10**9, 10**9, 4096))
+    assert str(open_error(path, sqlite3.OperationalError("disk I/O error"))).startswith("No room for database")
