@@ -4,6 +4,7 @@ A failed build removes its temporary folder and leaves the previous site untouch
 here imports torch or timm: the site reads only the database.
 """
 
+import errno
 import json
 import multiprocessing
 import shutil
@@ -160,6 +161,18 @@ def write_site(db, folder: Path, threshold: float) -> dict:
     return {"model_pages": len(list((folder / "models").iterdir())), "rows": {kind: len(data[kind]) for kind in KINDS}}
 
 
+def site_error(error: OSError, out: Path) -> SiteError:
+    """What the file system refused, for the user: the cause named, and the fix."""
+    where = error.filename or out.parent
+    if error.errno == errno.ENOSPC:
+        return SiteError(f"no room to write {where}: the disk is full. Free space (df -h {out.parent}) "
+                         "or pass --out on another disk.")  # fmt: skip
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return SiteError(f"{where} cannot be written ({error.strerror}): make {out.parent} writable, "
+                         "or pass --out with a writable folder.")  # fmt: skip
+    return SiteError(f"cannot write {where}: {error.strerror or error}. Pass --out with another folder.")
+
+
 def swap_in(new: Path, out: Path) -> None:
     """Replace `out` by `new` with renames on the same file system; the old site is removed last."""
     old = None
@@ -178,13 +191,18 @@ def build_site(db, out, threshold: float = CHANGE_THRESHOLD) -> dict:
     started = time.perf_counter()
     out = Path(out).resolve()
     check_target(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    except OSError as e:
+        raise site_error(e, out) from None
     try:
         summary = write_site(db, building, threshold)
-    except BaseException:
+        building.chmod(0o755)  # mkdtemp makes it private; a site is for serving
+        swap_in(building, out)
+    except BaseException as e:
         shutil.rmtree(building, ignore_errors=True)
+        if isinstance(e, OSError):  # the disk or the folder refused: what the user can fix, in one line
+            raise site_error(e, out) from None
         raise
-    building.chmod(0o755)  # mkdtemp makes it private; a site is for serving
-    swap_in(building, out)
     return {**summary, "out": str(out), "seconds": round(time.perf_counter() - started, 2)}

@@ -1,5 +1,6 @@
 """The built site, read through HTML selectors: pages, escaping, downloads, atomic builds, publishing."""
 import csv
+import errno
 import gzip
 import json
 import multiprocessing
@@ -175,6 +176,27 @@ def test_failed_model_page_leaves_the_previous_site(tiny_site, db, monkeypatch):
     with pytest.raises(RuntimeError, match="model pages failed"):
         build_site(db, tiny_site)
     assert (tiny_site / "models" / "test_vit.html").read_text() == before
+    assert not [p for p in tiny_site.parent.iterdir() if p.name.startswith(".site.")]
+
+
+@pytest.mark.parametrize("error, message", [
+    (OSError(errno.ENOSPC, "No space left on device", "assets/plotly.min.js"),
+     "no room to write assets/plotly.min.js: the disk is full. Free space (df -h {parent}) or pass --out on another disk."),
+    (OSError(errno.EROFS, "Read-only file system", "index.html"),
+     "index.html cannot be written (Read-only file system): make {parent} writable, or pass --out with a writable folder."),
+])
+def test_a_disk_that_refuses_the_site_is_one_line_and_the_previous_site_stays(tiny_site, db, monkeypatch, error, message):
+    """The write patched at its boundary (tests run as root, whom a read-only folder does not stop)."""
+    before = (tiny_site / "index.html").read_text()
+
+    def refused(*args):
+        raise error
+
+    monkeypatch.setattr(build_module, "write_assets", refused)
+    with pytest.raises(SiteError) as stopped:
+        build_site(db, tiny_site)
+    assert str(stopped.value) == message.format(parent=tiny_site.parent)
+    assert (tiny_site / "index.html").read_text() == before
     assert not [p for p in tiny_site.parent.iterdir() if p.name.startswith(".site.")]
 
 
