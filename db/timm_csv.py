@@ -8,10 +8,12 @@ where the file name tells it, their environment. Importing a file again replaces
 import glob
 import http.client
 import re
+import sqlite3
 import sys
 import urllib.request
 from pathlib import Path
 
+from db.errors import one_line
 from db.export import parse_export
 from db.kinds import KINDS
 from db.parsing import (
@@ -262,6 +264,11 @@ def import_files(db, sources: list[str]) -> int:
         except ImportRefused as e:
             refused += 1
             print(f"refused: {e}", file=sys.stderr)
+        except sqlite3.DatabaseError as e:  # the file is fine; the database could not take it (rolled back)
+            refused += 1
+            cause = "its disk is full" if "full" in str(e) else one_line(e)
+            print(f"not stored: {printable(s)}: the database could not take it ({cause}); free space or repair "
+                  "the database, then import it again", file=sys.stderr)  # fmt: skip
     return refused
 
 

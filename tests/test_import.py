@@ -322,3 +322,26 @@ def test_an_unreadable_file_is_refused(db, tmp_path, monkeypatch):
     monkeypatch.setattr(pathlib.Path, "open", denied)  # chmod 000 does not stop root, who runs CI
     monkeypatch.setattr(pathlib.Path, "read_text", denied)
     assert "cannot be read (Permission denied)" in refusal(db, source)
+
+
+def test_a_file_the_database_cannot_take_is_named_and_the_next_files_still_import(db, tmp_path, capsys, monkeypatch):
+    """SQLite says the disk is full while one file is stored (patched at that boundary): that file is
+    rolled back and named in one line, and the next file is stored."""
+    import sqlite3
+
+    import db.timm_csv as timm_csv
+
+    (tmp_path / "results-imagenet-a.csv").write_bytes(GOOD_RESULTS)
+    (tmp_path / "results-imagenet-b.csv").write_bytes(GOOD_RESULTS)
+    real = timm_csv.save_results
+
+    def full_for_the_first(database, kind, rows):
+        if rows[0]["source"].endswith("-a.csv"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(database, kind, rows)
+
+    monkeypatch.setattr(timm_csv, "save_results", full_for_the_first)
+    assert timm_csv.import_files(db, timm_csv.expand_sources([str(tmp_path)])) == 1
+    assert (f"not stored: {tmp_path / 'results-imagenet-a.csv'}: the database could not take it (its disk is full); "
+            "free space or repair the database, then import it again") in capsys.readouterr().err
+    assert [r["source"] for r in db["accuracy"].rows] == ["timm:results-imagenet-b.csv"]
