@@ -75,16 +75,16 @@ def write_export(records: list[dict], kind: str, fmt: str, stream) -> None:
     writer.writerows(records)
 
 
-def write_unstored(kind: str, result: dict, job_key: str | None, folders) -> Path | None:
-    """A measured result the database could not take, as an export of one record that `invoke
+def write_unstored(kind: str, runs: list[tuple[dict, str | None]], folders) -> Path | None:
+    """Measured results (result dict, job key) the database could not keep, as an export that `invoke
     import-results` reads back, written into the first of `folders` that takes it (None: none did)."""
-    row, environment = measured_row(kind, result, job_key)
-    record = to_export_record(kind, {**row, **{ENV_PREFIX + k: environment.get(k) for k in ENV_FIELDS}})
+    rows = [measured_row(kind, result, job_key) for result, job_key in runs]
+    records = [to_export_record(kind, {**row, **{ENV_PREFIX + k: env.get(k) for k in ENV_FIELDS}}) for row, env in rows]
     for folder in folders:
-        path = Path(folder) / f"leaderboard-{kind}-unstored-{row['id']}.json"
+        path = Path(folder) / f"leaderboard-{kind}-unstored-{rows[0][0]['id']}.json"
         try:
             with open(path, "w") as stream:
-                write_export([record], kind, "json", stream)
+                write_export(records, kind, "json", stream)
             return path
         except OSError:  # full or read-only too: the next folder
             path.unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
 from db.errors import LeaderboardError, UsageError, one_line
 from db.export import write_unstored
+from db.watch import DatabaseChanged, DatabaseWatch
 from jobs.executors.base import Executor
 from jobs.executors.local import LocalExecutor, auto_compile_workers, local_slots, planner, sweep_preload
 from jobs.kinds.throughput import planned_modes
@@ -218,6 +219,8 @@ def database_path(db) -> str:
 def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
     """Run the queued `jobs`, each claimed first: another sweep on this database may take some."""
     owner = new_owner()
+    watch = DatabaseWatch(database_path(db))
+    stored = []  # (job, result) of this sweep's stored runs: kept in a file if the database goes
 
     def on_start(job, slot) -> bool:
         if not queue.start(db, job.key, owner):
@@ -228,13 +231,18 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
 
     def on_finish(job, slot, result):
         try:
+            watch.check()
             status = queue.record_result(db, job, result, owner)
-        except sqlite3.DatabaseError as e:  # a full disk, an I/O error, a damaged file: stop, keep the result
+        except DatabaseChanged as e:  # every run of this sweep went with the file: keep them all
+            raise database_lost(e, [*stored, (job, result)]) from None
+        except sqlite3.DatabaseError as e:  # a full disk, an I/O error: stop, keep this result
             raise storage_failed(db, job, result, e) from None
         if status == queue.LOST:  # frozen past its lease here, the job was taken over: its result is the other's
             progress.lost_to_another_sweep(job, slot)
-        else:
-            progress.finished(job, slot, status, result.get("error"))
+            return
+        if status == "done":
+            stored.append((job, result))
+        progress.finished(job, slot, status, result.get("error"))
 
     try:
         with LeaseKeeper(database_path(db), owner):
@@ -245,26 +253,55 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
             progress.done, progress.failed, progress.total - progress.done - progress.failed, len(progress.current)
         ) from None
     progress.close()
+    try:
+        watch.check()  # a file damaged after the last result: the results are not where the summary would say
+    except DatabaseChanged as e:
+        raise database_lost(e, stored) from None
     failed = queue.failures(db, [j.key for j in jobs])
     return Summary(ran=progress.done + progress.failed, done=progress.done, failed=failed, elsewhere=progress.elsewhere)
 
 
+def keep_runs(runs: list, near: Path) -> list[Path]:
+    """Measured runs ((job, result) with a done result) as export files, one per kind, beside the
+    database if its folder takes them, else in the working or temporary folder."""
+    folders = [near, Path.cwd(), tempfile.gettempdir()]
+    by_kind = defaultdict(list)
+    for job, result in runs:
+        if result.get("status") == "done":
+            by_kind[job.kind].append((result, job.key))
+    return [path for kind, kind_runs in by_kind.items() if (path := write_unstored(kind, kind_runs, folders))]
+
+
 def storage_failed(db, job, result: dict, error: sqlite3.DatabaseError) -> LeaderboardError:
     """The sweep's stop in one line when its database cannot take a result: the cause, where the result
-    is kept (an export file beside the database, else in the working or temporary folder), and how to go on."""
+    is kept, and how to go on."""
     path = Path(database_path(db))
     cause = "its disk is full" if "full" in str(error) else one_line(error)
-    kept = None
-    if result.get("status") == "done":
-        kept = write_unstored(job.kind, result, job.key, [path.parent, Path.cwd(), tempfile.gettempdir()])
+    kept = keep_runs([(job, result)], path.parent)
     where = (
-        f"this job's result is kept in {kept} (invoke import-results {kept} stores it)"
+        f"this job's result is kept in {kept[0]} (invoke import-results {kept[0]} stores it)"
         if kept
         else "this job runs again next time"
     )
     return LeaderboardError(
         f"Cannot store {job.label} in {path}: {cause}. The sweep stopped; the jobs stored before stay, {where}. "
         "Free space or repair the database, then run the same command again."
+    )
+
+
+def database_lost(error: DatabaseChanged, runs: list) -> LeaderboardError:
+    """The sweep's stop in one line when its database file went: what happened, and where this sweep's
+    runs are kept."""
+    kept = keep_runs(runs, error.path.parent)
+    files = " ".join(map(str, kept))
+    where = (
+        f"the {len(runs)} runs it measured are kept in {files} (invoke import-results {files} stores them)"
+        if kept
+        else "it had measured nothing to keep"
+    )
+    return LeaderboardError(
+        f"{error} The sweep stopped; {where}. Restore the database from a copy, or pass --db with a new one, "
+        "then run the same command again."
     )
 
 

@@ -285,3 +285,66 @@ def test_a_database_that_cannot_take_a_result_stops_the_sweep_in_one_line_keepin
     assert import_file(db, str(kept)) == ("throughput", 1)
     stored = {r["model"]: r for r in db["throughput"].rows}
     assert set(stored) == {"m1", "m2"} and stored["m2"]["source"] == "measured" and stored["m2"]["job_key"] == "k2"
+
+
+class DamagingExecutor:
+    """The inline double, damaging the database file just before its last job finishes."""
+
+    def __init__(self, jobs, damage):
+        from job_doubles import InlineExecutor
+
+        self.inline, self.damage = InlineExecutor(jobs), damage
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def plan(self, *args):
+        return self.inline.plan(*args)
+
+    def run(self, jobs, on_start, on_finish):
+        from job_doubles import behave
+
+        for i, job in enumerate(jobs):
+            if on_start(job, "inline") is not False:
+                if i == len(jobs) - 1:
+                    self.damage()
+                on_finish(job, "inline", behave(job.spec))
+
+
+@pytest.mark.parametrize("what, damage", [
+    ("was truncated or overwritten while the sweep ran: it is no longer a database", lambda path: os.truncate(path, 0)),
+    ("was truncated or overwritten while the sweep ran: it is no longer a database",
+     lambda path: path.write_bytes(os.urandom(65536))),
+    ("was replaced by another file while the sweep ran", lambda path: os.replace(other_database(path), path)),
+])
+def test_a_database_damaged_during_a_sweep_stops_it_in_one_line_keeping_every_run_it_measured(tmp_path, what, damage):
+    """Truncated, overwritten or replaced under a running sweep: it says so instead of "3 done", exits
+    non-zero (a LeaderboardError), and keeps this sweep's runs in a file import-results reads."""
+    from db.errors import LeaderboardError
+    from db.schema import open_db
+    from db.timm_csv import import_file
+    from jobs.campaign import Options, run_campaign
+    from jobs.sweep import Job, Narrowing
+
+    path = tmp_path / "lb.db"
+    jobs = [Job(f"k{i}", "throughput", f"m{i}", {"model": f"m{i}"}) for i in range(3)]
+    options = Options(sweep_name="tiny", sweep={}, narrowing=Narrowing(), data=None, executor="inline",
+                      ray_address=None, device="cpu", timeout_s=60)
+    with pytest.raises(LeaderboardError) as stopped:
+        run_campaign(open_db(path), options, say=lambda line: None,
+                     make=lambda options, target: DamagingExecutor(jobs, lambda: damage(path)))
+    message = str(stopped.value)
+    assert message.startswith(f"{path} {what}. The sweep stopped; the 3 runs it measured are kept in "), message
+    kept = message.split("kept in ")[1].split(" (invoke import-results")[0]
+    restored = open_db(tmp_path / "restored.db")
+    assert import_file(restored, kept) == ("throughput", 3)
+    assert sorted(r["model"] for r in restored["throughput"].rows) == ["m0", "m1", "m2"]
+
+
+def other_database(path):
+    other = path.with_name("other.db")
+    sqlite_utils.Database(other)["t"].insert({"x": 1})
+    return other
