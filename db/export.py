@@ -27,10 +27,14 @@ from db.store import environment_id, measured_row
 
 ENV_FIELDS = [k for k in ENVIRONMENT_COLUMNS if k != "id"]
 ENV_PREFIX = "env_"
+# The export format's version, in every record: raised when a change would make an older version read a
+# file wrongly; a file of a later version is refused on import rather than misread.
+SCHEMA_VERSION = 1
+VERSION_COLUMN = "schema_version"
 
 
 def export_columns(kind: str) -> list[str]:
-    return get_kind(kind).export_columns() + [ENV_PREFIX + f for f in ENV_FIELDS]
+    return get_kind(kind).export_columns() + [ENV_PREFIX + f for f in ENV_FIELDS] + [VERSION_COLUMN]
 
 
 RUNS = {  # which runs an export holds → the SQL condition on a row's rowid
@@ -52,8 +56,8 @@ def rows_with_environment(db, kind: str, runs: str = "latest"):
 
 
 def to_export_record(kind: str, row: dict) -> dict:
-    """One stored row in its kind's export conventions (timm's), with its environment."""
-    return get_kind(kind).to_export(row)
+    """One stored row in its kind's export conventions (timm's), with its environment and the format's version."""
+    return {**get_kind(kind).to_export(row), VERSION_COLUMN: SCHEMA_VERSION}
 
 
 def export_records(db, kind: str, runs: str = "latest") -> list[dict]:
@@ -131,6 +135,8 @@ def json_records(name: str, text: str):
 def from_export_record(kind: str, record: dict, where: str) -> tuple[dict, dict | None]:
     """(result row, environment or None) from one exported record (CSV cells are strings),
     typed as their columns; `where` ("file, line 3") names the record in a refusal."""
+    check_version(record.pop(VERSION_COLUMN, None), where)
+    check_columns(kind, record, where)
     row, env = {}, {}
     for key, value in record.items():
         value = None if value == "" else value
@@ -147,7 +153,43 @@ def from_export_record(kind: str, record: dict, where: str) -> tuple[dict, dict 
     except KeyError as e:  # a column the kind reads the others by (throughput's `bench`)
         raise ImportRefused(f"{where}, column {e.args[0]!r}: missing.") from None
     env = typed(ENVIRONMENT_TYPES, env, where, ENV_PREFIX)
-    return typed(get_kind(kind).columns, row, where), (env if any(v is not None for v in env.values()) else None)
+    row = typed(get_kind(kind).columns, row, where)
+    check_required(kind, row, where)
+    return row, (env if any(v is not None for v in env.values()) else None)
+
+
+def check_version(version, where: str) -> None:
+    """No version: a file from before versions (1). A later one is refused rather than misread."""
+    if version in (None, ""):
+        return
+    number = to_number(version, int, f"{where}, column {VERSION_COLUMN!r}") if isinstance(version, str) else version
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise ImportRefused(f"{where}, column {VERSION_COLUMN!r}: {shown(version)} is not a format version.")
+    if number > SCHEMA_VERSION:
+        raise ImportRefused(
+            f"{where}: written in export format {number}; this version reads format {SCHEMA_VERSION} and "
+            "older. Import it with the version that wrote it, or upgrade."
+        )
+
+
+def check_columns(kind: str, record: dict, where: str) -> None:
+    """Every column is one the kind stores (or an environment's): a column that would be dropped is named."""
+    known = set(export_columns(kind))
+    unknown = [key for key in record if key not in known]
+    if unknown:
+        raise ImportRefused(
+            f"{where}: {', '.join(map(repr, unknown[:5]))}{' and more' if len(unknown) > 5 else ''} "
+            f"{'is not a column' if len(unknown) == 1 else 'are not columns'} of {kind} exports, and would be "
+            "lost: remove them, or import with the version that wrote the file."
+        )
+
+
+def check_required(kind: str, row: dict, where: str) -> None:
+    """Where a figure came from, and the figure itself: a record without them is not a result."""
+    headline = get_kind(kind).headline
+    for column in ("source", headline) if headline else ("source",):
+        if row.get(column) is None:
+            raise ImportRefused(f"{where}, column {column!r}: missing or empty; every {kind} record needs it.")
 
 
 def typed(columns: dict, row: dict, where: str, prefix: str = "") -> dict:

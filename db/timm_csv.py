@@ -235,9 +235,9 @@ def parse_file(name: str, text: str) -> ParsedFile:
 
 
 def expand_source(source: str) -> list[str]:
-    """A folder to its CSVs, a quoted glob to its matches; a file or URL as it is."""
+    """A folder to its CSVs and JSON exports, a quoted glob to its matches; a file or URL as it is."""
     if Path(source).is_dir():
-        return sorted(str(p) for p in Path(source).glob("*.csv"))
+        return sorted(str(p) for p in [*Path(source).glob("*.csv"), *Path(source).glob("leaderboard-*.json")])
     if any(ch in source for ch in "*?[") and not source.startswith(("http://", "https://")):
         return sorted(glob.glob(source)) or [source]
     return [source]

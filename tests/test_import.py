@@ -345,3 +345,37 @@ def test_a_file_the_database_cannot_take_is_named_and_the_next_files_still_impor
     assert (f"not stored: {tmp_path / 'results-imagenet-a.csv'}: the database could not take it (its disk is full); "
             "free space or repair the database, then import it again") in capsys.readouterr().err
     assert [r["source"] for r in db["accuracy"].rows] == ["timm:results-imagenet-b.csv"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r.pop("source"), "record 1, column 'source': missing or empty; every accuracy record needs it."),
+    (lambda r: r.update(top1=None), "record 1, column 'top1': missing or empty; every accuracy record needs it."),
+    (lambda r: r.update(top1_extra=1, speed=2), "record 1: 'top1_extra', 'speed' are not columns of accuracy "
+                                                "exports, and would be lost: remove them, or import with the "
+                                                "version that wrote the file."),
+    (lambda r: r.update(schema_version=99), "record 1: written in export format 99; this version reads format 1 "
+                                             "and older. Import it with the version that wrote it, or upgrade."),
+    (lambda r: r.update(schema_version="x"), "record 1, column 'schema_version': 'x' is not a number"),
+])
+def test_an_export_missing_what_a_result_needs_or_holding_what_it_cannot_keep_is_refused(db, tmp_path, change,
+                                                                                       message):
+    record = {**JSON_RECORD, "source": "measured", "schema_version": 1}
+    change(record)
+    assert f"leaderboard-accuracy.json, {message}" in refusal(db, write(tmp_path, "leaderboard-accuracy.json",
+                                                                         json.dumps([record])))
+
+
+def test_exports_carry_their_format_version_and_a_folder_of_json_exports_imports(db, tmp_path, capsys):
+    from db.export import SCHEMA_VERSION
+    from db.timm_csv import expand_sources, import_files
+
+    import_file(db, str(REFERENCE / "tiny-test-models-throughput.csv"))
+    records = export_records(db, "throughput")
+    assert {r["schema_version"] for r in records} == {SCHEMA_VERSION}
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with open(folder / "leaderboard-throughput.json", "w") as stream:
+        write_export(records, "throughput", "json", stream)
+    copy = open_db(tmp_path / "copy.db")
+    assert import_files(copy, expand_sources([str(folder)])) == 0
+    assert copy["throughput"].count == db["throughput"].count

@@ -1,4 +1,4 @@
-"""Every imported file is untrusted (issue 12): any bytes, size, encoding or names. Each is either
+"""Every imported file is untrusted: any bytes, size, encoding or names. Each is either
 stored or refused with one line naming the spot (ImportRefused), never another exception; and
 whatever was stored, the site builds, links every model page, and shows every string as text."""
 import csv
@@ -65,7 +65,8 @@ def columns_of(file_name: str) -> tuple[list[str], list[str]]:
         return ["model", "compile_mode"], ["img_size", "infer_samples_per_sec", "train_samples_per_sec"]
     if "throughput" in file_name:
         return (["model", "bench", "compile_mode", "precision", "source", "env_device", "env_torch"],
-                ["infer_samples_per_sec", "infer_img_size", "channels_last", "env_device_count"])
+                ["infer_samples_per_sec", "train_samples_per_sec", "infer_img_size", "channels_last",
+                 "env_device_count"])  # either bench's figure: a record without its own is refused
     return ["model", "dataset", "precision", "source", "env_device"], ["img_size", "top1", "top5", "env_device_count"]
 
 
