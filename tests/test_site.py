@@ -265,3 +265,50 @@ def test_full_timm_site_has_a_page_per_model_and_a_light_index(timm_site):
     assert index_bytes < 300_000
     labels = [g["label"] for g in payload["groups"] if g["kind"] == "throughput"]
     assert "timm published · RTX 4090 · torch 2.4.0 · CUDA 12.4" in labels and len(labels) == len(set(labels))
+
+
+def test_publishing_refuses_the_checked_out_branch_and_continues_a_remotes(tiny_site, tmp_path):
+    def git(repo, *args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    (work / "notes.txt").write_text("mine")
+    git(work, "add", "notes.txt")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "work")
+    head = git(work, "rev-parse", "HEAD")
+    with pytest.raises(SiteError, match="Branch main is checked out in .*: publishing would replace the files you "
+                                        "work on. Publish to a branch of its own, e.g. --branch gh-pages."):
+        publish_branch(tiny_site, "main", work)
+    assert git(work, "rev-parse", "HEAD") == head and git(work, "status", "--porcelain") == ""
+
+    published = git(work, "rev-parse", publish_branch(tiny_site, "gh-pages", work).split(" as ")[1].split(":")[0])
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(work), str(clone)], check=True)  # origin/gh-pages, no local branch
+    (tiny_site / "extra.txt").write_text("a change to publish")
+    commit = publish_branch(tiny_site, "gh-pages", clone).split(" as ")[1].split(":")[0]
+    assert git(clone, "rev-parse", f"{commit}^") == published  # continues the remote's history: a fast-forward
+
+
+def test_serve_does_not_follow_a_link_out_of_the_site(tiny_site, tmp_path):
+    import threading
+    from functools import partial
+    from http.server import ThreadingHTTPServer
+
+    from render.publish import SiteHandler
+
+    (tmp_path / "secret.txt").write_text("outside")
+    (tiny_site / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SiteHandler, directory=str(tiny_site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        with urllib.request.urlopen(url + "index.html", timeout=10) as page:
+            assert page.status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "leak.txt", timeout=10)
+        assert refused.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        (tiny_site / "leak.txt").unlink()
