@@ -4,6 +4,7 @@ import errno
 import gzip
 import json
 import multiprocessing
+import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -268,6 +269,8 @@ def test_full_timm_site_has_a_page_per_model_and_a_light_index(timm_site):
 
 
 def test_publishing_refuses_the_checked_out_branch_and_continues_a_remotes(tiny_site, tmp_path):
+    site = Path(shutil.copytree(tiny_site, tmp_path / "site"))  # changed below: the shared site stays as it is
+
     def git(repo, *args):
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -279,14 +282,14 @@ def test_publishing_refuses_the_checked_out_branch_and_continues_a_remotes(tiny_
     head = git(work, "rev-parse", "HEAD")
     with pytest.raises(SiteError, match="Branch main is checked out in .*: publishing would replace the files you "
                                         "work on. Publish to a branch of its own, e.g. --branch gh-pages."):
-        publish_branch(tiny_site, "main", work)
+        publish_branch(site, "main", work)
     assert git(work, "rev-parse", "HEAD") == head and git(work, "status", "--porcelain") == ""
 
-    published = git(work, "rev-parse", publish_branch(tiny_site, "gh-pages", work).split(" as ")[1].split(":")[0])
+    published = git(work, "rev-parse", publish_branch(site, "gh-pages", work).split(" as ")[1].split(":")[0])
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(work), str(clone)], check=True)  # origin/gh-pages, no local branch
-    (tiny_site / "extra.txt").write_text("a change to publish")
-    commit = publish_branch(tiny_site, "gh-pages", clone).split(" as ")[1].split(":")[0]
+    (site / "extra.txt").write_text("a change to publish")
+    commit = publish_branch(site, "gh-pages", clone).split(" as ")[1].split(":")[0]
     assert git(clone, "rev-parse", f"{commit}^") == published  # continues the remote's history: a fast-forward
 
 
@@ -297,9 +300,10 @@ def test_serve_does_not_follow_a_link_out_of_the_site(tiny_site, tmp_path):
 
     from render.publish import SiteHandler
 
+    site = Path(shutil.copytree(tiny_site, tmp_path / "site"))
     (tmp_path / "secret.txt").write_text("outside")
-    (tiny_site / "leak.txt").symlink_to(tmp_path / "secret.txt")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SiteHandler, directory=str(tiny_site)))
+    (site / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SiteHandler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/"
@@ -311,4 +315,3 @@ def test_serve_does_not_follow_a_link_out_of_the_site(tiny_site, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
-        (tiny_site / "leak.txt").unlink()
