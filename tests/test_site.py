@@ -269,7 +269,7 @@ def test_full_timm_site_has_a_page_per_model_and_a_light_index(timm_site):
 
 
 def test_publishing_refuses_the_checked_out_branch_and_continues_a_remotes(tiny_site, tmp_path):
-    site = Path(shutil.copytree(tiny_site, tmp_path / "site"))  # changed below: the shared site stays as it is
+    site = Path(shutil.copytree(tiny_site, tmp_path / "site-copy"))  # changed below: the shared site stays as it is
 
     def git(repo, *args):
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
@@ -300,7 +300,7 @@ def test_serve_does_not_follow_a_link_out_of_the_site(tiny_site, tmp_path):
 
     from render.publish import SiteHandler
 
-    site = Path(shutil.copytree(tiny_site, tmp_path / "site"))
+    site = Path(shutil.copytree(tiny_site, tmp_path / "site-copy"))
     (tmp_path / "secret.txt").write_text("outside")
     (site / "leak.txt").symlink_to(tmp_path / "secret.txt")
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SiteHandler, directory=str(site)))
