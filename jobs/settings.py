@@ -162,13 +162,27 @@ def check_shapes(section: dict, path: Path) -> None:
             raise UsageError(f"Bad leaderboard.{key} {section[key]!r} in {path}: it must be {shape}.")
 
 
+MAX_CONFIG_BYTES = 64 * 1024  # every command parses the file (Invoke twice): a large one slows them all
+MAX_CONFIG_NODES = 100_000  # values once YAML's aliases are expanded: an "alias bomb" expands to billions
+
+
 def parsed_config(path: Path):
-    """The file's data, parsed as Invoke parses it; a syntax error is one line with its place."""
+    """The file's data, parsed as Invoke parses it; a syntax error is one line with its place, and a
+    file too large or expanding too far (YAML aliases) is refused before anything expands it."""
     import yaml  # Invoke's own YAML reader (PyYAML), needed by the invoke process only
 
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise UsageError(
+                f"{path} is {size // 1024} KB: every command reads it, so it may hold at most "
+                f"{MAX_CONFIG_BYTES // 1024} KB. Shorten it (model globs instead of long lists)."
+            )
         text = path.read_text()
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if path.suffix == ".json":
+            return json.loads(text)
+        check_expansion(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        return yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -178,8 +192,28 @@ def parsed_config(path: Path):
         ) from None
     except json.JSONDecodeError as e:
         raise UsageError(f"Bad JSON in {path}, line {e.lineno}, column {e.colno}: {e.msg}. Fix that line.") from None
-    except (yaml.YAMLError, OSError, ValueError) as e:
+    except (yaml.YAMLError, OSError, ValueError, RecursionError) as e:
         raise UsageError(f"Cannot read {path}: {first_line(e)}. Fix or remove the file.") from None
+
+
+def check_expansion(root, path: Path) -> None:
+    """Count the values the YAML document expands to, an alias counting as often as it is used (each
+    node counted once, so an alias bomb costs no more to count than to read)."""
+    sizes = {}
+
+    def expanded(node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = 1  # a node that refers to itself counts once
+            children = node.value if isinstance(node.value, list) else []
+            parts = [part for child in children for part in (child if isinstance(child, tuple) else (child,))]
+            sizes[id(node)] = 1 + sum(expanded(part) for part in parts)
+        return sizes[id(node)]
+
+    if root is not None and expanded(root) > MAX_CONFIG_NODES:
+        raise UsageError(
+            f"{path} expands to more than {MAX_CONFIG_NODES:,} values through YAML aliases (& and *): write "
+            "the settings out, or use fewer aliases."
+        )
 
 
 def check_environment(project: dict, environ) -> None:
