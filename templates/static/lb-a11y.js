@@ -25,7 +25,8 @@
     const finite = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
     if (!finite.length) return null;
     const short = (v) => LB.fmt(Number(v.toPrecision(3)));
-    return `${short(Math.min(...finite))} to ${short(Math.max(...finite))}`;
+    const [lo, hi] = LB.extentOf(finite);
+    return `${short(lo)} to ${short(hi)}`;
   }
 
   function axisTitle(layout, axis) {

@@ -131,7 +131,8 @@
     if (!extents.has(rows)) {
       extents.set(rows, Object.fromEntries(Object.entries(RANGES).map(([key, spec]) => {
         const values = rows.map(spec.of).filter((v) => v !== null && v !== undefined);
-        return [key, { min: values.length ? round(Math.min(...values)) : '', max: values.length ? round(Math.max(...values)) : '' }];
+        const [lo, hi] = LB.extentOf(values);
+        return [key, { min: values.length ? round(lo) : '', max: values.length ? round(hi) : '' }];
       })));
     }
     return extents.get(rows);
