@@ -5,6 +5,7 @@ Heavy imports (torch, timm) happen inside the tasks that need them, so `invoke -
 """
 
 import functools
+import os
 import shlex
 import signal
 import sys
@@ -16,8 +17,9 @@ from invoke.parser import Argument
 from invoke.parser.context import to_flag
 
 from db.errors import LeaderboardError, UsageError, not_one_of
-from jobs.settings import check_project_config, configured_job_timeout, defaults, usage_errors
+from jobs.settings import check_project_config, configured_job_timeout, defaults, env_name, usage_errors
 
+PROJECT = Path(__file__).resolve().parent  # invoke.yaml's relative paths are relative to it
 DB_HELP = "SQLite database file (default: leaderboard.db in invoke.yaml, else db/leaderboard.db)."
 FORMATS = ("table", "json", "csv")
 
@@ -105,7 +107,7 @@ def open_database(c, db_flag, create=True):
     from db.schema import open_db
 
     try:
-        return open_db(db_flag or c.config.leaderboard.db, create=create)
+        return open_db(db_flag or configured_path(c, "db"), create=create)
     except LeaderboardError as e:  # missing, locked, read-only, not SQLite: one line, also outside @task
         raise Exit(str(e)) from None
 
@@ -327,7 +329,7 @@ def evaluate(
         device=device,
     )
     run_one_job(c, "accuracy", spec, db, summary_line)
-    print(f"Stored in {db or settings.db} (accuracy, source measured).")
+    print(f"Stored in {db or configured_path(c, 'db')} (accuracy, source measured).")
 
 
 def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
@@ -525,7 +527,7 @@ def bench(
         repeats=repeats,
     )
     run_one_job(c, "throughput", spec, db, describe)
-    print(f"Stored in {db or c.config.leaderboard.db} (throughput, source measured).")
+    print(f"Stored in {db or configured_path(c, 'db')} (throughput, source measured).")
 
 
 # --- the site -----------------------------------------------------------------------------------
@@ -534,7 +536,17 @@ SITE_OUT_HELP = "The site folder (default: site_dir in invoke.yaml, else site/).
 
 
 def site_folder(c, out):
-    return Path(out or c.config.leaderboard.site_dir)
+    return Path(out or configured_path(c, "site_dir"))
+
+
+def configured_path(c, key: str) -> Path:
+    """leaderboard.<key> as a path: relative to the project folder (this file's) when it comes from
+    invoke.yaml or the default, whatever folder invoke runs in (Invoke finds tasks.py in a parent);
+    relative to the working folder when it comes from INVOKE_LEADERBOARD_<KEY>, as typed in a shell."""
+    path = Path(c.config.leaderboard[key]).expanduser()
+    if path.is_absolute() or env_name(key) in os.environ:
+        return path
+    return PROJECT / path
 
 
 @task(help={"out": SITE_OUT_HELP + " Replaced whole, and only if empty or built here before.", "db": DB_HELP})
