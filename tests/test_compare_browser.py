@@ -1,5 +1,5 @@
 """The compare page in Debian's Chromium (Playwright, from file://): defaults, ratios, URL state,
-the index's link to it, low-fidelity groups and escaping. Chromium is launched by test_site_browser's fixtures."""
+the index's link to it, low-fidelity groups and escaping."""
 import json
 import re
 from pathlib import Path
@@ -8,24 +8,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 import render.build
-from render.build import build_site
-from test_compare import H200, ONLY_ON_CPU, fill_two_environments, throughput_group
-from test_site_browser import browser, page, redraw  # noqa: F401 (fixtures)
-from test_site_data import ENVIRONMENT, XSS_NAME
+from browser_pages import redraw
+from site_fixtures import (ENVIRONMENT, H200, ONLY_ON_CPU, XSS_NAME, built_site, fill_two_environments,
+                           throughput_group)
 
 pytestmark = pytest.mark.browser
 
 
-def build(folder: Path) -> Path:
-    from db.schema import open_db
-
-    fill_two_environments(open_db(folder / "two.db"))
-    return Path(build_site(open_db(folder / "two.db"), folder / "site")["out"])
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("compare"))
+    """The two environments' site (in place of conftest's tiny one)."""
+    return built_site(tmp_path_factory.mktemp("compare"), fill_two_environments)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def smoke_site(tmp_path_factory):
     index_payload = render.build.index_payload
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(render.build, "index_payload", marking)
-        return build(tmp_path_factory.mktemp("compare-smoke"))
+        return built_site(tmp_path_factory.mktemp("compare-smoke"), fill_two_environments)
 
 
 def payload_of(site: Path) -> dict:
@@ -118,7 +111,7 @@ def test_changing_b_and_the_filters_updates_the_url(page, site):
     assert page.problems == []
 
 
-def test_a_shared_link_restores_the_view(page, browser, site):  # noqa: F811 (fixture)
+def test_a_shared_link_restores_the_view(page, browser, site):
     k = keys(site)
     open_compare(page, site)
     redraw(page, lambda: page.select_option("#c-a", k["cpu"]))

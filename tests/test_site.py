@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from checkout import REFERENCE, SHARED
 from render import build as build_module
 from render.build import SiteError, build_site
 from render.data import page_name
 from render.publish import publish_branch, publish_folder
-from test_site_data import TINY_MODELS, XSS_NAME, fill_tiny
+from site_fixtures import TINY_MODELS, XSS_NAME, fill_tiny
 
-SHARED_RESULTS = Path(__file__).resolve().parent.parent.parent / "shared" / "timm-results"
-REFERENCE = Path(__file__).resolve().parent.parent / "db" / "reference"
+SHARED_RESULTS = SHARED / "timm-results"
 
 
 def soup_of(path: Path) -> BeautifulSoup:

@@ -6,13 +6,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
+from checkout import REFERENCE
 from db.timm_csv import import_file
 from render.build import build_site
 from render.data import group_key, load
 from render.devices import DEVICES, achieved_tflops, device_of, peak_tflops
 from render.payload import index_payload
 from render.speedups import annotate, speedups
-from test_site_data import REFERENCE, fill_tiny
+from site_fixtures import fill_tiny
 
 # The tiny-test-model reference (RTX 4090, amp): samples/s of test_vit by (bench, compile mode).
 TEST_VIT = {("infer", "default"): 146050.34, ("infer", "reduce-overhead"): 274007.61,
