@@ -1,11 +1,11 @@
-"""Shared fixtures: cheap databases, the shared data folder, the real command line, and for the
-browser tests one Chromium and the sites they read (built once: no test writes into them)."""
+"""Shared fixtures: cheap databases, the shared data folder, the real command line, the sites that
+tests only read (built once a session: no test writes into them) and one Chromium to read them."""
 import shutil
 from pathlib import Path
 
 import pytest
 
-from checkout import SHARED, invoke
+from checkout import REFERENCE, SHARED, invoke
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,13 +24,17 @@ def db(db_path):
     return open_db(db_path)
 
 
-@pytest.fixture
-def timm_results():
+def shared_timm_results() -> Path:
     """timm's published CSVs in ../shared (CI has them beside the checkout; a user's clone may not)."""
     folder = SHARED / "timm-results"
     if not folder.is_dir():
         pytest.skip("../shared/timm-results is not beside this checkout")
     return folder
+
+
+@pytest.fixture
+def timm_results():
+    return shared_timm_results()
 
 
 @pytest.fixture
@@ -73,6 +77,29 @@ def site(tmp_path_factory):
     from site_fixtures import built_site, fill_tiny
 
     return built_site(tmp_path_factory.mktemp("tiny-site"), fill_tiny)
+
+
+@pytest.fixture(scope="session")
+def two_env_site(tmp_path_factory):
+    """The tiny site with a second environment to compare (site_fixtures.fill_two_environments)."""
+    from site_fixtures import built_site, fill_two_environments
+
+    return built_site(tmp_path_factory.mktemp("two-environments"), fill_two_environments)
+
+
+@pytest.fixture(scope="session")
+def timm_site(tmp_path_factory):
+    """(database, site) of every timm results file plus the reference figures (over 1,400 model pages)."""
+    from db.schema import open_db
+    from db.timm_csv import import_file
+    from render.build import build_site
+
+    csv_files = sorted(shared_timm_results().glob("*.csv")) + sorted(REFERENCE.glob("*.csv"))
+    folder = tmp_path_factory.mktemp("timm-site")
+    db = open_db(folder / "timm.db")
+    for path in csv_files:
+        import_file(db, str(path))
+    return db, Path(build_site(db, folder / "site")["out"])
 
 
 @pytest.fixture(scope="session")

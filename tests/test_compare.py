@@ -3,13 +3,12 @@ its default pair of environments, the links to it, and the page when there is no
 import json
 from pathlib import Path
 
-import pytest
 from bs4 import BeautifulSoup
 
 from db.store import save_measured
 from render.build import build_site
 from render.compare import compare_choices
-from site_fixtures import ENVIRONMENT, fill_two_environments, throughput_result
+from site_fixtures import ENVIRONMENT, throughput_result
 
 
 def soup_of(path: Path) -> BeautifulSoup:
@@ -18,12 +17,6 @@ def soup_of(path: Path) -> BeautifulSoup:
 
 def embedded(soup: BeautifulSoup, script_id: str):
     return json.loads(soup.select_one(f"script#{script_id}").string)
-
-
-@pytest.fixture
-def two_env_site(db, tmp_path):
-    fill_two_environments(db)
-    return Path(build_site(db, tmp_path / "site")["out"])
 
 
 def test_compare_page_embeds_the_index_payload_and_local_scripts(two_env_site):

@@ -1,11 +1,7 @@
 """The built site in Debian's Chromium (Playwright, from file://): filters, URL state, sorting, links, escaping."""
-from pathlib import Path
-
 import pytest
 
 from browser_pages import chart_models, column, open_index, redraw, table_models
-from checkout import SHARED
-from render.build import build_site
 from site_fixtures import TINY_MODELS, XSS_NAME
 
 pytestmark = pytest.mark.browser
@@ -101,24 +97,10 @@ def test_a_script_model_name_renders_as_text(page, site):
     assert page.problems == []  # no alert() dialog, no error
 
 
-@pytest.fixture(scope="module")
-def timm_site(tmp_path_factory):
-    results = SHARED / "timm-results"
-    if not results.is_dir():
-        pytest.skip("../shared/timm-results is not beside this checkout")
-    from db.schema import open_db
-    from db.timm_csv import import_file
-
-    folder = tmp_path_factory.mktemp("timm-browser")
-    db = open_db(folder / "timm.db")
-    for path in sorted(results.glob("*.csv")):
-        import_file(db, str(path))
-    return Path(build_site(db, folder / "site")["out"])
-
-
 @pytest.mark.slow
 def test_full_timm_site_loads_and_switches_hardware_without_errors(page, timm_site):
-    open_index(page, timm_site)
+    _, site = timm_site
+    open_index(page, site)
     assert len(chart_models(page, "chart-params")) > 800
     cpu = page.eval_on_selector("#f-tg", "s => [...s.options].find(o => o.textContent.includes('i7-12700H')).value")
     redraw(page, lambda: page.select_option("#f-tg", cpu))
