@@ -6,8 +6,7 @@ import re
 import pytest
 import sqlite_utils
 
-from conftest import REFERENCE, invoke, make_project
-from test_eval_all import SWEEPS_YAML  # its one-job "tiny" sweep
+from checkout import REFERENCE, SWEEPS_YAML, invoke, make_project
 
 
 @pytest.fixture

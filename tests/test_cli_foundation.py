@@ -6,7 +6,7 @@ import shutil
 
 import sqlite_utils
 
-from conftest import REFERENCE, ROOT, invoke
+from checkout import REFERENCE, ROOT, invoke
 
 
 def test_catalog_json_lists_models_and_stores_them(run_invoke, db_path):

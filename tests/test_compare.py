@@ -3,41 +3,12 @@ its default pair of environments, the links to it, and the page when there is no
 import json
 from pathlib import Path
 
-import pytest
 from bs4 import BeautifulSoup
 
 from db.store import save_measured
 from render.build import build_site
 from render.compare import compare_choices
-from test_site_data import ENVIRONMENT, TINY_MODELS, fill_tiny
-
-H200 = {**ENVIRONMENT, "device": "NVIDIA H200", "device_type": "cuda", "cuda": "12.8", "host": "gpuhost"}
-ONLY_ON_CPU = "test_nfnet"
-SPEED_UP = {"test_vit": 3.0}  # on the H200, against the CPU; every other model: 2.0
-
-
-def throughput(name: str, mode: str, speed: float, environment: dict, size: int = 160) -> dict:
-    return {"model": name, "bench": "infer", "compile_mode": mode, "precision": "fp32", "channels_last": 0,
-            "fast_norm": 0, "img_size": size, "batch_size": 256, "samples_per_sec": speed,
-            "samples_per_sec_min": speed, "samples_per_sec_max": speed, "compile_s": None,
-            "peak_mem_mb": 120.0, "gmacs": 0.05, "environment": environment}
-
-
-def fill_two_environments(db) -> None:
-    """fill_tiny (its CPU and the RTX 4090 reference), plus the same inference settings on an H200:
-    2x the CPU's figures (test_vit 3x), test_nfnet missing, and test_resnet at 192 px on the H200 only.
-    CPU (A) against H200 (B): 10 settings in both, 2 only in A, 1 only in B."""
-    fill_tiny(db)
-    for name, (*_, speed) in TINY_MODELS.items():
-        if name == ONLY_ON_CPU:
-            continue
-        for mode, factor in (("eager", 1.0), ("default", 1.4)):
-            save_measured(db, "throughput", throughput(name, mode, speed * factor * SPEED_UP.get(name, 2.0), H200))
-    save_measured(db, "throughput", throughput("test_resnet", "eager", 5000.0, H200, size=192))
-
-
-def throughput_group(payload: dict, device: str) -> dict:
-    return next(g for g in payload["groups"] if g["kind"] == "throughput" and device in g["label"])
+from site_fixtures import ENVIRONMENT, throughput_result
 
 
 def soup_of(path: Path) -> BeautifulSoup:
@@ -46,12 +17,6 @@ def soup_of(path: Path) -> BeautifulSoup:
 
 def embedded(soup: BeautifulSoup, script_id: str):
     return json.loads(soup.select_one(f"script#{script_id}").string)
-
-
-@pytest.fixture
-def two_env_site(db, tmp_path):
-    fill_two_environments(db)
-    return Path(build_site(db, tmp_path / "site")["out"])
 
 
 def test_compare_page_embeds_the_index_payload_and_local_scripts(two_env_site):
@@ -84,7 +49,7 @@ def test_every_page_links_to_the_compare_pages(two_env_site):
 
 
 def test_one_environment_says_there_is_nothing_to_compare(db, tmp_path):
-    save_measured(db, "throughput", throughput("test_vit", "eager", 100.0, ENVIRONMENT))
+    save_measured(db, "throughput", throughput_result("test_vit", "eager", 100.0, ENVIRONMENT))
     page = soup_of(Path(build_site(db, tmp_path / "site")["out"]) / "compare.html")
     assert "Only one environment stored: nothing to compare yet" in page.select_one("#compare-empty").get_text()
     assert page.select_one("script#leaderboard-data") is None and page.select_one("#c-a") is None

@@ -1,5 +1,5 @@
 """The compare page in Debian's Chromium (Playwright, from file://): defaults, ratios, URL state,
-the index's link to it, low-fidelity groups and escaping. Chromium is launched by test_site_browser's fixtures."""
+the index's link to it, low-fidelity groups and escaping."""
 import json
 import re
 from pathlib import Path
@@ -8,24 +8,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 import render.build
-from render.build import build_site
-from test_compare import H200, ONLY_ON_CPU, fill_two_environments, throughput_group
-from test_site_browser import browser, page, redraw  # noqa: F401 (fixtures)
-from test_site_data import ENVIRONMENT, XSS_NAME
+from browser_pages import redraw
+from site_fixtures import (ENVIRONMENT, H200, ONLY_ON_CPU, XSS_NAME, built_site, fill_two_environments,
+                           throughput_group)
 
 pytestmark = pytest.mark.browser
-
-
-def build(folder: Path) -> Path:
-    from db.schema import open_db
-
-    fill_two_environments(open_db(folder / "two.db"))
-    return Path(build_site(open_db(folder / "two.db"), folder / "site")["out"])
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("compare"))
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +26,7 @@ def smoke_site(tmp_path_factory):
     index_payload = render.build.index_payload
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(render.build, "index_payload", marking)
-        return build(tmp_path_factory.mktemp("compare-smoke"))
+        return built_site(tmp_path_factory.mktemp("compare-smoke"), fill_two_environments)
 
 
 def payload_of(site: Path) -> dict:
@@ -78,9 +65,10 @@ def ratio_of(page, model: str, settings: str) -> str:
 EAGER = "infer · eager · fp32 · NCHW · 160 px"
 
 
-def test_defaults_to_the_two_largest_groups_and_draws_without_errors(page, site):
-    open_compare(page, site)
-    groups = sorted((g for g in payload_of(site)["groups"] if g["kind"] == "throughput"), key=lambda g: -g["rows"])
+def test_defaults_to_the_two_largest_groups_and_draws_without_errors(page, two_env_site):
+    open_compare(page, two_env_site)
+    groups = sorted((g for g in payload_of(two_env_site)["groups"] if g["kind"] == "throughput"),
+                    key=lambda g: -g["rows"])
     assert page.input_value("#c-kind") == "throughput"
     assert (page.input_value("#c-a"), page.input_value("#c-b")) == (groups[0]["key"], groups[1]["key"])
     assert hash_state(page) == {"a": groups[0]["key"], "b": groups[1]["key"], "kind": "throughput"}
@@ -88,9 +76,9 @@ def test_defaults_to_the_two_largest_groups_and_draws_without_errors(page, site)
     assert page.problems == []
 
 
-def test_ratio_counts_chart_and_sorting_of_two_environments(page, site):
-    k = keys(site)
-    open_compare(page, site, a=k["cpu"], b=k["h200"])
+def test_ratio_counts_chart_and_sorting_of_two_environments(page, two_env_site):
+    k = keys(two_env_site)
+    open_compare(page, two_env_site, a=k["cpu"], b=k["h200"])
     assert ratio_of(page, "test_resnet", EAGER) == "2.000×"
     assert page.inner_text("#c-counts") == "10 settings in both, 2 only in A, 1 only in B · median B / A 2.000×"
     assert ONLY_ON_CPU not in {r["model"] for r in table(page)}
@@ -105,9 +93,9 @@ def test_ratio_counts_chart_and_sorting_of_two_environments(page, site):
     assert page.problems == []
 
 
-def test_changing_b_and_the_filters_updates_the_url(page, site):
-    k = keys(site)
-    open_compare(page, site, a=k["cpu"], b=k["h200"])
+def test_changing_b_and_the_filters_updates_the_url(page, two_env_site):
+    k = keys(two_env_site)
+    open_compare(page, two_env_site, a=k["cpu"], b=k["h200"])
     redraw(page, lambda: page.select_option("#c-b", k["reference"]))
     assert hash_state(page)["b"] == k["reference"] and hash_state(page)["a"] == k["cpu"]
     redraw(page, lambda: page.select_option("#c-b", k["h200"]))
@@ -118,9 +106,9 @@ def test_changing_b_and_the_filters_updates_the_url(page, site):
     assert page.problems == []
 
 
-def test_a_shared_link_restores_the_view(page, browser, site):  # noqa: F811 (fixture)
-    k = keys(site)
-    open_compare(page, site)
+def test_a_shared_link_restores_the_view(page, browser, two_env_site):
+    k = keys(two_env_site)
+    open_compare(page, two_env_site)
     redraw(page, lambda: page.select_option("#c-a", k["cpu"]))
     redraw(page, lambda: page.select_option("#c-b", k["h200"]))
     redraw(page, lambda: page.select_option("#c-bench", "infer"))
@@ -133,9 +121,9 @@ def test_a_shared_link_restores_the_view(page, browser, site):  # noqa: F811 (fi
     other.close()
 
 
-def test_the_index_link_carries_its_throughput_group(page, site):
-    k = keys(site)
-    page.goto(site.joinpath("index.html").as_uri())
+def test_the_index_link_carries_its_throughput_group(page, two_env_site):
+    k = keys(two_env_site)
+    page.goto(two_env_site.joinpath("index.html").as_uri())
     page.wait_for_selector("body[data-drawn]")
     redraw(page, lambda: page.select_option("#f-tg", k["h200"]))
     page.click("#compare-link")
@@ -146,9 +134,9 @@ def test_the_index_link_carries_its_throughput_group(page, site):
     assert page.problems == []
 
 
-def test_a_script_model_name_renders_as_text(page, site):
-    k = keys(site)
-    open_compare(page, site, a=k["cpu"], b=k["h200"])
+def test_a_script_model_name_renders_as_text(page, two_env_site):
+    k = keys(two_env_site)
+    open_compare(page, two_env_site, a=k["cpu"], b=k["h200"])
     assert page.inner_text(f"#comparison-body tr[data-model='{XSS_NAME}'] td:first-child a") == XSS_NAME
     assert page.problems == []  # no alert() dialog, no error
 

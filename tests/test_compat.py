@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from timm.data import ImageDataset
 
-from conftest import ROOT
+from checkout import ROOT
 from db.errors import LeaderboardError
 from jobs import compat
 

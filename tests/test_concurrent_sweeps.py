@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from conftest import ROOT, invoke, make_project
+from checkout import ROOT, invoke, make_project
 from db.claims import LEASE_S, claim, new_owner, owner_alive
 from db.queue import enqueue, start
 from jobs.executors.device_locks import DeviceLock

@@ -9,7 +9,7 @@ import sys
 import pytest
 import sqlite_utils
 
-from conftest import REFERENCE, ROOT, invoke
+from checkout import REFERENCE, ROOT, invoke
 from db.errors import LeaderboardError
 from db.schema import migrations, open_db
 

@@ -10,21 +10,7 @@ import time
 import pytest
 import sqlite_utils
 
-from conftest import invoke, make_project
-
-SWEEPS_YAML = """\
-leaderboard:
-  db: lb.db
-  sweeps:
-    tiny:
-      models: [test_resnet]
-      throughput: {benches: [infer], compile_modes: [eager], precision: fp32, batch_size: 2,
-                   warmup_steps: 0, steps: 1, repeats: 1}
-    broken:
-      models: [test_vit]
-      throughput: {benches: [infer], compile_modes: [eager], img_size: 8, batch_size: 2, warmup_steps: 0,
-                   steps: 1, repeats: 1}
-"""
+from checkout import SWEEPS_YAML, invoke, make_project
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from checkout import ROOT
 from db.claims import process_alive as alive
 from db.queue import enqueue
 from jobs.campaign import run_jobs

@@ -8,18 +8,7 @@ from db.history import change_between, change_threshold, latest_changes
 from db.report import status_report
 from db.store import save_measured
 from render.build import build_site
-
-ENV = {"device": "cpu: Test CPU", "device_type": "cpu", "device_count": 1, "torch": "2.14.1", "timm": "1.0.31",
-       "python": "3.11.7", "host": "box"}
-OLD_TORCH = {**ENV, "torch": "2.4.1"}
-
-
-def run(rate: float, spread: float = 0.01, env=ENV, **settings) -> dict:
-    return {"kind": "throughput", "status": "done", "environment": env, "model": "test_vit", "bench": "infer",
-            "compile_mode": "eager", "precision": "fp32", "channels_last": 0, "fast_norm": 0, "sync_each_step": 0,
-            "img_size": 160, "batch_size": 32, "requested_batch_size": 32, "warmup_steps": 3, "steps": 10,
-            "repeats": 3, "samples_per_sec": rate, "samples_per_sec_min": rate * (1 - spread),
-            "samples_per_sec_max": rate * (1 + spread), "low_fidelity": 0, **settings}
+from site_fixtures import OLD_TORCH, throughput_run
 
 
 @pytest.mark.parametrize("before,after,spread,flag", [
@@ -29,7 +18,8 @@ def run(rate: float, spread: float = 0.01, env=ENV, **settings) -> dict:
     (100.0, 90.0, 0.06, None),    # 10% down, but the repeats' ranges overlap: noise, not a change
 ])
 def test_a_change_is_flagged_beyond_the_threshold_and_the_measured_spread(before, after, spread, flag):
-    change = change_between("throughput", run(before, spread=spread), run(after, spread=spread), 0.05)
+    change = change_between("throughput", throughput_run(before, spread=spread),
+                            throughput_run(after, spread=spread), 0.05)
     assert (change.direction if change else None) == flag
 
 
@@ -47,9 +37,9 @@ def test_a_bad_threshold_is_a_one_line_error_naming_the_fix(value):
 
 
 def test_status_lists_the_regression_of_a_measurements_latest_run(db):
-    save_measured(db, "throughput", run(100.0))
-    save_measured(db, "throughput", run(80.0))
-    save_measured(db, "throughput", run(500.0, compile_mode="default"))  # one run: nothing to compare
+    save_measured(db, "throughput", throughput_run(100.0))
+    save_measured(db, "throughput", throughput_run(80.0))
+    save_measured(db, "throughput", throughput_run(500.0, compile_mode="default"))  # one run: nothing to compare
     [change] = latest_changes(db)
     assert (change.direction, change.percent, change.after["samples_per_sec"]) == ("regression", "-20.0%", 80.0)
     report = status_report(db)
@@ -73,10 +63,10 @@ def model_page(db, tmp_path, name="test_vit") -> BeautifulSoup:
 
 
 def test_model_page_shows_each_figure_across_environments_and_runs(db, tmp_path):
-    save_measured(db, "throughput", run(100.0, env=OLD_TORCH))
-    save_measured(db, "throughput", run(110.0))
-    save_measured(db, "throughput", run(80.0))  # a re-run on the same environment: a regression
-    save_measured(db, "throughput", run(300.0, compile_mode="default"))  # one point: no history
+    save_measured(db, "throughput", throughput_run(100.0, env=OLD_TORCH))
+    save_measured(db, "throughput", throughput_run(110.0))
+    save_measured(db, "throughput", throughput_run(80.0))  # a re-run on the same environment: a regression
+    save_measured(db, "throughput", throughput_run(300.0, compile_mode="default"))  # one point: no history
     page = model_page(db, tmp_path)
 
     [setting] = json.loads(page.select_one("#history-data").string)
@@ -92,14 +82,14 @@ def test_model_page_shows_each_figure_across_environments_and_runs(db, tmp_path)
 
 
 def test_a_model_measured_once_has_no_history_section(db, tmp_path):
-    save_measured(db, "throughput", run(100.0))
+    save_measured(db, "throughput", throughput_run(100.0))
     page = model_page(db, tmp_path)
     assert page.select_one("#history") is None and page.select_one("#history-data") is None
 
 
 def test_the_threshold_comes_from_the_build(db, tmp_path):
-    save_measured(db, "throughput", run(100.0))
-    save_measured(db, "throughput", run(80.0))
+    save_measured(db, "throughput", throughput_run(100.0))
+    save_measured(db, "throughput", throughput_run(80.0))
     build_site(db, tmp_path / "site", threshold=0.3)
     page = BeautifulSoup((tmp_path / "site" / "models" / "test_vit.html").read_text(), "html.parser")
     assert page.select("ul.changes li") == [] and "more than\n  30%" in page.select_one("#history + p").text

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import REFERENCE
+from checkout import REFERENCE
 from db.export import export_records, write_export
 from db.schema import open_db
 from db.timm_csv import ImportRefused, device_label, import_file, torch_version

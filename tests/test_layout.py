@@ -1,5 +1,5 @@
-"""The project's shape: imports run one way (tasks.py → jobs/, render/ → db/), and private torch,
-timm, Ray or multiprocessing APIs appear only in jobs/compat.py."""
+"""The project's shape: imports run one way (tasks.py → jobs/, render/ → db/), private torch,
+timm, Ray or multiprocessing APIs appear only in jobs/compat.py, and no test module imports another."""
 import ast
 import re
 from pathlib import Path
@@ -98,3 +98,13 @@ def test_the_folders_the_invoke_process_runs_never_import_torch(folder):
     ran = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "[]"
+
+
+def test_no_test_file_imports_a_test_module_or_conftest():
+    """Shared fixtures live in conftest.py, shared helpers and data in plain modules (checkout.py,
+    site_fixtures.py, ...): a fixture imported from a test module is set up again for each importer."""
+    def is_test_module(name: str) -> bool:
+        return name == "conftest" or name.startswith("test_")
+
+    offenders = {p.name: sorted(filter(is_test_module, imported_packages(p))) for p in (ROOT / "tests").glob("*.py")}
+    assert {name: bad for name, bad in offenders.items() if bad} == {}

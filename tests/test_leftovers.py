@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from checkout import ROOT
 from db.claims import process_alive as alive
 from jobs.executors.base import JOB_FOLDER_PREFIX
 from jobs.executors.local import LocalExecutor, Slot

@@ -11,7 +11,7 @@ import time
 import sqlite_utils
 
 import jobs.progress as progress_module
-from conftest import make_project
+from checkout import make_project
 from jobs.progress import Progress, cost_key
 from jobs.sweep import Job
 

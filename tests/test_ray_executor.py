@@ -6,7 +6,7 @@ from collections import deque
 
 import pytest
 
-from conftest import ROOT
+from checkout import ROOT
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 

@@ -4,10 +4,10 @@ import json
 import sqlite_utils
 from bs4 import BeautifulSoup
 
+from checkout import REFERENCE
 from db.schema import migrations, open_db
 from db.store import environment_row, stable_hash
 from db.timm_csv import import_file
-from test_import import REFERENCE
 
 ENV = {"device": "cpu: Test CPU", "device_type": "cpu", "device_count": 1, "torch": "2.14.1", "timm": "1.0.31",
        "python": "3.11.7", "host": "box", "build_cuda": "13.0"}

@@ -16,11 +16,7 @@ from render import build as build_module
 from render.build import SiteError, build_site
 from render.data import page_name
 from render.publish import publish_branch, publish_folder
-from test_site_data import TINY_MODELS, XSS_NAME, fill_tiny
-
-SHARED_RESULTS = Path(__file__).resolve().parent.parent.parent / "shared" / "timm-results"
-REFERENCE = Path(__file__).resolve().parent.parent / "db" / "reference"
-
+from site_fixtures import TINY_MODELS, XSS_NAME, fill_tiny
 
 def soup_of(path: Path) -> BeautifulSoup:
     return BeautifulSoup(path.read_text(), "html.parser")
@@ -32,29 +28,15 @@ def payload_of(site: Path) -> dict:
 
 @pytest.fixture
 def tiny_site(db, tmp_path):
+    """The tiny site of this test's own database, for tests that count its rows or build again into it
+    (the tests that only read the site share conftest's `site`)."""
     fill_tiny(db)
     summary = build_site(db, tmp_path / "site")
     return Path(summary["out"])
 
 
-@pytest.fixture(scope="module")
-def timm_site(tmp_path_factory):
-    """The full timm import plus the reference figures, built once for this module."""
-    if not SHARED_RESULTS.is_dir():
-        pytest.skip("../shared/timm-results is not beside this checkout")
-    from db.schema import open_db
-    from db.timm_csv import import_file
-
-    folder = tmp_path_factory.mktemp("timm")
-    db = open_db(folder / "timm.db")
-    for path in sorted(SHARED_RESULTS.glob("*.csv")) + sorted(REFERENCE.glob("*.csv")):
-        import_file(db, str(path))
-    build_site(db, folder / "site")
-    return db, folder / "site"
-
-
-def test_index_has_filters_charts_table_and_local_plotly(tiny_site):
-    soup = soup_of(tiny_site / "index.html")
+def test_index_has_filters_charts_table_and_local_plotly(site):
+    soup = soup_of(site / "index.html")
     for control in ("f-ag", "f-ds", "f-tg", "f-bench", "f-prec", "f-layout", "f-modes", "f-norm",
                     "f-family", "f-size", "f-q", "f-color", "reset"):
         assert soup.select_one(f"#{control}") is not None, control
@@ -62,7 +44,7 @@ def test_index_has_filters_charts_table_and_local_plotly(tiny_site):
     assert soup.select_one("#chart-params") and soup.select_one("#chart-speed") and soup.select_one("table#leaderboard")
     sources = [s["src"] for s in soup.select("script[src]")]
     assert "assets/plotly.min.js" in sources and not any(s.startswith(("http:", "https:", "//")) for s in sources)
-    assert (tiny_site / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    assert (site / "assets" / "plotly.min.js").stat().st_size > 1_000_000
     assert soup.select_one("link[rel=stylesheet]")["href"] == "assets/site.css"
 
 
@@ -75,8 +57,8 @@ def test_index_data_holds_every_model_and_result(tiny_site, db):
     assert [g["kind"] for g in measured] == ["accuracy", "throughput"]
 
 
-def test_model_page_shows_results_facts_environment_and_links_back(tiny_site):
-    soup = soup_of(tiny_site / "models" / "test_efficientnet_gn.html")
+def test_model_page_shows_results_facts_environment_and_links_back(site):
+    soup = soup_of(site / "models" / "test_efficientnet_gn.html")
     assert soup.select_one("h1").get_text() == "test_efficientnet_gn"
     facts = {dt.get_text(): dd.get_text(" ", strip=True) for dt, dd in zip(soup.select(".facts dt"), soup.select(".facts dd"))}
     assert facts["norm"] == "GroupNorm" and facts["family"].startswith("EfficientNet")
@@ -113,18 +95,18 @@ def test_model_page_lists_failed_jobs_and_where_to_read_their_tracebacks(db, tmp
     assert other.select_one("table.failed") is None
 
 
-def test_uncatalogued_model_page_says_unknown(tiny_site):
-    soup = soup_of(tiny_site / "models" / "test_byobnet.html")  # reference CSVs only
+def test_uncatalogued_model_page_says_unknown(site):
+    soup = soup_of(site / "models" / "test_byobnet.html")  # reference CSVs only
     facts = {dt.get_text(): dd.get_text(" ", strip=True) for dt, dd in zip(soup.select(".facts dt"), soup.select(".facts dd"))}
     assert facts["family"] == "unknown" and facts["norm"] == "unknown"
     assert "reference:tiny-test-models-throughput.csv" in soup.select_one("table.throughput").get_text()
 
 
-def test_script_in_a_model_name_renders_as_text_everywhere(tiny_site):
-    index = (tiny_site / "index.html").read_text()
+def test_script_in_a_model_name_renders_as_text_everywhere(site):
+    index = (site / "index.html").read_text()
     assert XSS_NAME not in index and "<b>Family</b>" not in index
-    assert XSS_NAME in payload_of(tiny_site)["models"]["name"]  # still the real name, as data
-    page = tiny_site / "models" / page_name(XSS_NAME)
+    assert XSS_NAME in payload_of(site)["models"]["name"]  # still the real name, as data
+    page = site / "models" / page_name(XSS_NAME)
     soup = soup_of(page)
     assert soup.select_one("h1").get_text() == XSS_NAME
     assert not any("alert(1)" in (s.string or "") for s in soup.select("script"))
@@ -145,8 +127,8 @@ def test_downloads_hold_every_row_and_reimport(tiny_site, db, tmp_path):
     assert "data/leaderboard-accuracy.csv" in links and "data/leaderboard-throughput.json" in links
 
 
-def test_methodology_lists_every_source(tiny_site, db):
-    text = soup_of(tiny_site / "methodology.html").select_one("table.sources").get_text()
+def test_methodology_lists_every_source(site):
+    text = soup_of(site / "methodology.html").select_one("table.sources").get_text()
     for source in ("measured", "reference:tiny-test-models-accuracy.csv", "reference:tiny-test-models-throughput.csv"):
         assert source in text
 
@@ -219,24 +201,24 @@ def test_invoke_build_reports_what_it_built(db, db_path, tmp_path, run_invoke):
     assert "model pages from" in result.stdout and (tmp_path / "www" / "index.html").is_file()
 
 
-def test_publish_to_a_folder_and_to_a_git_branch(tiny_site, tmp_path):
-    publish_folder(tiny_site, tmp_path / "public")
-    assert (tmp_path / "public" / "index.html").read_text() == (tiny_site / "index.html").read_text()
+def test_publish_to_a_folder_and_to_a_git_branch(site, tmp_path):
+    publish_folder(site, tmp_path / "public")
+    assert (tmp_path / "public" / "index.html").read_text() == (site / "index.html").read_text()
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    publish_branch(tiny_site, "gh-pages", repo)
+    publish_branch(site, "gh-pages", repo)
     files = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "--name-only", "gh-pages"],
                            capture_output=True, text=True, check=True).stdout.split()
     assert "index.html" in files and "assets/plotly.min.js" in files and "models/test_vit.html" in files
-    assert "nothing to commit" in publish_branch(tiny_site, "gh-pages", repo)
+    assert "nothing to commit" in publish_branch(site, "gh-pages", repo)
     status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
     assert status.stdout == ""  # the working tree of the repository was not touched
 
 
-def test_serve_serves_the_built_site(tiny_site, run_invoke):
+def test_serve_serves_the_built_site(site, run_invoke):
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "invoke", "serve", "--port", "0", "--out", str(tiny_site)],
+    process = subprocess.Popen([sys.executable, "-m", "invoke", "serve", "--port", "0", "--out", str(site)],
                                cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()

@@ -1,78 +1,11 @@
 """The built site in Debian's Chromium (Playwright, from file://): filters, URL state, sorting, links, escaping."""
-import shutil
-from pathlib import Path
-
 import pytest
 
-from render.build import build_site
-from test_site_data import TINY_MODELS, XSS_NAME, fill_tiny
+from browser_pages import chart_models, column, open_index, redraw, table_models
+from site_fixtures import TINY_MODELS, XSS_NAME
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 GROUPNORM = {n for n, facts in TINY_MODELS.items() if facts[1] == "GroupNorm"}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip(f"{CHROMIUM} is missing: `apt-get install -y chromium` (CI's .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    from db.schema import open_db
-
-    folder = tmp_path_factory.mktemp("browser")
-    fill_tiny(open_db(folder / "tiny.db"))
-    return Path(build_site(open_db(folder / "tiny.db"), folder / "site")["out"])
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page that records console errors, uncaught exceptions and dialogs (alert())."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.problems = []
-    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
-    page.on("dialog", lambda d: (page.problems.append(f"dialog: {d.message}"), d.dismiss()))
-    yield page
-    context.close()
-
-
-def open_index(page, site: Path, hash_: str = "") -> None:
-    page.goto(site.joinpath("index.html").as_uri() + hash_)
-    page.wait_for_selector("body[data-drawn]")
-
-
-def redraw(page, action) -> None:
-    """Run `action` and wait until the view has been drawn again."""
-    drawn = int(page.get_attribute("body", "data-drawn"))
-    action()
-    page.wait_for_function(f"+document.body.dataset.drawn > {drawn}")
-
-
-def table_models(page) -> list[str]:
-    return page.eval_on_selector_all("#leaderboard-body tr", "rows => rows.map(r => r.dataset.model)")
-
-
-def column(page, header: str) -> list[str]:
-    index = page.eval_on_selector_all("#leaderboard-head th", "ths => ths.map(t => t.textContent.trim())").index(header)
-    return page.eval_on_selector_all(f"#leaderboard-body tr td:nth-child({index + 1})", "tds => tds.map(t => t.textContent)")
-
-
-def chart_models(page, chart: str) -> set[str]:
-    """Model names of every point drawn in a chart (the points traces' customdata)."""
-    return set(page.evaluate(f"""() => document.getElementById('{chart}').data
-        .filter(t => t.name !== 'Pareto frontier').flatMap(t => t.customdata || [])"""))
 
 
 def test_loads_from_file_url_without_console_errors(page, site):
@@ -164,24 +97,10 @@ def test_a_script_model_name_renders_as_text(page, site):
     assert page.problems == []  # no alert() dialog, no error
 
 
-@pytest.fixture(scope="module")
-def timm_site(tmp_path_factory):
-    results = Path(__file__).resolve().parent.parent.parent / "shared" / "timm-results"
-    if not results.is_dir():
-        pytest.skip("../shared/timm-results is not beside this checkout")
-    from db.schema import open_db
-    from db.timm_csv import import_file
-
-    folder = tmp_path_factory.mktemp("timm-browser")
-    db = open_db(folder / "timm.db")
-    for path in sorted(results.glob("*.csv")):
-        import_file(db, str(path))
-    return Path(build_site(db, folder / "site")["out"])
-
-
 @pytest.mark.slow
 def test_full_timm_site_loads_and_switches_hardware_without_errors(page, timm_site):
-    open_index(page, timm_site)
+    _, site = timm_site
+    open_index(page, site)
     assert len(chart_models(page, "chart-params")) > 800
     cpu = page.eval_on_selector("#f-tg", "s => [...s.options].find(o => o.textContent.includes('i7-12700H')).value")
     redraw(page, lambda: page.select_option("#f-tg", cpu))

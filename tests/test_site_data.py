@@ -1,56 +1,9 @@
-"""The site's data layer, and the small measured database the other site tests build from."""
-import json
-from pathlib import Path
-
+"""The site's data layer: groups, the index payload and page names, on the tiny database (site_fixtures)."""
 import pytest
 
-from db.store import save_measured
-from db.timm_csv import import_file
 from render.data import group_key, groups, page_name, sig4
 from render.payload import index_payload
-
-REFERENCE = Path(__file__).resolve().parent.parent / "db" / "reference"
-XSS_NAME = "<script>alert(1)</script>"
-ENVIRONMENT = {"device": "cpu: Test CPU", "device_type": "cpu", "device_count": 1, "torch": "2.14.1",
-               "timm": "1.0.31", "python": "3.11.7", "host": "testhost", "platform": "Linux"}
-# name: (family, norm, params, top-1 at 160 px, eager samples/s)
-TINY_MODELS = {
-    "test_efficientnet_gn": ("EfficientNet", "GroupNorm", 388_000, 47.1, 1900.0),
-    "test_efficientnet": ("EfficientNet", "BatchNorm", 369_000, 46.2, 2100.0),
-    "test_resnet": ("ResNet", "BatchNorm", 474_000, 47.6, 3300.0),
-    "test_vit": ("ViT", "LayerNorm", 541_000, 50.1, 2800.0),
-    "test_nfnet": ("NFNet", "NormFree", 542_000, 49.4, 1500.0),
-    XSS_NAME: ("<b>Family</b>", "GroupNorm", 100_000, 10.0, 500.0),
-}
-
-
-def catalogue_row(name, family, norm, params) -> dict:
-    """A `models` row as db.catalog.save_catalog stores it (written here without importing torch)."""
-    return {"name": name, "family": family, "family_module": family.lower(), "norm": norm,
-            "norms": json.dumps([norm]), "params": params, "gmacs": 0.05, "input_size": 160,
-            "test_input_size": 192, "fixed_input_size": 0, "crop_pct": 0.95, "interpolation": "bicubic",
-            "pretrained_tags": json.dumps(["r160_in1k"]), "has_weights": 1, "timm_version": "1.0.31",
-            "updated_at": "2026-01-01T00:00:00+00:00"}
-
-
-def fill_tiny(db) -> None:
-    """Catalogued models with measured accuracy (160 and 192 px) and throughput (eager and
-    default compile, inference), plus the reference CSVs as a second, separate source."""
-    for name, (family, norm, params, top1, speed) in TINY_MODELS.items():
-        db["models"].insert(catalogue_row(name, family, norm, params), pk="name", replace=True)
-        for size, bonus in ((160, 0.0), (192, 0.8)):
-            save_measured(db, "accuracy", {
-                "model": name, "tag": "r160_in1k", "dataset": "imagenet", "img_size": size,
-                "top1": top1 + bonus, "top5": top1 + 25, "precision": "fp32", "images": 50000,
-                "environment": ENVIRONMENT})
-        for mode, factor, compile_s in (("eager", 1.0, None), ("default", 1.4, 21.5)):
-            save_measured(db, "throughput", {
-                "model": name, "bench": "infer", "compile_mode": mode, "precision": "fp32", "channels_last": 0,
-                "fast_norm": 0, "img_size": 160, "batch_size": 256, "samples_per_sec": speed * factor,
-                "samples_per_sec_min": speed * factor * 0.98, "samples_per_sec_max": speed * factor * 1.01,
-                "compile_s": compile_s, "peak_mem_mb": 120.0, "gmacs": 0.05, "environment": ENVIRONMENT})
-    for csv_file in sorted(REFERENCE.glob("*.csv")):
-        import_file(db, str(csv_file))
+from site_fixtures import XSS_NAME, fill_tiny
 
 
 @pytest.fixture

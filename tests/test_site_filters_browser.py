@@ -8,9 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from test_site_browser import (browser, chart_models, column, open_index, page, redraw, site,  # noqa: F401 (fixtures)
-                               table_models)
-from test_site_data import TINY_MODELS, XSS_NAME
+from browser_pages import chart_models, column, open_index, redraw, table_models
+from site_fixtures import TINY_MODELS, XSS_NAME
 
 pytestmark = pytest.mark.browser
 TOYS = {n for n in TINY_MODELS if n.startswith("test_")}

@@ -10,7 +10,7 @@ import render.vendor as vendor
 from db.timm_csv import import_file
 from render.build import build_site
 from render.filters import TIMM_RESULTS, file_name, source_href
-from test_site_data import fill_tiny
+from site_fixtures import fill_tiny
 
 TIMM_ROWS = """model,img_size,top1,top1_err,top5,top5_err,param_count,crop_pct,interpolation
 resnet50.a1_in1k,224,81.2,18.8,95.1,4.9,25.56,0.950,bicubic

@@ -6,8 +6,7 @@ from urllib.parse import unquote
 import pytest
 from bs4 import BeautifulSoup
 
-from test_site_browser import browser, page, site  # noqa: F401 (fixtures)
-from test_site_data import XSS_NAME
+from site_fixtures import XSS_NAME
 
 pytestmark = pytest.mark.browser
 

@@ -5,9 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from test_history_browser import model_page  # noqa: F401 (fixture)
-from test_site_browser import browser, site  # noqa: F401 (fixtures)
-from test_site_data import XSS_NAME
+from site_fixtures import XSS_NAME
 
 pytestmark = pytest.mark.browser
 PHONE, DESKTOP = (390, 844), (1400, 900)
@@ -142,9 +140,9 @@ def test_the_vendored_plotly_bundle_draws_every_trace_type_the_index_asks_for(at
     assert all(asked == drawn for asked, drawn in types)
 
 
-def test_the_vendored_bundle_draws_history_charts_with_error_bars(browser, model_page):
+def test_the_vendored_bundle_draws_history_charts_with_error_bars(browser, history_page_url):
     page = browser.new_page()
-    page.goto(model_page)
+    page.goto(history_page_url)
     types = drawn_trace_types(page)
     assert types and all(asked == drawn for asked, drawn in types)
     assert page.evaluate("document.getElementById('history-chart-0')._fullData[0].error_y.visible")

@@ -6,13 +6,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
+from checkout import REFERENCE
 from db.timm_csv import import_file
-from render.build import build_site
 from render.data import group_key, load
 from render.devices import DEVICES, achieved_tflops, device_of, peak_tflops
 from render.payload import index_payload
 from render.speedups import annotate, speedups
-from test_site_data import REFERENCE, fill_tiny
+from site_fixtures import fill_tiny
 
 # The tiny-test-model reference (RTX 4090, amp): samples/s of test_vit by (bench, compile mode).
 TEST_VIT = {("infer", "default"): 146050.34, ("infer", "reduce-overhead"): 274007.61,
@@ -125,15 +125,6 @@ def test_index_payload_carries_speedups_peaks_and_the_flop_convention(tiny_data)
     assert [(groups[g]["collection"], labels["precision"][p], peak) for g, p, peak in payload["figures"]["peaks"]] == [
         ("reference", "amp", 165.2)]
     assert payload["figures"]["flops"] == {"infer": 2, "train": 6}
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    from db.schema import open_db
-
-    folder = tmp_path_factory.mktemp("speedups")
-    fill_tiny(open_db(folder / "tiny.db"))
-    return Path(build_site(open_db(folder / "tiny.db"), folder / "site")["out"])
 
 
 def soup_of(path: Path) -> BeautifulSoup:

@@ -6,13 +6,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from test_site_browser import browser, column, open_index, redraw, site, table_models  # noqa: F401 (fixtures)
+from browser_pages import column, open_index, redraw, table_models
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811
+def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.problems = []
@@ -22,7 +22,7 @@ def page(browser):  # noqa: F811
     context.close()
 
 
-def reference_view(page, site, extra: str = "") -> None:  # noqa: F811
+def reference_view(page, site, extra: str = "") -> None:
     """The index from a fresh load, showing the RTX 4090 reference figures (and `extra` settings)."""
     payload = json.loads(BeautifulSoup((site / "index.html").read_text(), "html.parser").select_one(
         "script#leaderboard-data").string)
@@ -70,7 +70,7 @@ def point_position(page, chart: str, model: str) -> tuple[float, float]:
     }""", [chart, model])
 
 
-def test_reference_speedups_in_the_table_and_the_dot_plots(page, site):  # noqa: F811
+def test_reference_speedups_in_the_table_and_the_dot_plots(page, site):
     reference_view(page, site)
     assert row_cell(page, "test_vit", "reduce-overhead vs default") == "1.88×"  # 274,008 / 146,050
     assert row_cell(page, "test_vit", "max-autotune vs default") == "2.06×"
@@ -89,7 +89,7 @@ def test_reference_speedups_in_the_table_and_the_dot_plots(page, site):  # noqa:
     assert page.problems == []
 
 
-def test_the_table_follows_the_bench_there_and_back(page, site):  # noqa: F811
+def test_the_table_follows_the_bench_there_and_back(page, site):
     reference_view(page, site)
     assert row_cell(page, "test_vit", "default infer/s") == "146,100"
     train = page.eval_on_selector("#f-bench", "s => [...s.options].find(o => o.textContent === 'train').value")
@@ -100,7 +100,7 @@ def test_the_table_follows_the_bench_there_and_back(page, site):  # noqa: F811
     assert row_cell(page, "test_vit", "default infer/s") == "146,100"
 
 
-def test_measured_speedups_are_over_eager_and_hover_carries_the_figures(page, site):  # noqa: F811
+def test_measured_speedups_are_over_eager_and_hover_carries_the_figures(page, site):
     open_index(page, site)
     assert row_cell(page, "test_vit", "default vs eager") == "1.40×"
     show_speedups(page)
@@ -118,7 +118,7 @@ def legend(page) -> list[dict]:
         group: li.dataset.group, text: li.textContent, colour: li.dataset.colour || null, symbol: li.dataset.symbol || null}))""")
 
 
-def test_every_marker_symbol_and_colour_has_a_legend_entry(page, site):  # noqa: F811
+def test_every_marker_symbol_and_colour_has_a_legend_entry(page, site):
     reference_view(page, site)
     entries = legend(page)
     symbols = {e["text"]: e["symbol"] for e in entries if e["group"] == "mode"}
@@ -137,7 +137,7 @@ def test_every_marker_symbol_and_colour_has_a_legend_entry(page, site):  # noqa:
     assert len(set(drawn)) == 3
 
 
-def test_the_legend_follows_the_colouring_and_the_modes_in_view(page, site):  # noqa: F811
+def test_the_legend_follows_the_colouring_and_the_modes_in_view(page, site):
     reference_view(page, site)
     redraw(page, lambda: page.select_option("#f-color", "norm"))
     entries = legend(page)
@@ -148,7 +148,7 @@ def test_the_legend_follows_the_colouring_and_the_modes_in_view(page, site):  # 
     assert page.problems == []
 
 
-def test_a_family_keeps_its_colour_in_both_charts_and_under_filters(page, site):  # noqa: F811
+def test_a_family_keeps_its_colour_in_both_charts_and_under_filters(page, site):
     open_index(page, site)
     params, speed = point_colours(page, "chart-params"), point_colours(page, "chart-speed")
     assert params["test_efficientnet"] == speed["test_efficientnet"] != params["test_vit"] == speed["test_vit"]
@@ -159,7 +159,7 @@ def test_a_family_keeps_its_colour_in_both_charts_and_under_filters(page, site):
     assert point_colours(page, "chart-speed")["test_efficientnet_gn"] == params["test_efficientnet_gn"]
 
 
-def test_a_points_hover_label_wears_its_legend_colour(page, site):  # noqa: F811
+def test_a_points_hover_label_wears_its_legend_colour(page, site):
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if "color" in m.text.lower() else None)
     open_index(page, site)
@@ -174,7 +174,7 @@ def test_a_points_hover_label_wears_its_legend_colour(page, site):  # noqa: F811
     assert warnings == [] and page.problems == []  # no "Invalid color specifier" from plotly
 
 
-def test_a_chart_point_opens_its_model_page_keeping_the_settings(page, site):  # noqa: F811
+def test_a_chart_point_opens_its_model_page_keeping_the_settings(page, site):
     reference_view(page, site, "bench=train")
     show_speedups(page)
     x, y = point_position(page, "chart-speedup-infer", "test_vit")
@@ -191,7 +191,7 @@ def test_a_chart_point_opens_its_model_page_keeping_the_settings(page, site):  #
         "#f-bench", "s => [...s.options].find(o => o.textContent === 'train').value")
 
 
-def test_params_chart_points_open_model_pages_too(page, site):  # noqa: F811
+def test_params_chart_points_open_model_pages_too(page, site):
     open_index(page, site)
     x, y = point_position(page, "chart-params", "test_resnet")
     page.mouse.move(x, y)
@@ -199,7 +199,7 @@ def test_params_chart_points_open_model_pages_too(page, site):  # noqa: F811
     page.wait_for_url("**/models/test_resnet.html")
 
 
-def test_the_leaderboard_link_finds_exactly_the_model_not_a_substring(page, site):  # noqa: F811
+def test_the_leaderboard_link_finds_exactly_the_model_not_a_substring(page, site):
     reference_view(page, site, "q=test_vit")
     assert set(table_models(page)) == {"test_vit", "test_vit2", "test_vit3"}  # what a search finds
     reference_view(page, site, "model=test_vit")
@@ -209,7 +209,7 @@ def test_the_leaderboard_link_finds_exactly_the_model_not_a_substring(page, site
     assert len(set(table_models(page))) > 3 and not page.is_visible("#f-model-only")
 
 
-def test_a_model_pages_row_link_opens_the_index_at_that_rows_setting(page, site):  # noqa: F811
+def test_a_model_pages_row_link_opens_the_index_at_that_rows_setting(page, site):
     page.goto(site.joinpath("models", "test_vit.html").as_uri())
     link = page.locator("table.throughput tbody").nth(1).locator("tr:not(.result-group)").nth(4).locator("a.index-link")
     link.click()
@@ -221,7 +221,7 @@ def test_a_model_pages_row_link_opens_the_index_at_that_rows_setting(page, site)
     assert row_cell(page, "test_vit", "reduce-overhead vs default") == "2.26×"  # 86,652 / 38,321 in training
 
 
-def test_the_dot_plots_wait_until_they_are_scrolled_near(browser, site):  # noqa: F811
+def test_the_dot_plots_wait_until_they_are_scrolled_near(browser, site):
     context = browser.new_context(viewport={"width": 1400, "height": 400})
     page = context.new_page()
     open_index(page, site)

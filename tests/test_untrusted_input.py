@@ -15,7 +15,6 @@ from db.schema import open_db
 from db.timm_csv import import_file
 from render.build import build_site
 from render.data import page_name
-from test_site_browser import browser, page  # noqa: F401 (fixtures)
 
 CASES = 60  # seeded: the same files every run; ~0.1 s each, and a site build after each stored one
 
@@ -300,7 +299,7 @@ def mouse_on_first_point(page, chart: str) -> None:
 
 
 @pytest.mark.browser
-def test_markup_in_data_shows_as_text_in_axis_titles_legends_and_hovers(page, markup_site):  # noqa: F811 (fixture)
+def test_markup_in_data_shows_as_text_in_axis_titles_legends_and_hovers(page, markup_site):
     open_page(page, markup_site, "index.html")
     mouse_on_first_point(page, "chart-speed")
     speed = chart_text(page, "chart-speed")
@@ -315,7 +314,7 @@ def test_markup_in_data_shows_as_text_in_axis_titles_legends_and_hovers(page, ma
 
 
 @pytest.mark.browser
-def test_markup_in_data_shows_as_text_in_the_compare_chart(page, markup_site):  # noqa: F811 (fixture)
+def test_markup_in_data_shows_as_text_in_the_compare_chart(page, markup_site):
     open_page(page, markup_site, "compare.html")
     page.select_option("#c-kind", "accuracy")
     page.wait_for_function("document.getElementById('chart-compare').data?.length > 1")
