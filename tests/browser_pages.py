@@ -1,4 +1,5 @@
 """Driving and reading the built site's pages in Playwright: the browser tests' shared steps."""
+
 from pathlib import Path
 
 
@@ -20,10 +21,14 @@ def table_models(page) -> list[str]:
 
 def column(page, header: str) -> list[str]:
     index = page.eval_on_selector_all("#leaderboard-head th", "ths => ths.map(t => t.textContent.trim())").index(header)
-    return page.eval_on_selector_all(f"#leaderboard-body tr td:nth-child({index + 1})", "tds => tds.map(t => t.textContent)")
+    return page.eval_on_selector_all(
+        f"#leaderboard-body tr td:nth-child({index + 1})", "tds => tds.map(t => t.textContent)"
+    )
 
 
 def chart_models(page, chart: str) -> set[str]:
     """Model names of every point drawn in a chart (the points traces' customdata)."""
-    return set(page.evaluate(f"""() => document.getElementById('{chart}').data
-        .filter(t => t.name !== 'Pareto frontier').flatMap(t => t.customdata || [])"""))
+    return set(
+        page.evaluate(f"""() => document.getElementById('{chart}').data
+        .filter(t => t.name !== 'Pareto frontier').flatMap(t => t.customdata || [])""")
+    )

@@ -1,4 +1,5 @@
 """This checkout's folders, and its command line run as a user runs it: plain helpers for any test module."""
+
 import os
 import shutil
 import subprocess

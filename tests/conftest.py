@@ -1,5 +1,6 @@
 """Shared fixtures: cheap databases, the shared data folder, the real command line, the sites that
 tests only read (built once a session: no test writes into them) and one Chromium to read them."""
+
 import shutil
 from pathlib import Path
 
@@ -9,8 +10,13 @@ import jobs  # noqa: F401 (registers the result kinds: db/ and render/ need them
 from checkout import REFERENCE, SHARED, invoke
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -45,6 +51,7 @@ def run_invoke(db_path):
 
 
 # --- the built sites, and one Chromium to read them ---------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def browser():

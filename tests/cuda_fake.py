@@ -6,6 +6,7 @@ statistics and get_device_name all use), refuses an index past the device count 
 would, and records the call. So `torch.cuda.set_device("cuda")`, an index past the count or a
 CPU device fails here as it fails on a GPU, and tests can read which calls a code path made.
 """
+
 import torch
 from torch.cuda._utils import _get_device_index
 
@@ -22,7 +23,8 @@ class StrictCuda:
     def index(self, device, optional: bool) -> int:
         """The device index torch would use for `device`, or torch's own error."""
         unindexed_cuda = isinstance(device, (str, torch.device)) and (
-            torch.device(device).type == "cuda" and torch.device(device).index is None)
+            torch.device(device).type == "cuda" and torch.device(device).index is None
+        )
         if optional and (device is None or unindexed_cuda):
             return self.current  # torch asks the driver for its current device here
         index = _get_device_index(device, optional=optional)  # raises for "cuda" when an index is required
@@ -65,8 +67,15 @@ class StrictCuda:
         self.calls.append(("empty_cache", None))
 
     def install(self, monkeypatch) -> "StrictCuda":
-        for name in ("set_device", "synchronize", "reset_peak_memory_stats", "max_memory_allocated",
-                     "get_device_name", "get_device_capability", "empty_cache"):
+        for name in (
+            "set_device",
+            "synchronize",
+            "reset_peak_memory_stats",
+            "max_memory_allocated",
+            "get_device_name",
+            "get_device_capability",
+            "empty_cache",
+        ):
             monkeypatch.setattr(torch.cuda, name, getattr(self, name))
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: self.count)

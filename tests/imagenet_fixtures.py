@@ -4,6 +4,7 @@ Everything is made here from seeds: JPEG folders of varied sizes and aspect rati
 saved from random-init timm models, and a plain timm evaluation loop (the reference the job is
 compared with), written the way timm's validate.py evaluates.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -96,9 +97,17 @@ def plain_timm_predictions(model, root, img_size=None, class_map="", batch_size=
     config = resolve_input_data_config(model, {"img_size": img_size}, use_test_size=True)
     dataset = create_dataset("", root=str(root), split="validation", class_map=class_map, input_img_mode="RGB")
     loader = create_loader(
-        dataset, input_size=config["input_size"], batch_size=batch_size, use_prefetcher=True,
-        interpolation=config["interpolation"], mean=config["mean"], std=config["std"], num_workers=workers,
-        crop_pct=config["crop_pct"], crop_mode=config["crop_mode"], device=torch.device("cpu"),
+        dataset,
+        input_size=config["input_size"],
+        batch_size=batch_size,
+        use_prefetcher=True,
+        interpolation=config["interpolation"],
+        mean=config["mean"],
+        std=config["std"],
+        num_workers=workers,
+        crop_pct=config["crop_pct"],
+        crop_mode=config["crop_mode"],
+        device=torch.device("cpu"),
     )
     outputs, targets = [], []
     with torch.inference_mode():

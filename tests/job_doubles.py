@@ -1,4 +1,5 @@
 """Job functions with chosen behaviour, run by the executors in tests like real job functions."""
+
 import ctypes
 import os
 import subprocess
@@ -35,13 +36,25 @@ def behave(spec: dict) -> dict:
         with open(os.path.join(folder, "artefact.so"), "w") as f:
             f.write("half-written")
         spec = {**spec, "where": True}
-    where = {"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(),
-             "compile_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
-             "compile_threads": os.environ.get("TORCHINDUCTOR_COMPILE_THREADS"),
-             "worker_start": os.environ.get("TORCHINDUCTOR_WORKER_START")}
-    return {"status": "done", "kind": "throughput", "environment": ENVIRONMENT, "model": spec["model"],
-            "bench": "infer", "compile_mode": "eager", "precision": "fp32", "img_size": 8, "samples_per_sec": 1.0,
-            **(where if spec.get("where") else {})}
+    where = {
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "pid": os.getpid(),
+        "compile_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
+        "compile_threads": os.environ.get("TORCHINDUCTOR_COMPILE_THREADS"),
+        "worker_start": os.environ.get("TORCHINDUCTOR_WORKER_START"),
+    }
+    return {
+        "status": "done",
+        "kind": "throughput",
+        "environment": ENVIRONMENT,
+        "model": spec["model"],
+        "bench": "infer",
+        "compile_mode": "eager",
+        "precision": "fp32",
+        "img_size": 8,
+        "samples_per_sec": 1.0,
+        **(where if spec.get("where") else {}),
+    }
 
 
 def taking_turns(spec: dict) -> dict:
@@ -55,9 +68,15 @@ def taking_turns(spec: dict) -> dict:
         turn = time.time()
         time.sleep(spec["timed_s"])
         ended = time.time()
-    return {"status": "done", "kind": "throughput", "model": spec["model"], "environment": ENVIRONMENT,
-            "compile_window": [began, compiled], "turn_window": [turn, ended],
-            "turn_lock": os.environ.get("LEADERBOARD_DEVICE_TURN")}
+    return {
+        "status": "done",
+        "kind": "throughput",
+        "model": spec["model"],
+        "environment": ENVIRONMENT,
+        "compile_window": [began, compiled],
+        "turn_window": [turn, ended],
+        "turn_lock": os.environ.get("LEADERBOARD_DEVICE_TURN"),
+    }
 
 
 def cores_in_and_out_of_turn(spec: dict) -> dict:
@@ -81,8 +100,14 @@ def cores_in_and_out_of_turn(spec: dict) -> dict:
         seen["turn"] = sorted(os.sched_getaffinity(0))
         thread.join()
     seen["after"] = sorted(os.sched_getaffinity(0))
-    return {"status": "done", "kind": "throughput", "model": spec["model"], "environment": ENVIRONMENT,
-            **seen, "thread_in_turn": thread_seen[0]}
+    return {
+        "status": "done",
+        "kind": "throughput",
+        "model": spec["model"],
+        "environment": ENVIRONMENT,
+        **seen,
+        "thread_in_turn": thread_seen[0],
+    }
 
 
 def driver_version() -> dict:

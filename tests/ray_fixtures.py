@@ -11,6 +11,7 @@ machine. Stopping a node kills every process of its session (`ray start`, GCS, r
 workers) whatever state it is in, as a machine that goes away; a node whose starter dies, even by
 kill -9, stops itself.
 """
+
 import ctypes
 import ipaddress
 import json
@@ -35,8 +36,15 @@ RUN_LOG = "LEADERBOARD_TEST_RUN_LOG"  # where on_node appends a line per job: th
 SLOW_S = 6.0  # slow_on_node's job: long enough to lose its node while it runs
 PAIR_WAIT_S = 6.0  # how long a paired job waits for another to run beside it
 PR_SET_PDEATHSIG = 1  # Linux prctl: a signal for this process when its parent dies
-PORT_FLAGS = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
-              "runtime-env-agent-port", "metrics-export-port", "ray-client-server-port")
+PORT_FLAGS = (
+    "node-manager-port",
+    "object-manager-port",
+    "dashboard-agent-listen-port",
+    "dashboard-agent-grpc-port",
+    "runtime-env-agent-port",
+    "metrics-export-port",
+    "ray-client-server-port",
+)
 
 
 @dataclass
@@ -77,8 +85,11 @@ class RayCluster:
         self.home.mkdir()
         self.token, self.address, self.nodes = None, None, []
         self.run_log = self.folder / "runs.jsonl"
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
-                    "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), RUN_LOG: str(self.run_log)}
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+            RUN_LOG: str(self.run_log),
+        }
         self.env.pop("CUDA_VISIBLE_DEVICES", None)  # the nodes' GPUs are the ones they declare
 
     def driver_env(self) -> dict:
@@ -88,12 +99,17 @@ class RayCluster:
     def start_head(self, cpus: int, gpus: int = 0) -> str:
         """`ray get-auth-token --generate` (into the cluster's home), then `ray start --head`: the address."""
         head_env = {**self.env, "HOME": str(self.home), "RAY_AUTH_MODE": "token"}
-        self.token = subprocess.run([RAY, "get-auth-token", "--generate"], env=head_env, capture_output=True,
-                                    text=True, check=True, timeout=60).stdout.strip()
+        self.token = subprocess.run(
+            [RAY, "get-auth-token", "--generate"], env=head_env, capture_output=True, text=True, check=True, timeout=60
+        ).stdout.strip()
         port = free_port("127.0.0.2")
         self.address = f"127.0.0.2:{port}"
-        self.start_node(["--head", f"--port={port}", "--include-dashboard=false",
-                         f"--dashboard-port={free_port('127.0.0.2')}"], cpus, gpus, head_env)
+        self.start_node(
+            ["--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={free_port('127.0.0.2')}"],
+            cpus,
+            gpus,
+            head_env,
+        )
         return self.address
 
     def add_node(self, cpus: int, gpus: int = 0) -> Node:
@@ -105,11 +121,27 @@ class RayCluster:
         folder = self.folder / f"n{len(self.nodes) + 1}"
         (folder / "tmp").mkdir(parents=True)
         ports = [f"--{flag}={free_port(ip)}" for flag in PORT_FLAGS]
-        command = [RAY, "start", "--block", f"--node-ip-address={ip}", f"--temp-dir={folder}", "--disable-usage-stats",
-                   f"--num-cpus={cpus}", f"--num-gpus={gpus}", *ports, *args]
+        command = [
+            RAY,
+            "start",
+            "--block",
+            f"--node-ip-address={ip}",
+            f"--temp-dir={folder}",
+            "--disable-usage-stats",
+            f"--num-cpus={cpus}",
+            f"--num-gpus={gpus}",
+            *ports,
+            *args,
+        ]
         log = open(folder / "ray-start.log", "w")
-        process = subprocess.Popen(command, env={**env, "TMPDIR": str(folder / "tmp")}, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
+        process = subprocess.Popen(
+            command,
+            env={**env, "TMPDIR": str(folder / "tmp")},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         node = Node(ip, process, folder)
         self.nodes.append(node)
         self.wait_started(node)
@@ -153,8 +185,12 @@ class RayCluster:
                 except OSError:
                     continue
                 inodes |= {link[8:-1] for link in links if link.startswith("socket:[")}
-        return {address for table in ("tcp", "tcp6") for address, inode in tcp_peers(f"/proc/net/{table}")
-                if inode in inodes}
+        return {
+            address
+            for table in ("tcp", "tcp6")
+            for address, inode in tcp_peers(f"/proc/net/{table}")
+            if inode in inodes
+        }
 
     def runs(self) -> list[dict]:
         """What on_node logged: one dict per job that ran."""
@@ -174,12 +210,13 @@ def tcp_peers(table: str):
 
 def hex_address(text: str):
     """/proc/net's hex address (32-bit words in host order) as an IP address; IPv4-mapped IPv6 as IPv4."""
-    data = b"".join(int(text[i:i + 8], 16).to_bytes(4, sys.byteorder) for i in range(0, len(text), 8))
+    data = b"".join(int(text[i : i + 8], 16).to_bytes(4, sys.byteorder) for i in range(0, len(text), 8))
     address = ipaddress.ip_address(data)
     return getattr(address, "ipv4_mapped", None) or address
 
 
 # --- job doubles on a node, and drivers ---------------------------------------------------------
+
 
 def log_run(**fields) -> None:
     with open(os.environ[RUN_LOG], "a") as log:
@@ -232,12 +269,21 @@ def sweep(db_path: str, address: str, function: str, *models: str) -> int:
     from jobs.executors.ray_cluster import RayExecutor
     from jobs.sweep import BUILTIN_SWEEPS, Narrowing
 
-    options = Options(sweep_name="smoke", sweep=BUILTIN_SWEEPS["smoke"], narrowing=Narrowing(list(models)), data=None,
-                      executor="ray", ray_address=address, device="cpu", timeout_s=120.0)
+    options = Options(
+        sweep_name="smoke",
+        sweep=BUILTIN_SWEEPS["smoke"],
+        narrowing=Narrowing(list(models)),
+        data=None,
+        executor="ray",
+        ray_address=address,
+        device="cpu",
+        timeout_s=120.0,
+    )
 
     def make(options, target):
-        return RayExecutor(target.device_type, options.timeout_s, options.ray_address,
-                           job_functions={"throughput": function})
+        return RayExecutor(
+            target.device_type, options.timeout_s, options.ray_address, job_functions={"throughput": function}
+        )
 
     summary = run_campaign(open_db(db_path), options, make=make)
     print(summary.text() if summary else "Nothing to run.")

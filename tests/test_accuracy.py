@@ -4,16 +4,23 @@ Data and weights are generated: JPEGs of varied sizes, checkpoints of seeded ran
 loaded through the code path real weights take. The labels of the main dataset are the model's
 own predictions at 160 px, so evaluating at 160 must give exactly 100.000.
 """
+
 import os
 import shutil
 
 import pytest
 import torch
 
-from imagenet_fixtures import (
-    load_model, make_labelled_dataset, plain_timm_predictions, save_checkpoint, synset, write_class_map, write_jpegs,
-)
 from db.errors import LeaderboardError
+from imagenet_fixtures import (
+    load_model,
+    make_labelled_dataset,
+    plain_timm_predictions,
+    save_checkpoint,
+    synset,
+    write_class_map,
+    write_jpegs,
+)
 from jobs.accuracy import NO_DATASET, run_accuracy, validate_accuracy_spec
 
 VIT = "test_vit.r160_in1k"
@@ -42,15 +49,29 @@ def vit(tmp_path_factory):
 
 
 def job(checkpoint, folder, class_map, **overrides):
-    spec = dict(model=VIT, weights=str(checkpoint), data_dir=str(folder),
-                class_map=str(class_map) if class_map else None, workers=0, batch_size=16, device="cpu")
+    spec = dict(
+        model=VIT,
+        weights=str(checkpoint),
+        data_dir=str(folder),
+        class_map=str(class_map) if class_map else None,
+        workers=0,
+        batch_size=16,
+        device="cpu",
+    )
     return run_accuracy({**spec, **overrides})
 
 
 def test_own_predictions_score_100_at_160_and_timms_value_at_192(labelled):
     model, checkpoints, folder, class_map = labelled
-    spec = dict(model=model, weights=str(checkpoints), data_dir=str(folder), class_map=str(class_map),
-                workers=0, batch_size=16, device="cpu")
+    spec = dict(
+        model=model,
+        weights=str(checkpoints),
+        data_dir=str(folder),
+        class_map=str(class_map),
+        workers=0,
+        batch_size=16,
+        device="cpu",
+    )
     at_160 = run_accuracy({**spec, "img_size": 160})
     assert at_160["status"] == "done", at_160["error"]
     assert (at_160["top1"], at_160["top5"], at_160["top1_err"], at_160["images"]) == (100.0, 100.0, 0.0, IMAGES)
@@ -62,7 +83,11 @@ def test_own_predictions_score_100_at_160_and_timms_value_at_192(labelled):
     assert at_192["top1"] < 100.0  # the data tells preprocessings apart, so the 100.000 above means something
     assert at_192["top1_err"] == round(100.0 - at_192["top1"], 3)
     cfg = reference.pretrained_cfg
-    assert (at_192["img_size"], at_192["crop_pct"], at_192["interpolation"]) == (192, cfg["crop_pct"], cfg["interpolation"])
+    assert (at_192["img_size"], at_192["crop_pct"], at_192["interpolation"]) == (
+        192,
+        cfg["crop_pct"],
+        cfg["interpolation"],
+    )
     # the model's own parameter count, as timm publishes it; a ViT's 192 px rebuild has more (position embedding)
     assert at_192["param_count"] == at_160["param_count"]
     rebuilt = round(sum(p.numel() for p in reference.parameters()) / 1e6, 3)
@@ -74,11 +99,22 @@ def test_result_has_every_column_and_its_provenance(vit):
     result = job(checkpoint, folder, class_map, img_size=160)
     from db.columns import ACCURACY_COLUMNS, PROVENANCE_COLUMNS, RUN_COLUMNS_M004
 
-    measured = set(ACCURACY_COLUMNS) - set(PROVENANCE_COLUMNS) - set(RUN_COLUMNS_M004) - {"top1_diff", "top5_diff", "rank_diff"}
+    measured = (
+        set(ACCURACY_COLUMNS)
+        - set(PROVENANCE_COLUMNS)
+        - set(RUN_COLUMNS_M004)
+        - {"top1_diff", "top5_diff", "rank_diff"}
+    )
     assert measured <= set(result)
     assert {k: result[k] for k in ("kind", "status", "error", "model", "tag", "dataset", "precision")} == {
-        "kind": "accuracy", "status": "done", "error": None, "model": "test_vit", "tag": "r160_in1k",
-        "dataset": "imagenet-gen", "precision": "fp32"}
+        "kind": "accuracy",
+        "status": "done",
+        "error": None,
+        "model": "test_vit",
+        "tag": "r160_in1k",
+        "dataset": "imagenet-gen",
+        "precision": "fp32",
+    }
     assert result["weights"] == str(checkpoint.resolve())
     assert result["param_count"] == round(sum(p.numel() for p in load_model(VIT, checkpoint).parameters()) / 1e6, 3)
     assert result["images_per_sec"] > 0 and result["wall_s"] > 0 and result["batch_size"] == 16
@@ -144,7 +180,9 @@ def test_class_count_mismatch_fails_suggesting_a_class_map(vit):
     checkpoint, folder, _ = vit
     result = job(checkpoint, folder, None)
     assert result["status"] == "failed"
-    assert "classes, but test_vit.r160_in1k's classifier has 1000" in result["error"] and "--class-map" in result["error"]
+    assert (
+        "classes, but test_vit.r160_in1k's classifier has 1000" in result["error"] and "--class-map" in result["error"]
+    )
 
 
 def test_class_map_beyond_the_classifier_fails(vit, tmp_path):
@@ -171,7 +209,9 @@ def test_unreadable_image_fails_naming_the_file(vit, tmp_path, damage, workers):
 def test_missing_and_empty_datasets_fail_with_the_fix(vit, tmp_path):
     checkpoint, _, class_map = vit
     missing = job(checkpoint, tmp_path / "nowhere", class_map)
-    assert missing["status"] == "failed" and missing["error"].startswith(f"No dataset at {tmp_path / 'nowhere'}: pass --data-dir")
+    assert missing["status"] == "failed" and missing["error"].startswith(
+        f"No dataset at {tmp_path / 'nowhere'}: pass --data-dir"
+    )
     (tmp_path / "empty" / synset(0)).mkdir(parents=True)
     empty = job(checkpoint, tmp_path / "empty", class_map)
     assert empty["status"] == "failed" and empty["error"].startswith(f"Dataset at {tmp_path / 'empty'} is empty")
@@ -206,17 +246,20 @@ def test_model_without_published_weights_asks_for_a_checkpoint(vit):
     assert "--checkpoint FILE" in result["error"]
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"model": "no_such_net"}, "Unknown model 'no_such_net'"),
-    ({"model": "test_vit.nope"}, "Unknown weight tag 'nope' for test_vit"),
-    ({"img_size": "big"}, "Bad img_size 'big': it must be a whole number >= 1. Try --img-size 192."),
-    ({"batch_size": 0}, "Bad batch_size 0: it must be a whole number >= 1"),
-    ({"workers": -1}, "Bad workers -1: it must be a whole number >= 0"),
-    ({"precision": "fp8"}, "precision 'fp8' is not one of fp32, amp, amp_fp16, amp_bf16. Try --precision fp32."),
-    ({"device": "quantum"}, "device 'quantum' is not a torch device"),
-    ({"class_map": "/no/map.txt"}, "No class map at /no/map.txt"),
-    ({"weights": "/no/ckpt.pth"}, "No checkpoint at /no/ckpt.pth"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"model": "no_such_net"}, "Unknown model 'no_such_net'"),
+        ({"model": "test_vit.nope"}, "Unknown weight tag 'nope' for test_vit"),
+        ({"img_size": "big"}, "Bad img_size 'big': it must be a whole number >= 1. Try --img-size 192."),
+        ({"batch_size": 0}, "Bad batch_size 0: it must be a whole number >= 1"),
+        ({"workers": -1}, "Bad workers -1: it must be a whole number >= 0"),
+        ({"precision": "fp8"}, "precision 'fp8' is not one of fp32, amp, amp_fp16, amp_bf16. Try --precision fp32."),
+        ({"device": "quantum"}, "device 'quantum' is not a torch device"),
+        ({"class_map": "/no/map.txt"}, "No class map at /no/map.txt"),
+        ({"weights": "/no/ckpt.pth"}, "No checkpoint at /no/ckpt.pth"),
+    ],
+)
 def test_bad_spec_values_are_one_line_errors(bad, message):
     with pytest.raises(LeaderboardError) as raised:
         validate_accuracy_spec({"model": VIT, "data_dir": "/data/imagenet/val", **bad})
@@ -233,22 +276,44 @@ def test_spec_defaults():
 
 # --- the command line -------------------------------------------------------------------------
 
+
 def test_evaluate_cli_prints_and_stores_the_row_with_its_environment(vit, run_invoke, db_path):
     checkpoint, folder, class_map = vit
     env = {"INVOKE_LEADERBOARD_DATA_DIR": str(folder), "INVOKE_LEADERBOARD_CHECKPOINT_DIR": str(checkpoint.parent)}
-    out = run_invoke("evaluate", "--model", VIT, "--img-size", "192", "--class-map", class_map,
-                     "--workers", "0", "--batch-size", "8", env=env)
+    out = run_invoke(
+        "evaluate",
+        "--model",
+        VIT,
+        "--img-size",
+        "192",
+        "--class-map",
+        class_map,
+        "--workers",
+        "0",
+        "--batch-size",
+        "8",
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     expected = job(checkpoint, folder, class_map, img_size=192)
     assert f"{VIT} on imagenet-gen at 192 px: top-1 {expected['top1']:.3f}" in out.stdout
     from db.schema import open_db
 
-    rows = list(open_db(db_path).query(
-        "select a.*, e.device_type, e.torch from accuracy a join environments e on e.id = a.environment_id"))
+    rows = list(
+        open_db(db_path).query(
+            "select a.*, e.device_type, e.torch from accuracy a join environments e on e.id = a.environment_id"
+        )
+    )
     assert len(rows) == 1
     row = rows[0]
     assert (row["model"], row["tag"], row["img_size"], row["top1"], row["top5"], row["source"]) == (
-        "test_vit", "r160_in1k", 192, expected["top1"], expected["top5"], "measured")
+        "test_vit",
+        "r160_in1k",
+        192,
+        expected["top1"],
+        expected["top5"],
+        "measured",
+    )
     assert row["weights"] == str(checkpoint.resolve()) and row["dataset"] == "imagenet-gen"
     assert row["device_type"] == "cpu" and row["torch"] == torch.__version__
 
@@ -278,8 +343,9 @@ def test_evaluate_cli_bad_flag_and_missing_configuration(run_invoke, tmp_path, u
 
 def test_evaluate_cli_without_offline_weights_says_how_to_provide_them(vit, run_invoke, unconfigured):
     _, folder, class_map = vit
-    out = run_invoke("evaluate", "--model", VIT, "--data-dir", folder, "--class-map", class_map,
-                     env={"HF_HUB_OFFLINE": "1"})
+    out = run_invoke(
+        "evaluate", "--model", VIT, "--data-dir", folder, "--class-map", class_map, env={"HF_HUB_OFFLINE": "1"}
+    )
     line = one_line_error(out)
     assert line.startswith(f"Accuracy job failed: Weights for {VIT} are not available from hf-hub:timm/{VIT}")
     assert "--checkpoint FILE" in line

@@ -1,4 +1,5 @@
 """Catalogue facts for every test_* model of the installed timm, derived from timm itself."""
+
 import csv
 
 import pytest
@@ -6,8 +7,8 @@ import timm
 import torch
 
 from db.catalog import save_catalog
-from db.parsing import split_tag
 from db.families import FAMILY_LABELS, family_label
+from db.parsing import split_tag
 from jobs.catalog import UnknownModel, catalog, count_gmacs, model_facts, norm_types, resolve_models
 
 CANONICAL_NORMS = {"BatchNorm", "LayerNorm", "GroupNorm", "EvoNorm", "RMSNorm", "NormFree", "InstanceNorm", "NoNorm"}
@@ -42,25 +43,35 @@ def test_family_labels_are_one_explicit_display_name_per_timm_module():
 def test_norm_labels_are_canonical_and_match_the_variants(entries):
     for e in entries.values():
         assert e["norm"] == e["norms"][0] and set(e["norms"]) <= CANONICAL_NORMS
-    expected = {"test_efficientnet": "BatchNorm", "test_efficientnet_gn": "GroupNorm",
-                "test_efficientnet_ln": "LayerNorm", "test_efficientnet_evos": "EvoNorm",
-                "test_nfnet": "NormFree", "test_convnext": "LayerNorm", "test_resnet": "BatchNorm",
-                "test_vit": "LayerNorm"}
+    expected = {
+        "test_efficientnet": "BatchNorm",
+        "test_efficientnet_gn": "GroupNorm",
+        "test_efficientnet_ln": "LayerNorm",
+        "test_efficientnet_evos": "EvoNorm",
+        "test_nfnet": "NormFree",
+        "test_convnext": "LayerNorm",
+        "test_resnet": "BatchNorm",
+        "test_vit": "LayerNorm",
+    }
     for name, norm in expected.items():
         assert entries[name]["norm"] == norm, name
 
 
 def test_a_model_with_several_norms_keeps_the_full_list():
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4),
-                                torch.nn.GroupNorm(2, 4))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4), torch.nn.GroupNorm(2, 4)
+    )
     assert norm_types(model) == ["BatchNorm", "GroupNorm"]
     assert norm_types(torch.nn.Sequential(torch.nn.Linear(2, 2))) == ["NoNorm"]
 
 
 def published(timm_results, column):
     with open(timm_results / "benchmark-infer-amp-nchw-pt291-cu128-4090.csv") as f:
-        return {r["model"]: float(r[column]) for r in csv.DictReader(f)
-                if r["model"].startswith("test_") and r["infer_img_size"] == "160"}
+        return {
+            r["model"]: float(r[column])
+            for r in csv.DictReader(f)
+            if r["model"].startswith("test_") and r["infer_img_size"] == "160"
+        }
 
 
 def test_params_match_timms_published_param_count(entries, timm_results):
@@ -88,8 +99,13 @@ def test_any_timm_model_works_not_only_test_models():
 
 
 def test_globs_tags_and_unknown_names():
-    assert resolve_models(["test_vit.r160_in1k", "test_vit*"]) == ["test_vit", "test_vit2", "test_vit3", "test_vit4",
-                                                                    "test_vit_relpos"]
+    assert resolve_models(["test_vit.r160_in1k", "test_vit*"]) == [
+        "test_vit",
+        "test_vit2",
+        "test_vit3",
+        "test_vit4",
+        "test_vit_relpos",
+    ]
     with pytest.raises(UnknownModel, match="Did you mean: test_vit"):
         resolve_models(["test_vitt"])
 
@@ -143,6 +159,7 @@ def test_a_chunk_whose_process_dies_is_run_again_model_by_model(db, tmp_path, mo
 
 def test_building_on_meta_skips_value_only_initialisers_and_keeps_every_fact():
     import torch
+
     from jobs.catalog import InitSkippedOnMeta
 
     with InitSkippedOnMeta():
@@ -173,7 +190,12 @@ def test_an_upgrade_relabels_the_families_a_stored_catalogue_has(tmp_path):
 
     old = sqlite_utils.Database(tmp_path / "old.db")
     migrations.apply(old, stop_before="m006_family_display_names")
-    old["models"].insert_all([{"name": "byoanet_x", "family": "Byoanet", "family_module": "byoanet"},
-                              {"name": "new_x", "family": "New Net", "family_module": "new_net"}], pk="name")
+    old["models"].insert_all(
+        [
+            {"name": "byoanet_x", "family": "Byoanet", "family_module": "byoanet"},
+            {"name": "new_x", "family": "New Net", "family_module": "new_net"},
+        ],
+        pk="name",
+    )
     db = open_db(tmp_path / "old.db")
     assert {r["name"]: r["family"] for r in db["models"].rows} == {"byoanet_x": "ByoaNet", "new_x": "New Net"}

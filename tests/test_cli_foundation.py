@@ -1,4 +1,5 @@
 """The foundation tasks through the real `invoke` command line: output, exit codes, config order."""
+
 import csv
 import io
 import json
@@ -47,7 +48,10 @@ def test_import_folder_then_status(run_invoke):
     assert "tiny-test-models-accuracy.csv: 26 accuracy rows" in result.stdout
     assert "tiny-test-models-throughput.csv: 78 throughput rows" in result.stdout
     status = run_invoke("status")
-    assert "accuracy results: 26 runs of 26 measurements" in status.stdout and "throughput results: 78 runs of 78 measurements" in status.stdout
+    assert (
+        "accuracy results: 26 runs of 26 measurements" in status.stdout
+        and "throughput results: 78 runs of 78 measurements" in status.stdout
+    )
     assert "reference:tiny-test-models-throughput.csv" in status.stdout
 
 

@@ -1,5 +1,6 @@
 """The compare page, read through HTML selectors: built beside the index from the same payload,
 its default pair of environments, the links to it, and the page when there is nothing to compare."""
+
 import json
 from pathlib import Path
 
@@ -40,7 +41,12 @@ def test_compare_page_defaults_to_the_two_largest_throughput_groups(two_env_site
 
 
 def test_every_page_links_to_the_compare_pages(two_env_site):
-    for path, root in (("index.html", ""), ("methodology.html", ""), ("models/test_vit.html", "../"), ("models.html", "")):
+    for path, root in (
+        ("index.html", ""),
+        ("methodology.html", ""),
+        ("models/test_vit.html", "../"),
+        ("models.html", ""),
+    ):
         nav = soup_of(two_env_site / path).select_one(".site-header nav")
         assert nav.select_one(f"a[href='{root}compare.html']").get_text() == "Compare environments"
         assert nav.select_one(f"a[href='{root}models.html']").get_text() == "Compare models"
@@ -56,22 +62,41 @@ def test_one_environment_says_there_is_nothing_to_compare(db, tmp_path):
 
 
 def group(kind: str, key: str, rows: int, low_fidelity: bool = False) -> dict:
-    return {"key": key, "kind": kind, "rows": rows, "collection": key.split("@")[0], "label": key,
-            "low_fidelity": low_fidelity}
+    return {
+        "key": key,
+        "kind": kind,
+        "rows": rows,
+        "collection": key.split("@")[0],
+        "label": key,
+        "low_fidelity": low_fidelity,
+    }
 
 
 def test_defaults_are_the_two_largest_full_fidelity_groups():
-    groups = [group("throughput", "measured@small", 10), group("throughput", "measured@smoke", 500, low_fidelity=True),
-              group("throughput", "timm@4090", 300), group("throughput", "measured@h200", 20)]
-    assert compare_choices(groups) == {"kind": "throughput", "pairs": {"throughput": {"a": "timm@4090", "b": "measured@h200"}}}
+    groups = [
+        group("throughput", "measured@small", 10),
+        group("throughput", "measured@smoke", 500, low_fidelity=True),
+        group("throughput", "timm@4090", 300),
+        group("throughput", "measured@h200", 20),
+    ]
+    assert compare_choices(groups) == {
+        "kind": "throughput",
+        "pairs": {"throughput": {"a": "timm@4090", "b": "measured@h200"}},
+    }
 
 
 def test_a_low_fidelity_group_is_never_a_default():
-    groups = [group("throughput", "measured@h200", 20), group("throughput", "measured@smoke", 500, low_fidelity=True),
-              group("accuracy", "measured@cpu", 5), group("accuracy", "timm", 900)]
+    groups = [
+        group("throughput", "measured@h200", 20),
+        group("throughput", "measured@smoke", 500, low_fidelity=True),
+        group("accuracy", "measured@cpu", 5),
+        group("accuracy", "timm", 900),
+    ]
     # throughput has one full-fidelity group: accuracy is shown first, throughput still offered without a B
-    assert compare_choices(groups) == {"kind": "accuracy", "pairs": {
-        "throughput": {"a": "measured@h200", "b": None}, "accuracy": {"a": "timm", "b": "measured@cpu"}}}
+    assert compare_choices(groups) == {
+        "kind": "accuracy",
+        "pairs": {"throughput": {"a": "measured@h200", "b": None}, "accuracy": {"a": "timm", "b": "measured@cpu"}},
+    }
 
 
 def test_no_kind_with_two_groups_means_nothing_to_compare():

@@ -1,5 +1,6 @@
 """The compare page in Debian's Chromium (Playwright, from file://): defaults, ratios, URL state,
 the index's link to it, low-fidelity groups and escaping."""
+
 import json
 import re
 from pathlib import Path
@@ -9,8 +10,7 @@ import pytest
 
 import render.build
 from browser_pages import redraw
-from site_fixtures import (ENVIRONMENT, H200, ONLY_ON_CPU, XSS_NAME, built_site, fill_two_environments,
-                           throughput_group)
+from site_fixtures import ENVIRONMENT, H200, ONLY_ON_CPU, XSS_NAME, built_site, fill_two_environments, throughput_group
 
 pytestmark = pytest.mark.browser
 
@@ -18,6 +18,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def smoke_site(tmp_path_factory):
     """The same data with the CPU's throughput group marked low-fidelity (a smoke sweep's), as the payload marks it."""
+
     def marking(data):
         payload = index_payload(data)
         throughput_group(payload, ENVIRONMENT["device"])["low_fidelity"] = True
@@ -39,8 +40,10 @@ def payload_of(site: Path) -> dict:
 def keys(site: Path) -> dict:
     """Throughput group keys: the CPU, the H200 and the RTX 4090 reference."""
     payload = payload_of(site)
-    return {name: throughput_group(payload, device)["key"]
-            for name, device in (("cpu", ENVIRONMENT["device"]), ("h200", H200["device"]), ("reference", "RTX 4090"))}
+    return {
+        name: throughput_group(payload, device)["key"]
+        for name, device in (("cpu", ENVIRONMENT["device"]), ("h200", H200["device"]), ("reference", "RTX 4090"))
+    }
 
 
 def open_compare(page, site: Path, **state) -> None:
@@ -54,8 +57,11 @@ def hash_state(page) -> dict:
 
 def table(page) -> list[dict]:
     """Rows of the comparison table: model, settings, ratio text."""
-    return page.eval_on_selector_all("#comparison-body tr", """rows => rows.map(r => ({
-        model: r.dataset.model, settings: r.dataset.settings, ratio: r.querySelector('td.ratio').textContent}))""")
+    return page.eval_on_selector_all(
+        "#comparison-body tr",
+        """rows => rows.map(r => ({
+        model: r.dataset.model, settings: r.dataset.settings, ratio: r.querySelector('td.ratio').textContent}))""",
+    )
 
 
 def ratio_of(page, model: str, settings: str) -> str:
@@ -67,8 +73,9 @@ EAGER = "infer · eager · fp32 · NCHW · 160 px"
 
 def test_defaults_to_the_two_largest_groups_and_draws_without_errors(page, two_env_site):
     open_compare(page, two_env_site)
-    groups = sorted((g for g in payload_of(two_env_site)["groups"] if g["kind"] == "throughput"),
-                    key=lambda g: -g["rows"])
+    groups = sorted(
+        (g for g in payload_of(two_env_site)["groups"] if g["kind"] == "throughput"), key=lambda g: -g["rows"]
+    )
     assert page.input_value("#c-kind") == "throughput"
     assert (page.input_value("#c-a"), page.input_value("#c-b")) == (groups[0]["key"], groups[1]["key"])
     assert hash_state(page) == {"a": groups[0]["key"], "b": groups[1]["key"], "kind": "throughput"}
@@ -84,7 +91,10 @@ def test_ratio_counts_chart_and_sorting_of_two_environments(page, two_env_site):
     assert ONLY_ON_CPU not in {r["model"] for r in table(page)}
     assert table(page)[0]["model"] == "test_vit" and table(page)[0]["ratio"] == "3.000×"  # by ratio, largest first
     redraw(page, lambda: page.click("#comparison-head th[data-key='ratio'] button"))
-    assert page.get_attribute("th[data-key='ratio']", "aria-sort") == "ascending" and table(page)[-1]["model"] == "test_vit"
+    assert (
+        page.get_attribute("th[data-key='ratio']", "aria-sort") == "ascending"
+        and table(page)[-1]["model"] == "test_vit"
+    )
     assert hash_state(page)["dir"] == "asc"
     chart = page.evaluate("""() => { const c = document.getElementById('chart-compare');
         return {names: c.data.map(t => t.name), models: c.data.flatMap(t => t.customdata || []), x: c.layout.xaxis.type}; }""")
@@ -116,7 +126,11 @@ def test_a_shared_link_restores_the_view(page, browser, two_env_site):
     other = browser.new_page()
     other.goto(shared)
     other.wait_for_selector("body[data-drawn]")
-    assert (other.input_value("#c-a"), other.input_value("#c-b"), other.input_value("#c-bench")) == (k["cpu"], k["h200"], "infer")
+    assert (other.input_value("#c-a"), other.input_value("#c-b"), other.input_value("#c-bench")) == (
+        k["cpu"],
+        k["h200"],
+        "infer",
+    )
     assert table(other) == shown
     other.close()
 

@@ -2,6 +2,7 @@
 
 Each test fails when an upgrade changes the private name or its behaviour: update jobs/compat.py
 (and the versions its docstrings name) then."""
+
 import inspect
 import tomllib
 
@@ -65,8 +66,11 @@ def test_an_older_library_is_a_one_line_error_naming_the_version_needed(monkeypa
 
 def test_declared_lower_bounds_cover_what_the_code_checks():
     """pyproject's bounds are at least the versions compat.py requires, and the installed ones meet them."""
-    declared = dict(line.split(">=") for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-                    ["dependencies"] if line.startswith(("torch>=", "timm>=")))
+    declared = dict(
+        line.split(">=")
+        for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+        if line.startswith(("torch>=", "timm>="))
+    )
     bounds = {name: tuple(int(p) for p in version.split(".")) for name, version in declared.items()}
     assert bounds["timm"] >= (1, 0, 23) and bounds["torch"] >= (2, 4)
     assert compat.installed("timm") >= bounds["timm"] and compat.installed("torch") >= bounds["torch"]

@@ -1,5 +1,6 @@
 """Sweeps sharing a database: each job claimed by one sweep, run once, one job per device at a time,
 and a killed sweep's claim taken over (db/claims.py, jobs/executors/device_locks.py)."""
+
 import os
 import signal
 import sqlite3
@@ -17,8 +18,16 @@ from db.queue import enqueue, start
 from jobs.executors.device_locks import DeviceLock
 from jobs.sweep import Job
 
-MODELS = ["test_vit", "test_resnet", "test_convnext", "test_efficientnet", "test_mambaout", "test_nfnet",
-          "test_byobnet", "test_coatnet"]
+MODELS = [
+    "test_vit",
+    "test_resnet",
+    "test_convnext",
+    "test_efficientnet",
+    "test_mambaout",
+    "test_nfnet",
+    "test_byobnet",
+    "test_coatnet",
+]
 SHARED_YAML = f"""\
 leaderboard:
   db: lb.db
@@ -45,7 +54,7 @@ def test_a_job_is_claimed_by_one_sweep_only(db):
 
 def test_a_second_sweep_leaves_live_claims_alone_and_takes_over_dead_ones(db):
     enqueue(db, jobs(), "s")
-    start(db, "k0", new_owner())                                   # a live sweep (this process)
+    start(db, "k0", new_owner())  # a live sweep (this process)
     claim(db, "k1", f"{os.uname().nodename}:999999999:dead", "t")  # a sweep whose process is gone
     later = enqueue(db, jobs(), "s")
     assert later.held == 1 and [j.key for j in later.to_run] == ["k1", "k2"] and later.resumed == 1
@@ -70,12 +79,20 @@ def test_a_claim_lapses_when_its_owner_stops_renewing_it():
 def test_a_device_is_held_by_one_process_at_a_time(tmp_path):
     mine = DeviceLock("gpu0", tmp_path)
     assert mine.try_acquire()
-    other = subprocess.run([sys.executable, "-c", f"""
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
 from jobs.executors.device_locks import DeviceLock
 print(DeviceLock("gpu0", Path({str(tmp_path)!r})).try_acquire(), DeviceLock("gpu1", Path({str(tmp_path)!r})).try_acquire())
-"""], capture_output=True, text=True)
+""",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert other.stdout.split() == ["False", "True"], other.stderr
     mine.release()
     assert DeviceLock("gpu0", tmp_path).try_acquire()
@@ -139,6 +156,7 @@ def world_readable_tmp():
 def test_a_second_user_shares_the_device_locks_and_an_older_private_folder_is_one_line(world_readable_tmp):
     """The first user's sweep makes the lock folder and files everyone's, whatever its umask; a folder
     another user made for themselves alone is a one-line error, not a traceback."""
+
     def as_nobody(folder: Path) -> str:
         read, write = os.pipe()
         child = os.fork()
@@ -167,14 +185,19 @@ def test_a_second_user_shares_the_device_locks_and_an_older_private_folder_is_on
     finally:
         os.umask(old_umask)
     (tmp_path / "shared").chmod(0o755)
-    assert oct(shared.stat().st_mode & 0o7777) == "0o1777" and oct((shared / "gpu0.lock").stat().st_mode & 0o777) == "0o666"
+    assert (
+        oct(shared.stat().st_mode & 0o7777) == "0o1777"
+        and oct((shared / "gpu0.lock").stat().st_mode & 0o777) == "0o666"
+    )
     assert as_nobody(shared) == "taken True"
 
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     private.chmod(0o755)  # made by an older version under a umask of 022: nobody may not add a file
-    assert as_nobody(private).startswith(f"LeaderboardError: Cannot open the device lock {private / 'gpu0.lock'} "
-                                         "(Permission denied): another user's sweep made it for them alone.")
+    assert as_nobody(private).startswith(
+        f"LeaderboardError: Cannot open the device lock {private / 'gpu0.lock'} "
+        "(Permission denied): another user's sweep made it for them alone."
+    )
 
 
 def test_a_sweep_that_lost_its_claim_stores_nothing_and_the_job_stays_the_other_sweeps(db):
@@ -201,15 +224,26 @@ def test_a_sweep_that_lost_its_claim_stores_nothing_and_the_job_stays_the_other_
 
 
 def measured_run(model: str, samples_per_sec: float) -> dict:
-    return {"status": "done", "kind": "throughput", "model": model, "bench": "infer", "compile_mode": "eager",
-            "precision": "fp32", "img_size": 8, "samples_per_sec": samples_per_sec,
-            "environment": {"device": "cpu: test", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"}}
+    return {
+        "status": "done",
+        "kind": "throughput",
+        "model": model,
+        "bench": "infer",
+        "compile_mode": "eager",
+        "precision": "fp32",
+        "img_size": 8,
+        "samples_per_sec": samples_per_sec,
+        "environment": {"device": "cpu: test", "device_type": "cpu", "device_count": 1, "torch": "x", "timm": "y"},
+    }
 
 
 def running_job_of(db_path, pid: int) -> str | None:
     try:
-        rows = sqlite_utils.Database(db_path).execute(
-            "SELECT key FROM jobs WHERE status = 'running' AND owner LIKE ?", [f"%:{pid}:%"]).fetchall()
+        rows = (
+            sqlite_utils.Database(db_path)
+            .execute("SELECT key FROM jobs WHERE status = 'running' AND owner LIKE ?", [f"%:{pid}:%"])
+            .fetchall()
+        )
     except Exception:  # not created yet
         return None
     return rows[0][0] if rows else None

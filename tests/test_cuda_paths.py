@@ -2,19 +2,34 @@
 the way torch checks them (tests/cuda_fake.py), and whole throughput jobs run on "cuda" with their
 tensors on the CPU. The first GPU run of this project failed every job on torch.cuda.set_device("cuda"):
 these tests fail on that mistake."""
+
 import pytest
 import torch
 
-from jobs import measuring
-from jobs.environment import current_environment
-from jobs.measuring import (PeakMemory, autocast, is_out_of_memory, release_memory, run_with_backoff,
-                            select_device, synchronizer)
-from jobs.accuracy import run_accuracy
-from jobs.throughput import run_throughput
 from cuda_fake import FAKE_NAME, StrictCuda
+from jobs import measuring
+from jobs.accuracy import run_accuracy
+from jobs.environment import current_environment
+from jobs.measuring import (
+    PeakMemory,
+    autocast,
+    is_out_of_memory,
+    release_memory,
+    run_with_backoff,
+    select_device,
+    synchronizer,
+)
+from jobs.throughput import run_throughput
 
-TINY = {"model": "test_resnet", "img_size": 32, "batch_size": 4, "warmup_steps": 2, "steps": 3, "repeats": 2,
-        "device": "cuda"}
+TINY = {
+    "model": "test_resnet",
+    "img_size": 32,
+    "batch_size": 4,
+    "warmup_steps": 2,
+    "steps": 3,
+    "repeats": 2,
+    "device": "cuda",
+}
 
 
 @pytest.fixture
@@ -31,6 +46,7 @@ def cuda_on_cpu_tensors(cuda, monkeypatch):
 
 
 # --- the fake refuses what torch refuses -----------------------------------------------------
+
 
 def test_torch_itself_refuses_set_device_without_an_index():
     with pytest.raises(ValueError, match="Expected a torch.device with a specified index"):
@@ -50,6 +66,7 @@ def test_the_fake_refuses_what_torch_refuses(cuda):
 
 
 # --- each device-specific helper -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("device, expected", [("cuda", "cuda:0"), ("cuda:1", "cuda:1")])
 def test_select_device_gives_set_device_an_index(cuda, device, expected):
@@ -86,13 +103,16 @@ def test_releasing_memory_empties_the_cuda_cache_only_on_cuda(cuda):
     assert cuda.calls == [("empty_cache", None)]
 
 
-@pytest.mark.parametrize("precision, device, device_type, dtype", [
-    ("amp_bf16", "cuda:0", "cuda", torch.bfloat16),
-    ("amp_fp16", "cuda:1", "cuda", torch.float16),
-    ("amp", "cuda:0", "cuda", torch.float16),   # validate.py's --amp on CUDA
-    ("amp", "cpu", "cpu", torch.bfloat16),      # ... and where float16 autocast is unusual
-    ("amp_bf16", "cpu", "cpu", torch.bfloat16),
-])
+@pytest.mark.parametrize(
+    "precision, device, device_type, dtype",
+    [
+        ("amp_bf16", "cuda:0", "cuda", torch.bfloat16),
+        ("amp_fp16", "cuda:1", "cuda", torch.float16),
+        ("amp", "cuda:0", "cuda", torch.float16),  # validate.py's --amp on CUDA
+        ("amp", "cpu", "cpu", torch.bfloat16),  # ... and where float16 autocast is unusual
+        ("amp_bf16", "cpu", "cpu", torch.bfloat16),
+    ],
+)
 def test_autocast_device_type_and_dtype(cuda, precision, device, device_type, dtype):
     context = autocast(precision, device)
     assert (context.device, context.fast_dtype) == (device_type, dtype)
@@ -124,7 +144,7 @@ def wrapped(error: BaseException, how: str) -> BaseException:
         except Exception as inner:
             if how == "cause":
                 raise RuntimeError("backend compiler failed") from inner
-            raise RuntimeError("backend compiler failed")
+            raise RuntimeError("backend compiler failed")  # noqa: B904 (the implicit context is this case)
     except RuntimeError as outer:
         return outer
 
@@ -165,6 +185,7 @@ def test_backoff_stops_at_a_cuda_error_that_is_not_out_of_memory(cuda):
 
 # --- environment facts -----------------------------------------------------------------------
 
+
 def test_a_cuda_environment_names_the_jobs_gpu_and_the_cuda_it_used(cuda):
     env = current_environment("cuda")
     assert cuda.named("get_device_name") == [0]
@@ -179,6 +200,7 @@ def test_a_cpu_environment_records_no_cuda_but_keeps_the_builds(cuda):
 
 
 # --- whole jobs on "cuda" --------------------------------------------------------------------
+
 
 def test_a_throughput_job_on_cuda_makes_only_valid_cuda_calls(cuda_on_cpu_tensors):
     cuda = cuda_on_cpu_tensors
@@ -252,9 +274,19 @@ def labelled_folder(tmp_path_factory):
 
 def test_an_accuracy_job_on_cuda_makes_only_valid_cuda_calls(cuda_on_cpu_tensors, labelled_folder):
     checkpoint, folder, class_map = labelled_folder
-    result = run_accuracy({"model": "test_vit.r160_in1k", "weights": str(checkpoint), "data_dir": str(folder),
-                           "class_map": str(class_map), "img_size": 160, "batch_size": 4, "workers": 0,
-                           "precision": "amp", "device": "cuda"})
+    result = run_accuracy(
+        {
+            "model": "test_vit.r160_in1k",
+            "weights": str(checkpoint),
+            "data_dir": str(folder),
+            "class_map": str(class_map),
+            "img_size": 160,
+            "batch_size": 4,
+            "workers": 0,
+            "precision": "amp",
+            "device": "cuda",
+        }
+    )
     assert result["status"] == "done", result["error"]
     assert result["top1"] == 100.0 and result["environment"]["device"] == FAKE_NAME
     assert cuda_on_cpu_tensors.named("set_device") == [0]

@@ -1,4 +1,5 @@
 """Opening the database: many processes at once, and files the user can fix (one line, never a traceback)."""
+
 import ctypes
 import multiprocessing
 import os
@@ -20,13 +21,14 @@ ROUNDS = 3  # the race is a race: a few new databases make a lost one show every
 
 # --- many processes at once --------------------------------------------------------------------
 
+
 def open_and_count(path, start, outcomes) -> None:
     """One of several processes opening `path` at the same moment: "ok", or the error it met."""
     start.wait()
     try:
         db = open_db(path)
         for table in TABLES:
-            db[table].count
+            db[table].count  # noqa: B018 (a read: it takes the read lock)
         outcomes.put("ok")
     except Exception as e:
         outcomes.put(repr(e))
@@ -42,7 +44,7 @@ def poll_while_created(path, stop, outcomes) -> None:
         try:
             db = open_db(path)
             for table in TABLES:
-                db[table].count
+                db[table].count  # noqa: B018 (a read: it takes the read lock)
             db.close()
             reads += 1
         except Exception as e:
@@ -137,6 +139,7 @@ def test_a_failed_migration_leaves_nothing_half_done(db_path, monkeypatch):
 
 # --- what the user can fix: one line naming the path and the fix ------------------------------
 
+
 def one_line_error(result) -> str:
     """The error a command printed: exit 1, one line, no traceback."""
     assert result.returncode == 1, (result.stdout, result.stderr)
@@ -146,8 +149,11 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [["status"], ["import-results", REFERENCE / "tiny-test-models-accuracy.csv"]],
-                         ids=["status", "import-results"])
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["import-results", REFERENCE / "tiny-test-models-accuracy.csv"]],
+    ids=["status", "import-results"],
+)
 def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path, command):
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes\n" * 200)
@@ -160,8 +166,10 @@ def test_a_path_under_a_file_names_the_file(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes")
     error = one_line_error(invoke("import-results", REFERENCE, "--db", notes / "sub" / "x.db"))
-    assert error == (f"Cannot create database {notes / 'sub' / 'x.db'}: {notes} is a file, not a folder. "
-                     f"Pass --db with a path in a folder.")
+    assert error == (
+        f"Cannot create database {notes / 'sub' / 'x.db'}: {notes} is a file, not a folder. "
+        f"Pass --db with a path in a folder."
+    )
     assert notes.read_text() == "my notes"
 
 
@@ -175,8 +183,7 @@ def test_reading_a_database_that_does_not_exist_says_so_and_creates_nothing(tmp_
     missing = tmp_path / "no-such-folder" / "leaderboard.db"
     out = [tmp_path / "www"] if command[0] == "build" else []
     error = one_line_error(invoke(*command, *out, "--db", missing))
-    assert error == (f"No database at {missing}: run invoke import-results or invoke eval-all first, "
-                     f"or pass --db.")
+    assert error == (f"No database at {missing}: run invoke import-results or invoke eval-all first, or pass --db.")
     assert not missing.parent.exists()
 
 
@@ -205,8 +212,14 @@ def without_root_powers() -> None:
 
 
 def invoke_without_root_powers(*args):
-    return subprocess.run([sys.executable, "-m", "invoke", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, preexec_fn=without_root_powers)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=without_root_powers,
+    )
 
 
 def test_a_read_only_database_is_read_but_not_written(tmp_path):
@@ -218,12 +231,14 @@ def test_a_read_only_database_is_read_but_not_written(tmp_path):
     except subprocess.SubprocessError as e:  # preexec_fn refused (no CAP_SETPCAP)
         pytest.skip(f"cannot make a read-only file read-only for root here: {e}")
     assert status.returncode == 0 and "accuracy results: 26 runs" in status.stdout, status.stderr
-    error = one_line_error(invoke_without_root_powers(
-        "import-results", REFERENCE / "tiny-test-models-throughput.csv", "--db", path))
-    assert error == (f"Database {path} is read-only: make it and its folder writable (chmod u+w {path}), "
-                     f"or pass --db with a writable path.")
+    error = one_line_error(
+        invoke_without_root_powers("import-results", REFERENCE / "tiny-test-models-throughput.csv", "--db", path)
+    )
+    assert error == (
+        f"Database {path} is read-only: make it and its folder writable (chmod u+w {path}), "
+        f"or pass --db with a writable path."
+    )
     assert sqlite_utils.Database(path)["throughput"].count == 0
-
 
 
 def test_a_full_disk_is_named_as_the_cause(tmp_path, monkeypatch):
@@ -236,8 +251,10 @@ def test_a_full_disk_is_named_as_the_cause(tmp_path, monkeypatch):
 
     path = tmp_path / "lb.db"
     full = open_error(path, sqlite3.OperationalError("database or disk is full"))
-    assert str(full) == (f"No room for database {path}: its disk is full. Free space there (df -h {tmp_path}), "
-                         "or pass --db with a path on another disk.")
+    assert str(full) == (
+        f"No room for database {path}: its disk is full. Free space there (df -h {tmp_path}), "
+        "or pass --db with a path on another disk."
+    )
     assert "readable and writable" in str(open_error(path, sqlite3.OperationalError("disk I/O error")))  # room left
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(db.schema.shutil, "disk_usage", lambda folder: usage(10**9, 10**9, 4096))

@@ -1,4 +1,5 @@
 """One-line errors: what a job's error column and the command line show."""
+
 from db.errors import LeaderboardError, one_line
 
 
@@ -7,10 +8,13 @@ class BackendCompilerFailed(Exception):
 
 
 def test_a_line_that_only_introduces_the_reason_is_joined_with_it():
-    error = BackendCompilerFailed("backend='inductor' raised:\nImportError: /tmp/x/main.so: file too short\n\n"
-                                  "Set TORCHDYNAMO_VERBOSE=1 for the internal stack trace")
-    assert one_line(error) == ("BackendCompilerFailed: backend='inductor' raised: ImportError: /tmp/x/main.so: "
-                               "file too short")
+    error = BackendCompilerFailed(
+        "backend='inductor' raised:\nImportError: /tmp/x/main.so: file too short\n\n"
+        "Set TORCHDYNAMO_VERBOSE=1 for the internal stack trace"
+    )
+    assert one_line(error) == (
+        "BackendCompilerFailed: backend='inductor' raised: ImportError: /tmp/x/main.so: file too short"
+    )
 
 
 def test_a_user_error_is_its_message_and_a_bug_its_type_and_first_line():

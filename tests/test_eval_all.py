@@ -1,4 +1,5 @@
 """`invoke eval-all` through the real command line: smoke sweep, resume after kill -9, queue flags."""
+
 import os
 import re
 import shutil
@@ -29,10 +30,20 @@ def test_a_campaign_runs_on_any_executor_and_skips_what_is_stored(db):
     from jobs.campaign import Options, run_campaign
     from jobs.sweep import Job, Narrowing
 
-    jobs = [Job("k1", "throughput", "m1", {"model": "m1"}),
-            Job("k2", "throughput", "m2", {"model": "m2", "behaviour": "fail"})]
-    options = Options(sweep_name="tiny", sweep={}, narrowing=Narrowing(), data=None, executor="inline", ray_address=None,
-                      device="cpu", timeout_s=60)
+    jobs = [
+        Job("k1", "throughput", "m1", {"model": "m1"}),
+        Job("k2", "throughput", "m2", {"model": "m2", "behaviour": "fail"}),
+    ]
+    options = Options(
+        sweep_name="tiny",
+        sweep={},
+        narrowing=Narrowing(),
+        data=None,
+        executor="inline",
+        ray_address=None,
+        device="cpu",
+        timeout_s=60,
+    )
     executors, said = [], []
 
     def make(options, target):
@@ -41,13 +52,16 @@ def test_a_campaign_runs_on_any_executor_and_skips_what_is_stored(db):
 
     summary = run_campaign(db, options, say=said.append, make=make)
     assert (summary.done, [f["model"] for f in summary.failed]) == (1, ["m2"])
-    assert said[1:] == ["throughput: 2 jobs, 2 to run\n"
-                        "total: 2 jobs; 0 already done, 2 to run (0 interrupted before), 0 failed before",
-                        "Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
-                        "leaderboard.data_dir in invoke.yaml."]
+    assert said[1:] == [
+        "throughput: 2 jobs, 2 to run\ntotal: 2 jobs; 0 already done, 2 to run (0 interrupted before), 0 failed before",
+        "Accuracy jobs skipped: no dataset configured. Pass --data-dir /path/to/imagenet/val or set "
+        "leaderboard.data_dir in invoke.yaml.",
+    ]
     assert run_campaign(db, options, say=said.append, make=make) is None  # nothing left to run
-    assert said[-2].endswith("total: 2 jobs; 1 already done, 0 to run (0 interrupted before), 1 failed before "
-                             "(pass --retry-failed to run them again)")
+    assert said[-2].endswith(
+        "total: 2 jobs; 1 already done, 0 to run (0 interrupted before), 1 failed before "
+        "(pass --retry-failed to run them again)"
+    )
     assert all(e.started and e.closed for e in executors) and db["throughput"].count == 1
 
 
@@ -56,12 +70,26 @@ def test_dry_run_prints_the_plan_and_runs_nothing(project):
     assert result.returncode == 0, result.stderr
     assert "throughput: 72 jobs, 72 to run" in result.stdout  # 18 models x 2 benches x eager, default on a CPU
     assert "reduce-overhead not measured on cpu: it is default there" in result.stdout
-    assert ("max-autotune not measured on cpu: the sweep measures eager, default on a cpu; "
-            "--compile-mode max-autotune asks for it.") in result.stdout
+    assert (
+        "max-autotune not measured on cpu: the sweep measures eager, default on a cpu; "
+        "--compile-mode max-autotune asks for it."
+    ) in result.stdout
     assert "Accuracy jobs skipped: no dataset configured. Pass --data-dir" in result.stdout
-    narrowed = invoke("eval-all", "--dry-run", "--models", "test_vit*", "--bench", "infer",  # a job timeout
-                      "--compile-mode", "eager", "--compile-mode", "max-autotune", "--timeout", "1",  # shorter than
-                      cwd=project)  # planning: planning has its own
+    narrowed = invoke(
+        "eval-all",
+        "--dry-run",
+        "--models",
+        "test_vit*",
+        "--bench",
+        "infer",  # a job timeout
+        "--compile-mode",
+        "eager",
+        "--compile-mode",
+        "max-autotune",
+        "--timeout",
+        "1",  # shorter than
+        cwd=project,
+    )  # planning: planning has its own
     assert narrowed.returncode == 0, narrowed.stderr
     assert "throughput: 10 jobs, 10 to run" in narrowed.stdout  # eager and max-autotune
     assert "Compile workers on a CPU" not in narrowed.stdout
@@ -132,8 +160,12 @@ def wait_for_done_jobs(db_path, count, process, timeout=240):
     while time.monotonic() < deadline and process.poll() is None:
         if db_path.exists():
             try:
-                if sqlite_utils.Database(db_path).execute(
-                        "SELECT count(*) FROM jobs WHERE status = 'done'").fetchone()[0] >= count:
+                if (
+                    sqlite_utils.Database(db_path)
+                    .execute("SELECT count(*) FROM jobs WHERE status = 'done'")
+                    .fetchone()[0]
+                    >= count
+                ):
                     return
             except Exception:  # tables not created yet
                 pass
@@ -202,13 +234,16 @@ def test_accuracy_jobs_run_from_a_configured_dataset_and_checkpoint_folder(proje
     checkpoints = project / "weights"
     checkpoint = save_checkpoint("test_resnet", checkpoints / "test_resnet.r160_in1k.safetensors")
     folder, class_map = make_labelled_dataset(project / "data", "test_resnet", checkpoint, count=6)
-    (project / "invoke.yaml").write_text(SWEEPS_YAML + f"""\
+    (project / "invoke.yaml").write_text(
+        SWEEPS_YAML
+        + f"""\
     acc:
       models: [test_resnet]
       accuracy: {{img_sizes: [160], batch_size: 4, workers: 0}}
   checkpoint_dir: {checkpoints}
   class_map: {class_map}
-""")
+"""
+    )
     no_data = invoke("eval-all", "--sweep", "acc", cwd=project)
     assert no_data.returncode == 0 and "Accuracy jobs skipped: no dataset configured" in no_data.stdout
 
@@ -216,7 +251,12 @@ def test_accuracy_jobs_run_from_a_configured_dataset_and_checkpoint_folder(proje
     assert result.returncode == 0, result.stdout + result.stderr
     row = next(sqlite_utils.Database(project / "lb.db")["accuracy"].rows)
     assert (row["model"], row["tag"], row["img_size"], row["top1"], row["images"]) == (
-        "test_resnet", "r160_in1k", 160, 100.0, 6)
+        "test_resnet",
+        "r160_in1k",
+        160,
+        100.0,
+        6,
+    )
     assert row["weights"].endswith("test_resnet.r160_in1k.safetensors") and row["source"] == "measured"
 
 
@@ -234,8 +274,7 @@ def test_a_campaigns_options_are_built_by_name_only():
         Options.from_flags(SimpleNamespace(), "default", ["test_vit"])
 
 
-def test_a_database_that_cannot_take_a_result_stops_the_sweep_in_one_line_keeping_the_result(db, db_path,
-                                                                                             monkeypatch):
+def test_a_database_that_cannot_take_a_result_stops_the_sweep_in_one_line_keeping_the_result(db, db_path, monkeypatch):
     """SQLite says the disk is full while a finished job is stored (the call patched at that boundary):
     the sweep stops with one line naming the cause and an export file holding the result, which
     import-results stores once there is room."""
@@ -249,8 +288,16 @@ def test_a_database_that_cannot_take_a_result_stops_the_sweep_in_one_line_keepin
     from jobs.sweep import Job, Narrowing
 
     jobs = [Job("k1", "throughput", "m1", {"model": "m1"}), Job("k2", "throughput", "m2", {"model": "m2"})]
-    options = Options(sweep_name="tiny", sweep={}, narrowing=Narrowing(), data=None, executor="inline",
-                      ray_address=None, device="cpu", timeout_s=60)
+    options = Options(
+        sweep_name="tiny",
+        sweep={},
+        narrowing=Narrowing(),
+        data=None,
+        executor="inline",
+        ray_address=None,
+        device="cpu",
+        timeout_s=60,
+    )
     real = queue.record_result
 
     def disk_full_at_the_second(db, job, result, owner=None):
@@ -265,7 +312,8 @@ def test_a_database_that_cannot_take_a_result_stops_the_sweep_in_one_line_keepin
     assert str(stopped.value) == (
         f"Cannot store throughput m2 in {db_path}: its disk is full. The sweep stopped; the jobs stored before "
         f"stay, this job's result is kept in {kept} (invoke import-results {kept} stores it). Free space or "
-        "repair the database, then run the same command again.")
+        "repair the database, then run the same command again."
+    )
     assert [r["model"] for r in db["throughput"].rows] == ["m1"]
     monkeypatch.setattr(queue, "record_result", real)
     assert import_file(db, str(kept)) == ("throughput", 1)
@@ -300,12 +348,20 @@ class DamagingExecutor:
                 on_finish(job, "inline", behave(job.spec))
 
 
-@pytest.mark.parametrize("what, damage", [
-    ("was truncated or overwritten while the sweep ran: it is no longer a database", lambda path: os.truncate(path, 0)),
-    ("was truncated or overwritten while the sweep ran: it is no longer a database",
-     lambda path: path.write_bytes(os.urandom(65536))),
-    ("was replaced by another file while the sweep ran", lambda path: os.replace(other_database(path), path)),
-])
+@pytest.mark.parametrize(
+    "what, damage",
+    [
+        (
+            "was truncated or overwritten while the sweep ran: it is no longer a database",
+            lambda path: os.truncate(path, 0),
+        ),
+        (
+            "was truncated or overwritten while the sweep ran: it is no longer a database",
+            lambda path: path.write_bytes(os.urandom(65536)),
+        ),
+        ("was replaced by another file while the sweep ran", lambda path: os.replace(other_database(path), path)),
+    ],
+)
 def test_a_database_damaged_during_a_sweep_stops_it_in_one_line_keeping_every_run_it_measured(tmp_path, what, damage):
     """Truncated, overwritten or replaced under a running sweep: it says so instead of "3 done", exits
     non-zero (a LeaderboardError), and keeps this sweep's runs in a file import-results reads."""
@@ -317,11 +373,23 @@ def test_a_database_damaged_during_a_sweep_stops_it_in_one_line_keeping_every_ru
 
     path = tmp_path / "lb.db"
     jobs = [Job(f"k{i}", "throughput", f"m{i}", {"model": f"m{i}"}) for i in range(3)]
-    options = Options(sweep_name="tiny", sweep={}, narrowing=Narrowing(), data=None, executor="inline",
-                      ray_address=None, device="cpu", timeout_s=60)
+    options = Options(
+        sweep_name="tiny",
+        sweep={},
+        narrowing=Narrowing(),
+        data=None,
+        executor="inline",
+        ray_address=None,
+        device="cpu",
+        timeout_s=60,
+    )
     with pytest.raises(LeaderboardError) as stopped:
-        run_campaign(open_db(path), options, say=lambda line: None,
-                     make=lambda options, target: DamagingExecutor(jobs, lambda: damage(path)))
+        run_campaign(
+            open_db(path),
+            options,
+            say=lambda line: None,
+            make=lambda options, target: DamagingExecutor(jobs, lambda: damage(path)),
+        )
     message = str(stopped.value)
     assert message.startswith(f"{path} {what}. The sweep stopped; the 3 runs it measured are kept in "), message
     kept = message.split("kept in ")[1].split(" (invoke import-results")[0]

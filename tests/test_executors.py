@@ -1,4 +1,5 @@
 """Isolated job processes: crashes and hangs fail alone, slots get their own GPU, results return."""
+
 import os
 import signal
 import subprocess
@@ -10,11 +11,11 @@ import pytest
 
 from checkout import ROOT
 from db.claims import process_alive as alive
+from db.errors import LeaderboardError
 from db.queue import enqueue
 from jobs.campaign import run_jobs
 from jobs.executors.local import LocalExecutor, Slot, local_slots
 from jobs.progress import Progress
-from db.errors import LeaderboardError
 from jobs.sweep import Job, detect_target, visible_gpus
 
 DOUBLES = {"throughput": "job_doubles:behave"}
@@ -38,7 +39,12 @@ def test_segfault_and_hang_fail_alone_while_the_others_finish(db, capsys):
 
     status = {r["model"]: r for r in db["jobs"].rows}
     assert {m: status[m]["status"] for m in status} == {
-        "ok1": "done", "crash": "failed", "ok2": "done", "stuck": "failed", "ok3": "done"}
+        "ok1": "done",
+        "crash": "failed",
+        "ok2": "done",
+        "stuck": "failed",
+        "ok3": "done",
+    }
     assert "SIGSEGV" in status["crash"]["error"] and status["crash"]["exit_code"] == -11
     assert "starting crash (segfault)" in status["crash"]["output_tail"]
     assert "Fatal Python error" in status["crash"]["output_tail"]  # faulthandler's stack
@@ -52,8 +58,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     """A job that started its own child (as inductor's compile workers are) leaves nothing behind."""
     pid_file = tmp_path / "grandchild.pid"
     spec = {"behaviour": "hang"}
-    executor = LocalExecutor([Slot("cpu")], timeout_s=2, job_functions={"throughput": "job_doubles:spawn_and_hang"},
-                             preload=[])
+    executor = LocalExecutor(
+        [Slot("cpu")], timeout_s=2, job_functions={"throughput": "job_doubles:spawn_and_hang"}, preload=[]
+    )
     results, _ = collect(executor, [job("spawner", pid_file=str(pid_file), **spec)])
     assert results["spawner"]["status"] == "failed"
     grandchild = int(pid_file.read_text())
@@ -77,8 +84,9 @@ def test_two_slots_run_in_parallel_with_different_cuda_visible_devices():
 def test_an_interrupted_sweep_kills_its_running_jobs_and_close_stops_the_server(tmp_path):
     """Ctrl-C while a job runs: the job's whole process group goes; close() leaves no server behind."""
     pid_file = tmp_path / "grandchild.pid"
-    executor = LocalExecutor([Slot("a"), Slot("b")], timeout_s=60,
-                             job_functions={"throughput": "job_doubles:spawn_and_hang"}, preload=[])
+    executor = LocalExecutor(
+        [Slot("a"), Slot("b")], timeout_s=60, job_functions={"throughput": "job_doubles:spawn_and_hang"}, preload=[]
+    )
 
     def on_start(job, slot):
         if job.model == "second":  # the first one is running by now
@@ -86,8 +94,11 @@ def test_an_interrupted_sweep_kills_its_running_jobs_and_close_stops_the_server(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        executor.run([job("first", pid_file=str(pid_file)), job("second", pid_file=str(pid_file))],
-                     on_start, lambda j, s, r: None)
+        executor.run(
+            [job("first", pid_file=str(pid_file)), job("second", pid_file=str(pid_file))],
+            on_start,
+            lambda j, s, r: None,
+        )
     grandchild, server = wait_for_pid(pid_file), executor.server.process.pid
     executor.close()
     assert wait_until_gone(grandchild) and not alive(server)
@@ -123,7 +134,9 @@ def test_local_slots_follow_the_visible_gpus(monkeypatch):
     assert [(s.name, s.env["CUDA_VISIBLE_DEVICES"]) for s in local_slots("cuda", 2)] == [("gpu0", "3"), ("gpu1", "5")]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-5d5b, MIG-c6d4f1ef")  # named as given, each job sees its own
     assert [(s.name, s.env["CUDA_VISIBLE_DEVICES"], s.device) for s in local_slots("cuda", 2)] == [
-        ("gpu0", "GPU-5d5b", "GPU-5d5b"), ("gpu1", "MIG-c6d4f1ef", "MIG-c6d4f1ef")]
+        ("gpu0", "GPU-5d5b", "GPU-5d5b"),
+        ("gpu1", "MIG-c6d4f1ef", "MIG-c6d4f1ef"),
+    ]
     assert [(s.name, s.env) for s in local_slots("cpu", 0)] == [("cpu", {"CUDA_VISIBLE_DEVICES": ""})]
 
 
@@ -133,15 +146,18 @@ GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-7f00e1c2-aaaa-bbbb-cccc-111111111111)
 """
 
 
-@pytest.mark.parametrize("visible, names", [
-    (None, ["NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"]),
-    ("1", ["NVIDIA A100-SXM4-40GB"]),
-    ("GPU-7f00e1c2-aaaa-bbbb-cccc-111111111111,0", ["NVIDIA A100-SXM4-40GB", "NVIDIA H100 80GB HBM3"]),
-    ("GPU-5d5b", ["NVIDIA H100 80GB HBM3"]),                       # a unique prefix, as CUDA takes it
-    ("MIG-c6d4f1ef-aaaa-bbbb-cccc-222222222222", ["NVIDIA A100-SXM4-40GB MIG 1g.5gb"]),
-    ("0,7,1", ["NVIDIA H100 80GB HBM3"]),                           # CUDA stops at the first unknown entry
-    ("", []),                                                       # empty: no GPU
-])
+@pytest.mark.parametrize(
+    "visible, names",
+    [
+        (None, ["NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"]),
+        ("1", ["NVIDIA A100-SXM4-40GB"]),
+        ("GPU-7f00e1c2-aaaa-bbbb-cccc-111111111111,0", ["NVIDIA A100-SXM4-40GB", "NVIDIA H100 80GB HBM3"]),
+        ("GPU-5d5b", ["NVIDIA H100 80GB HBM3"]),  # a unique prefix, as CUDA takes it
+        ("MIG-c6d4f1ef-aaaa-bbbb-cccc-222222222222", ["NVIDIA A100-SXM4-40GB MIG 1g.5gb"]),
+        ("0,7,1", ["NVIDIA H100 80GB HBM3"]),  # CUDA stops at the first unknown entry
+        ("", []),  # empty: no GPU
+    ],
+)
 def test_visible_gpus_take_indexes_uuids_and_mig_names(tmp_path, monkeypatch, visible, names):
     fake = tmp_path / "nvidia-smi"
     fake.write_text(f"#!/bin/sh\n[ \"$1\" = -L ] && cat <<'END'\n{NVIDIA_SMI_L}END\n")
@@ -195,7 +211,6 @@ def wait_until_gone(pid: int, timeout=10) -> bool:
     return not alive(pid)
 
 
-
 def test_planning_failures_are_one_line_for_the_user_and_keep_the_traceback_for_a_bug():
     from db.errors import LeaderboardError
     from jobs.executors.base import planned
@@ -231,6 +246,7 @@ def test_invoke_bench_and_evaluate_jobs_compile_into_a_cache_of_their_own_too():
 
 # --- compile workers: compile beside the measuring job, take turns for timed steps ----------------
 
+
 def overlaps(a, b) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -244,7 +260,7 @@ def test_compile_workers_compile_while_another_job_measures_and_never_share_a_tu
     turns = sorted(r["turn_window"] for r in results.values())
     assert all(not overlaps(a, b) for a, b in zip(turns, turns[1:]))  # one job's timed steps at a time
     compiles = [r["compile_window"] for r in results.values()]
-    assert any(overlaps(c, t) for c in compiles for t in turns)      # compiling beside a measurement
+    assert any(overlaps(c, t) for c in compiles for t in turns)  # compiling beside a measurement
     assert len({r["turn_lock"] for r in results.values()}) == 1
 
 
@@ -268,8 +284,8 @@ def test_waiting_for_a_turn_does_not_count_towards_the_timeout():
 def test_auto_compile_workers_follow_the_cores_and_stay_off_on_the_cpu():
     from jobs.executors.local import auto_compile_workers
 
-    assert auto_compile_workers("cpu", 1, cores=64) == 0          # the cores are the device measured
-    assert auto_compile_workers("cuda", 1, cores=16) == 3         # 15 spare cores, 4 per compiling job
+    assert auto_compile_workers("cpu", 1, cores=64) == 0  # the cores are the device measured
+    assert auto_compile_workers("cuda", 1, cores=16) == 3  # 15 spare cores, 4 per compiling job
     assert auto_compile_workers("cuda", 8, cores=64) == 1
     assert auto_compile_workers("cuda", 1, cores=2) == 0
 
@@ -295,12 +311,14 @@ def test_each_job_compiles_with_its_share_of_the_cores(monkeypatch):
     assert compile_threads(1, cores=2, forked_workers=True) == 2  # forked ones do not
     monkeypatch.delenv("TORCHINDUCTOR_COMPILE_THREADS", raising=False)
     monkeypatch.setattr("jobs.executors.local.available_cores", lambda: 16)
-    executor = LocalExecutor([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": ""})], timeout_s=30, job_functions=DOUBLES,
-                             preload=[], compile_workers=3)
+    executor = LocalExecutor(
+        [Slot("gpu0", {"CUDA_VISIBLE_DEVICES": ""})], timeout_s=30, job_functions=DOUBLES, preload=[], compile_workers=3
+    )
     results, _ = collect(executor, [job("m", where=True)])
     assert results["m"]["compile_threads"] == "4"
 
     import torch._inductor.config as inductor  # the job applies it, though inductor read the variable earlier
+
     before = inductor.compile_threads  # restored by hand: monkeypatch's undo breaks inductor's config module
     monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", str(before + 1))
     try:
@@ -329,6 +347,7 @@ def test_cpu_jobs_fork_their_compile_workers_and_gpu_jobs_do_not(monkeypatch):
     assert (results["m"]["compile_threads"], results["m"]["worker_start"]) == ("2", "fork")
 
     import torch._inductor.config as inductor  # applied in the job, though inductor read the variable earlier
+
     before = inductor.worker_start_method  # restored by hand, as above
     monkeypatch.setenv("TORCHINDUCTOR_WORKER_START", "fork" if before != "fork" else "subprocess")
     try:
@@ -353,9 +372,18 @@ def test_the_campaign_probes_the_isa_only_for_compiled_cpu_jobs():
     from jobs.campaign import Options, make_executor
     from jobs.sweep import BUILTIN_SWEEPS, Narrowing, Target
 
-    def preload(sweep: str, device: str, narrowing=Narrowing()) -> list[str]:
-        options = Options(sweep_name=sweep, sweep=BUILTIN_SWEEPS[sweep], narrowing=narrowing, data=None, executor="local",
-                          ray_address=None, device=device, timeout_s=300, compile_workers=0)
+    def preload(sweep: str, device: str, narrowing=None) -> list[str]:
+        options = Options(
+            sweep_name=sweep,
+            sweep=BUILTIN_SWEEPS[sweep],
+            narrowing=narrowing or Narrowing(),
+            data=None,
+            executor="local",
+            ray_address=None,
+            device=device,
+            timeout_s=300,
+            compile_workers=0,
+        )
         return make_executor(options, Target(device, device, 1)).server.preload  # not started: nothing runs
 
     probe = "jobs.compat:probe_cpu_vector_isa"
@@ -367,8 +395,9 @@ def test_the_campaign_probes_the_isa_only_for_compiled_cpu_jobs():
 
 def test_a_users_own_compile_threads_variable_wins(monkeypatch):
     monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "5")
-    results, _ = collect(LocalExecutor([Slot("cpu")], timeout_s=30, job_functions=DOUBLES, preload=[]),
-                         [job("m", where=True)])
+    results, _ = collect(
+        LocalExecutor([Slot("cpu")], timeout_s=30, job_functions=DOUBLES, preload=[]), [job("m", where=True)]
+    )
     assert results["m"]["compile_threads"] == "5"
 
 
@@ -377,8 +406,10 @@ def test_gpu_slots_keep_a_measuring_core_each_and_compile_on_the_rest():
 
     gpus = [Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"}), Slot("gpu1", {"CUDA_VISIBLE_DEVICES": "GPU-5d5b"})]
     split = core_split(gpus, cores=set(range(16)))
-    assert split == {"gpu0": {"LEADERBOARD_MEASURING_CORES": "14", "LEADERBOARD_COMPILING_CORES": ",".join(map(str, range(14)))},
-                     "gpu1": {"LEADERBOARD_MEASURING_CORES": "15", "LEADERBOARD_COMPILING_CORES": ",".join(map(str, range(14)))}}
+    assert split == {
+        "gpu0": {"LEADERBOARD_MEASURING_CORES": "14", "LEADERBOARD_COMPILING_CORES": ",".join(map(str, range(14)))},
+        "gpu1": {"LEADERBOARD_MEASURING_CORES": "15", "LEADERBOARD_COMPILING_CORES": ",".join(map(str, range(14)))},
+    }
     assert core_split([Slot("cpu", {"CUDA_VISIBLE_DEVICES": ""})], cores={0, 1, 2, 3}) == {}  # the cores are the device
     assert core_split(gpus, cores={0, 1}) == {}  # no core left to compile on
 
@@ -388,8 +419,13 @@ def test_a_job_beside_compile_workers_compiles_off_the_measuring_core_and_times_
     """On a GPU slot with compile workers: the job, its threads and the processes it starts run on the
     compiling cores, and move to the slot's measuring core for its turn, then back."""
     cores = sorted(os.sched_getaffinity(0))
-    executor = LocalExecutor([Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"})], timeout_s=60, job_functions=DOUBLES,
-                             preload=[], compile_workers=1)
+    executor = LocalExecutor(
+        [Slot("gpu0", {"CUDA_VISIBLE_DEVICES": "0"})],
+        timeout_s=60,
+        job_functions=DOUBLES,
+        preload=[],
+        compile_workers=1,
+    )
     results, _ = collect(executor, [job("m", behaviour="cores")])
     seen = results["m"]
     assert seen["start"] == seen["start_child"] == seen["after"] == cores[:-1]

@@ -1,5 +1,6 @@
 """The GPU check's plan (bench/gpu_check.py): which steps run, and the campaign step's timing across calls,
 with a fake runner (the real one runs `invoke eval-all` on a GPU)."""
+
 import json
 import subprocess
 import sys
@@ -57,8 +58,14 @@ class FakeCheck:
 
 
 def job(status, compile_s=None):
-    return {"model": "test_vit", "status": status, "error": None, "key": "k" * 12, "compile_s": compile_s,
-            "spec": {"bench": "infer", "compile_mode": "default"}}
+    return {
+        "model": "test_vit",
+        "status": status,
+        "error": None,
+        "key": "k" * 12,
+        "compile_s": compile_s,
+        "spec": {"bench": "infer", "compile_mode": "default"},
+    }
 
 
 def test_the_campaign_times_the_whole_default_sweep_on_an_empty_database():
@@ -76,8 +83,9 @@ def test_the_campaign_refuses_a_database_holding_part_of_the_sweep():
 
 def test_a_resumed_campaign_carries_on_and_adds_its_time_and_a_finished_one_stands():
     earlier = {"wall_s": 500.0, "calls": 1, "jobs": 2, "done": 1, "compile_s": 10.0}
-    resumed = gpu_check.step_campaign(FakeCheck([job("done", 10.0), job("interrupted")],
-                                                [job("done", 10.0), job("done", 5.0)], earlier))
+    resumed = gpu_check.step_campaign(
+        FakeCheck([job("done", 10.0), job("interrupted")], [job("done", 10.0), job("done", 5.0)], earlier)
+    )
     assert resumed["wall_s"] >= 500.0 and resumed["calls"] == 2 and resumed["done"] == 2
     finished = FakeCheck([job("done")], earlier={**earlier, "done": 2})
     assert gpu_check.step_campaign(finished)["wall_s"] == 500.0 and finished.calls == []
@@ -85,10 +93,14 @@ def test_a_resumed_campaign_carries_on_and_adds_its_time_and_a_finished_one_stan
 
 def test_the_campaign_report_says_jobs_time_and_calls():
     text = campaign_text({"wall_s": 540.0, "calls": 2, "jobs": 144, "done": 144, "compile_s": 1234.4})
-    assert text == "144 of 144 jobs done in 540 s (9.0 min) over 2 calls; their cold compiles (compile_s) add up to 1234 s."
+    assert (
+        text
+        == "144 of 144 jobs done in 540 s (9.0 min) over 2 calls; their cold compiles (compile_s) add up to 1234 s."
+    )
 
 
 # --- the plan against the clock: estimates, the hard stop, the report in --out throughout ------------
+
 
 def stub_steps(monkeypatch, **behaviours):
     """Every step a stub that records its call; `behaviours` name a step's own stub."""
@@ -104,8 +116,9 @@ def stub_steps(monkeypatch, **behaviours):
 def test_a_step_whose_estimate_does_not_fit_is_not_run_and_a_cheaper_later_one_is(tmp_path, monkeypatch):
     calls = stub_steps(monkeypatch)
     monkeypatch.setitem(gpu_check.ESTIMATES_S, "quick", {**gpu_check.ESTIMATES_S["quick"], "modes": 500, "smoke": 1})
-    code = gpu_check.main(["--device", "cpu", "--quick", "--out", str(tmp_path), "--limit-s", "100",
-                           "--only", "modes,smoke,slots"])
+    code = gpu_check.main(
+        ["--device", "cpu", "--quick", "--out", str(tmp_path), "--limit-s", "100", "--only", "modes,smoke,slots"]
+    )
     assert code == 0 and calls == ["environment", "smoke", "slots"]
     summary = json.loads((tmp_path / "gpu-check.json").read_text())
     modes = summary["steps"]["modes"]
@@ -161,8 +174,13 @@ def test_prerequisites_name_a_missing_module_a_full_disk_and_a_missing_git(tmp_p
 
 def test_with_a_60_second_limit_the_check_stops_cleanly_with_a_partial_report(tmp_path):
     """The real check on the CPU: the environment runs, the steps that cannot fit are not run, exit 0."""
-    ran = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--quick", "--out", str(tmp_path),
-                          "--limit-s", "60"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "bench/gpu_check.py", "--device", "cpu", "--quick", "--out", str(tmp_path), "--limit-s", "60"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     summary = json.loads((tmp_path / "gpu-check.json").read_text())
     statuses = {name: r["status"] for name, r in summary["steps"].items()}
@@ -177,9 +195,18 @@ class WorkersCheck:
 
     def __init__(self, shared: float, alone: float):
         self.plan = gpu_check.FULL
-        self.records = {"modes": {"data": {"compile_workers": "auto: 3 on 16 cores", "rows": [
-            {"model": "test_vit", "bench": b, "mode": m, "samples_per_sec": shared}
-            for b in ("infer", "train") for m in ("eager", "default", "reduce-overhead", "max-autotune")]}}}
+        self.records = {
+            "modes": {
+                "data": {
+                    "compile_workers": "auto: 3 on 16 cores",
+                    "rows": [
+                        {"model": "test_vit", "bench": b, "mode": m, "samples_per_sec": shared}
+                        for b in ("infer", "train")
+                        for m in ("eager", "default", "reduce-overhead", "max-autotune")
+                    ],
+                }
+            }
+        }
         self.alone, self.flags = alone, None
 
     def eval_all(self, *flags, cap_s):
@@ -187,10 +214,23 @@ class WorkersCheck:
         return SimpleNamespace(ok=True)
 
     def sweep_jobs(self, sweep=None):
-        return [{"model": "test_vit", "key": b + m, "spec": {"bench": b, "compile_mode": m}, "status": "done", "error": None,
-                 "samples_per_sec": self.alone, "samples_per_sec_min": None, "samples_per_sec_max": None,
-                 "compile_s": None, "batch_size": 256, "device": "gpu0"}
-                for b in ("infer", "train") for m in ("eager", "default", "reduce-overhead")]
+        return [
+            {
+                "model": "test_vit",
+                "key": b + m,
+                "spec": {"bench": b, "compile_mode": m},
+                "status": "done",
+                "error": None,
+                "samples_per_sec": self.alone,
+                "samples_per_sec_min": None,
+                "samples_per_sec_max": None,
+                "compile_s": None,
+                "batch_size": 256,
+                "device": "gpu0",
+            }
+            for b in ("infer", "train")
+            for m in ("eager", "default", "reduce-overhead")
+        ]
 
 
 def test_step_workers_reruns_alone_and_fails_when_compile_workers_move_the_figures_over_2_percent():
@@ -200,13 +240,17 @@ def test_step_workers_reruns_alone_and_fails_when_compile_workers_move_the_figur
     assert "--force" in ck.flags and "max-autotune" not in ck.flags
     assert len(data["rows"]) == 6 and data["median_ratio"] == 1.01 and data["problems"] == []
     biased = gpu_check.step_workers(WorkersCheck(shared=1000.0, alone=1100.0))
-    assert biased["problems"] == ["alone / with compile workers = 1.1 (median over 6 jobs): more than 2% apart: "
-                                  "make the GPU default 0 compile workers"]
+    assert biased["problems"] == [
+        "alone / with compile workers = 1.1 (median over 6 jobs): more than 2% apart: "
+        "make the GPU default 0 compile workers"
+    ]
 
 
 def test_a_step_whose_commands_are_stopped_at_the_hard_stop_is_stopped_not_failed(tmp_path, monkeypatch):
     def runs_past_the_stop(ck):
-        return {"problems": [ck.run([sys.executable, "-c", "import time; time.sleep(60)"], cap_s=300).problem("sleeper")]}
+        return {
+            "problems": [ck.run([sys.executable, "-c", "import time; time.sleep(60)"], cap_s=300).problem("sleeper")]
+        }
 
     stub_steps(monkeypatch, modes=runs_past_the_stop)
     monkeypatch.setattr(gpu_check, "STOP_MARGIN_S", 47)  # --limit-s 50: a hard stop 3 s after the start

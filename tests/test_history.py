@@ -1,4 +1,5 @@
 """History: changes between consecutive runs flagged (status and site), each figure across environments."""
+
 import json
 
 import pytest
@@ -11,15 +12,19 @@ from render.build import build_site
 from site_fixtures import OLD_TORCH, throughput_run
 
 
-@pytest.mark.parametrize("before,after,spread,flag", [
-    (100.0, 80.0, 0.01, "regression"),
-    (100.0, 120.0, 0.01, "improvement"),
-    (100.0, 97.0, 0.01, None),    # within the 5% threshold
-    (100.0, 90.0, 0.06, None),    # 10% down, but the repeats' ranges overlap: noise, not a change
-])
+@pytest.mark.parametrize(
+    "before,after,spread,flag",
+    [
+        (100.0, 80.0, 0.01, "regression"),
+        (100.0, 120.0, 0.01, "improvement"),
+        (100.0, 97.0, 0.01, None),  # within the 5% threshold
+        (100.0, 90.0, 0.06, None),  # 10% down, but the repeats' ranges overlap: noise, not a change
+    ],
+)
 def test_a_change_is_flagged_beyond_the_threshold_and_the_measured_spread(before, after, spread, flag):
-    change = change_between("throughput", throughput_run(before, spread=spread),
-                            throughput_run(after, spread=spread), 0.05)
+    change = change_between(
+        "throughput", throughput_run(before, spread=spread), throughput_run(after, spread=spread), 0.05
+    )
     assert (change.direction if change else None) == flag
 
 
@@ -44,8 +49,18 @@ def test_status_lists_the_regression_of_a_measurements_latest_run(db):
     assert (change.direction, change.percent, change.after["samples_per_sec"]) == ("regression", "-20.0%", 80.0)
     report = status_report(db)
     line = next(ln for ln in report.splitlines() if ln.startswith("throughput  test_vit"))
-    assert line.split() == ["throughput", "test_vit", "infer", "eager", "160", "100.0", "80.0", "-20.0%",
-                            "regression", line.split()[-1]]
+    assert line.split() == [
+        "throughput",
+        "test_vit",
+        "infer",
+        "eager",
+        "160",
+        "100.0",
+        "80.0",
+        "-20.0%",
+        "regression",
+        line.split()[-1],
+    ]
     assert "changes beyond 5% between a measurement's last two runs" in report
     assert "changes beyond" not in status_report(db, threshold=0.25)
 
@@ -53,8 +68,9 @@ def test_status_lists_the_regression_of_a_measurements_latest_run(db):
 def test_status_threshold_flag_is_checked_at_the_command_line(run_invoke):
     result = run_invoke("status", "--threshold", "abc")
     assert result.returncode == 2  # a bad flag value: a usage error
-    assert result.stderr.strip() == ("Bad change threshold 'abc': pass a fraction between 0 and 1, "
-                                     "e.g. --threshold 0.05.")
+    assert result.stderr.strip() == (
+        "Bad change threshold 'abc': pass a fraction between 0 and 1, e.g. --threshold 0.05."
+    )
 
 
 def model_page(db, tmp_path, name="test_vit") -> BeautifulSoup:

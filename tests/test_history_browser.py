@@ -1,5 +1,6 @@
 """A model page's history in Debian's Chromium (Playwright, from file://): one chart per setting, every run in
 its table, the flagged run marked (conftest's history_page_url)."""
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -17,6 +18,8 @@ def test_each_setting_gets_a_chart_and_a_table_of_every_run(page, history_page_u
     assert "▼ regression -27.3%" in page.text_content(".history-table tr.regression")
     # readable without the picture, as the index's charts are (lb-a11y.js)
     assert page.get_attribute("#history-chart-0", "role") == "img"
-    text = page.eval_on_selector("#history-chart-0", "e => document.getElementById(e.getAttribute('aria-describedby')).textContent")
+    text = page.eval_on_selector(
+        "#history-chart-0", "e => document.getElementById(e.getAttribute('aria-describedby')).textContent"
+    )
     assert text == "cpu: Test CPU: 3 points."  # one series (categorical axes: no extents)
     assert page.problems == []

@@ -1,4 +1,5 @@
 """Importing timm's CSVs and the reference figures; idempotence; refusals; export round trip."""
+
 import csv
 import io
 import json
@@ -38,7 +39,8 @@ def test_reference_files_import_with_their_provenance(db):
 
     row = db.execute_returning_dicts(
         "SELECT t.*, e.device, e.torch FROM throughput t JOIN environments e ON e.id = t.environment_id "
-        "WHERE model = 'test_vit' AND compile_mode = 'max-autotune' AND bench = 'train'")[0]
+        "WHERE model = 'test_vit' AND compile_mode = 'max-autotune' AND bench = 'train'"
+    )[0]
     assert row["samples_per_sec"] == 87518.73
     assert (row["device"], row["torch"], row["precision"], row["fast_norm"]) == ("RTX 4090", "2.4.1", "amp", 1)
     assert row["source"] == "reference:tiny-test-models-throughput.csv"
@@ -52,14 +54,29 @@ def test_benchmark_file_name_gives_environment_and_settings(db, timm_results):
     import_file(db, str(timm_results / "benchmark-infer-fp32-nchw-pt240-cpu-i7_12700h-dynamo.csv"))
     rows = db.execute_returning_dicts(
         "SELECT t.*, e.device, e.device_type, e.torch, e.cuda FROM throughput t "
-        "JOIN environments e ON e.id = t.environment_id WHERE model = 'test_vit' ORDER BY e.device_type")
+        "JOIN environments e ON e.id = t.environment_id WHERE model = 'test_vit' ORDER BY e.device_type"
+    )
     cpu, gpu = rows
     assert (cpu["device_type"], cpu["device"], cpu["cuda"], cpu["compile_mode"], cpu["precision"]) == (
-        "cpu", "cpu: Intel Core i7-12700H", None, "default", "fp32")
+        "cpu",
+        "cpu: Intel Core i7-12700H",
+        None,
+        "default",
+        "fp32",
+    )
     assert (gpu["device"], gpu["torch"], gpu["cuda"], gpu["compile_mode"], gpu["channels_last"]) == (
-        "RTX 4090", "2.4.0", "12.4", "eager", 1)
+        "RTX 4090",
+        "2.4.0",
+        "12.4",
+        "eager",
+        1,
+    )
     assert (gpu["img_size"], gpu["batch_size"], gpu["samples_per_sec"], gpu["step_time_ms"]) == (
-        160, 512, 193591.5, 2.637)
+        160,
+        512,
+        193591.5,
+        2.637,
+    )
 
 
 @pytest.mark.parametrize("digits,version", [("113", "1.13"), ("112", "1.12"), ("210", "2.1.0"), ("291", "2.9.1")])
@@ -73,8 +90,9 @@ def test_same_card_spelled_two_ways_is_one_device():
 
 def test_thousands_separators_are_numbers(db, tmp_path):
     path = tmp_path / "results-imagenet.csv"
-    path.write_text('model,img_size,top1,top5,param_count\n'
-                    'eva_giant_patch14_336.clip_ft_in1k,336,91.078,98.604,"1,013.01"\n')
+    path.write_text(
+        'model,img_size,top1,top5,param_count\neva_giant_patch14_336.clip_ft_in1k,336,91.078,98.604,"1,013.01"\n'
+    )
     import_file(db, str(path))
     row = next(db["accuracy"].rows)
     assert (row["model"], row["tag"], row["param_count"]) == ("eva_giant_patch14_336", "clip_ft_in1k", 1013.01)
@@ -99,11 +117,16 @@ def write(tmp_path, name, text):
     "name,text,message",
     [
         ("results-imagenet.csv", "arch,top1\nx,1\n", "results-imagenet.csv, line 1, column 'model': missing"),
-        ("results-imagenet.csv", "model,img_size,top1\na.b,224,70.1\nc.d,224,seventy\n",
-         "results-imagenet.csv, line 3, column 'top1': 'seventy' is not a number"),
-        ("benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv",
-         "model,infer_img_size,infer_samples_per_sec\nresnet50,224,1000\nresnet18,2x4,5\n",
-         "line 3, column 'infer_img_size': '2x4' is not a number"),
+        (
+            "results-imagenet.csv",
+            "model,img_size,top1\na.b,224,70.1\nc.d,224,seventy\n",
+            "results-imagenet.csv, line 3, column 'top1': 'seventy' is not a number",
+        ),
+        (
+            "benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv",
+            "model,infer_img_size,infer_samples_per_sec\nresnet50,224,1000\nresnet18,2x4,5\n",
+            "line 3, column 'infer_img_size': '2x4' is not a number",
+        ),
         ("my-results.csv", "model,top1\na,1\n", "my-results.csv: unknown file name pattern"),
     ],
 )
@@ -171,6 +194,7 @@ def test_export_uses_timm_column_names(db):
 
 # --- untrusted input: every file is refused with its spot, or imported; never a traceback ----
 
+
 def write_bytes(tmp_path, name, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)
@@ -202,16 +226,22 @@ def test_a_non_utf8_file_is_refused_with_its_line_and_the_next_files_still_impor
     assert [r["source"] for r in db["accuracy"].rows] == ["timm:results-imagenet-b.csv"]
 
 
-@pytest.mark.parametrize("data,message", [
-    (GOOD_RESULTS.decode().encode("utf-16"), "line 1: UTF-16 text, not UTF-8: save it as UTF-8"),
-    (b"model,top1\nok,1\n\xff\xfe,2\n", "line 3: not UTF-8 text (byte 0xff at offset 16)"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (GOOD_RESULTS.decode().encode("utf-16"), "line 1: UTF-16 text, not UTF-8: save it as UTF-8"),
+        (b"model,top1\nok,1\n\xff\xfe,2\n", "line 3: not UTF-8 text (byte 0xff at offset 16)"),
+    ],
+)
 def test_other_encodings_are_refused_naming_the_fix(db, tmp_path, data, message):
     assert message in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", data))
 
 
 def test_a_utf8_file_with_a_byte_order_mark_imports(db, tmp_path):
-    assert import_file(db, write_bytes(tmp_path, "results-imagenet.csv", b"\xef\xbb\xbf" + GOOD_RESULTS)) == ("accuracy", 1)
+    assert import_file(db, write_bytes(tmp_path, "results-imagenet.csv", b"\xef\xbb\xbf" + GOOD_RESULTS)) == (
+        "accuracy",
+        1,
+    )
 
 
 def test_a_200_kb_cell_is_refused_with_its_line_and_column(db, tmp_path):
@@ -220,20 +250,31 @@ def test_a_200_kb_cell_is_refused_with_its_line_and_column(db, tmp_path):
     assert message == "results-imagenet.csv, line 3, column 'model': 200000 characters, at most 1000."
 
 
-@pytest.mark.parametrize("cell,message", [
-    ("test\x00vit", "column 'model': holds the unprintable character '\\x00' at position 5"),
-    ("test\u202evit", "column 'model': holds the unprintable character '\\u202e' at position 5"),
-    (".r160_in1k", "column 'model': '.r160_in1k' has no architecture name"),
-])
+@pytest.mark.parametrize(
+    "cell,message",
+    [
+        ("test\x00vit", "column 'model': holds the unprintable character '\\x00' at position 5"),
+        ("test\u202evit", "column 'model': holds the unprintable character '\\u202e' at position 5"),
+        (".r160_in1k", "column 'model': '.r160_in1k' has no architecture name"),
+    ],
+)
 def test_a_model_name_with_control_characters_or_no_architecture_is_refused(db, tmp_path, cell, message):
     data = f"model,img_size,top1\n{cell},160,50.1\n".encode()
-    assert f"results-imagenet.csv, line 2, {message}" in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", data))
+    assert f"results-imagenet.csv, line 2, {message}" in refusal(
+        db, write_bytes(tmp_path, "results-imagenet.csv", data)
+    )
 
 
-@pytest.mark.parametrize("cell,message", [
-    ("inf", "'inf' is not a finite number"), ("nan", "'nan' is not a finite number"),
-    ("1e30", "'1e30' is out of range"), ("160.5", "'160.5' is not a whole number"), ("9" * 400, "is not a finite number"),
-])
+@pytest.mark.parametrize(
+    "cell,message",
+    [
+        ("inf", "'inf' is not a finite number"),
+        ("nan", "'nan' is not a finite number"),
+        ("1e30", "'1e30' is out of range"),
+        ("160.5", "'160.5' is not a whole number"),
+        ("9" * 400, "is not a finite number"),
+    ],
+)
 def test_numbers_sqlite_or_a_chart_cannot_hold_are_refused(db, tmp_path, cell, message):
     data = f"model,img_size,top1\ntest_vit,{cell},50.1\n".encode()
     assert message in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", data))
@@ -243,41 +284,68 @@ def test_rows_longer_than_the_header_and_broken_quoting_are_refused(db, tmp_path
     longer = b"model,img_size,top1\ntest_vit,160,50.1,extra\n"
     assert "line 2: 4 cells, the header has 3" in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", longer))
     stray_return = b"model,img_size,top1\ntest\rvit,160,50.1\n"
-    assert "line 2: not CSV (new-line character seen" in refusal(db, write_bytes(tmp_path, "results-imagenet.csv", stray_return))
+    assert "line 2: not CSV (new-line character seen" in refusal(
+        db, write_bytes(tmp_path, "results-imagenet.csv", stray_return)
+    )
 
 
-JSON_RECORD = {"model": "test_vit.r160_in1k", "img_size": 160, "top1": 50.1, "source": "measured",
-               "created_at": "2026-01-01T00:00:00+00:00", "env_device": "cpu", "env_device_count": 1}
+JSON_RECORD = {
+    "model": "test_vit.r160_in1k",
+    "img_size": 160,
+    "top1": 50.1,
+    "source": "measured",
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "env_device": "cpu",
+    "env_device_count": 1,
+}
 
 
-@pytest.mark.parametrize("records,message", [
-    ({"model": "test_vit"}, "line 1: expected a list of records, found an object"),
-    ([JSON_RECORD, None], "record 2: expected an object, found null"),
-    ([JSON_RECORD, [1, 2]], "record 2: expected an object, found a list"),
-    ([{**JSON_RECORD, "model": 123}], "record 1, column 'model': not text"),
-    ([{**JSON_RECORD, "model": None}], "record 1, column 'model': empty"),
-    ([{**JSON_RECORD, "top1": [50.1]}], "record 1, column 'top1': expected text, a number or null, found a list"),
-    ([{**JSON_RECORD, "top1": {"v": 1}}], "record 1, column 'top1': expected text, a number or null, found an object"),
-    ([{**JSON_RECORD, "top1": True}], "record 1, column 'top1': expected text, a number or null, found true/false"),
-    ([{**JSON_RECORD, "top1": "high"}], "record 1, column 'top1': 'high' is not a number"),
-    ([{**JSON_RECORD, "dataset": 5}], "record 1, column 'dataset': expected text, found a number (5)"),
-    ([{**JSON_RECORD, "env_device_count": "two"}], "record 1, column 'env_device_count': 'two' is not a number"),
-    ([{**JSON_RECORD, "env_device": ["cpu"]}], "record 1, column 'env_device': expected text, a number or null"),
-    ([{**JSON_RECORD, "dataset": "x\u0000y"}], "record 1, column 'dataset': holds the unprintable character '\\x00'"),
-    ([{**JSON_RECORD, "dataset": "\udcff"}], "record 1, column 'dataset': holds the unprintable character '\\udcff'"),
-])
+@pytest.mark.parametrize(
+    "records,message",
+    [
+        ({"model": "test_vit"}, "line 1: expected a list of records, found an object"),
+        ([JSON_RECORD, None], "record 2: expected an object, found null"),
+        ([JSON_RECORD, [1, 2]], "record 2: expected an object, found a list"),
+        ([{**JSON_RECORD, "model": 123}], "record 1, column 'model': not text"),
+        ([{**JSON_RECORD, "model": None}], "record 1, column 'model': empty"),
+        ([{**JSON_RECORD, "top1": [50.1]}], "record 1, column 'top1': expected text, a number or null, found a list"),
+        (
+            [{**JSON_RECORD, "top1": {"v": 1}}],
+            "record 1, column 'top1': expected text, a number or null, found an object",
+        ),
+        ([{**JSON_RECORD, "top1": True}], "record 1, column 'top1': expected text, a number or null, found true/false"),
+        ([{**JSON_RECORD, "top1": "high"}], "record 1, column 'top1': 'high' is not a number"),
+        ([{**JSON_RECORD, "dataset": 5}], "record 1, column 'dataset': expected text, found a number (5)"),
+        ([{**JSON_RECORD, "env_device_count": "two"}], "record 1, column 'env_device_count': 'two' is not a number"),
+        ([{**JSON_RECORD, "env_device": ["cpu"]}], "record 1, column 'env_device': expected text, a number or null"),
+        (
+            [{**JSON_RECORD, "dataset": "x\u0000y"}],
+            "record 1, column 'dataset': holds the unprintable character '\\x00'",
+        ),
+        (
+            [{**JSON_RECORD, "dataset": "\udcff"}],
+            "record 1, column 'dataset': holds the unprintable character '\\udcff'",
+        ),
+    ],
+)
 def test_json_exports_with_wrong_types_are_refused_naming_record_and_column(db, tmp_path, records, message):
     source = write(tmp_path, "leaderboard-accuracy.json", json.dumps(records))
     assert f"leaderboard-accuracy.json, {message}" in refusal(db, source)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "line 1, column 1: not valid JSON (Expecting value)"),
-    ("[" * 100_000, "not valid JSON (RecursionError"),
-    ("[" + "1" * 5000 + "]", "not valid JSON (ValueError: Exceeds the limit"),
-    ('[{"model": "a", "top1": Infinity}]', "record 1, column 'top1': inf is not a finite number"),
-    ('[{"model": "a", "top1": 1' + "0" * 400 + "}]", "record 1, column 'top1': 1000000000"),  # ... (401 characters) is out of range
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "line 1, column 1: not valid JSON (Expecting value)"),
+        ("[" * 100_000, "not valid JSON (RecursionError"),
+        ("[" + "1" * 5000 + "]", "not valid JSON (ValueError: Exceeds the limit"),
+        ('[{"model": "a", "top1": Infinity}]', "record 1, column 'top1': inf is not a finite number"),
+        (
+            '[{"model": "a", "top1": 1' + "0" * 400 + "}]",
+            "record 1, column 'top1': 1000000000",
+        ),  # ... (401 characters) is out of range
+    ],
+)
 def test_json_that_python_reads_badly_is_refused(db, tmp_path, text, message):
     assert message in refusal(db, write(tmp_path, "leaderboard-accuracy.json", text))
 
@@ -342,27 +410,38 @@ def test_a_file_the_database_cannot_take_is_named_and_the_next_files_still_impor
 
     monkeypatch.setattr(timm_csv, "save_results", full_for_the_first)
     assert timm_csv.import_files(db, timm_csv.expand_sources([str(tmp_path)])) == 1
-    assert (f"not stored: {tmp_path / 'results-imagenet-a.csv'}: the database could not take it (its disk is full); "
-            "free space or repair the database, then import it again") in capsys.readouterr().err
+    assert (
+        f"not stored: {tmp_path / 'results-imagenet-a.csv'}: the database could not take it (its disk is full); "
+        "free space or repair the database, then import it again"
+    ) in capsys.readouterr().err
     assert [r["source"] for r in db["accuracy"].rows] == ["timm:results-imagenet-b.csv"]
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda r: r.pop("source"), "record 1, column 'source': missing or empty; every accuracy record needs it."),
-    (lambda r: r.update(top1=None), "record 1, column 'top1': missing or empty; every accuracy record needs it."),
-    (lambda r: r.update(top1_extra=1, speed=2), "record 1: 'top1_extra', 'speed' are not columns of accuracy "
-                                                "exports, and would be lost: remove them, or import with the "
-                                                "version that wrote the file."),
-    (lambda r: r.update(schema_version=99), "record 1: written in export format 99; this version reads format 1 "
-                                             "and older. Import it with the version that wrote it, or upgrade."),
-    (lambda r: r.update(schema_version="x"), "record 1, column 'schema_version': 'x' is not a number"),
-])
-def test_an_export_missing_what_a_result_needs_or_holding_what_it_cannot_keep_is_refused(db, tmp_path, change,
-                                                                                       message):
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: r.pop("source"), "record 1, column 'source': missing or empty; every accuracy record needs it."),
+        (lambda r: r.update(top1=None), "record 1, column 'top1': missing or empty; every accuracy record needs it."),
+        (
+            lambda r: r.update(top1_extra=1, speed=2),
+            "record 1: 'top1_extra', 'speed' are not columns of accuracy "
+            "exports, and would be lost: remove them, or import with the "
+            "version that wrote the file.",
+        ),
+        (
+            lambda r: r.update(schema_version=99),
+            "record 1: written in export format 99; this version reads format 1 "
+            "and older. Import it with the version that wrote it, or upgrade.",
+        ),
+        (lambda r: r.update(schema_version="x"), "record 1, column 'schema_version': 'x' is not a number"),
+    ],
+)
+def test_an_export_missing_what_a_result_needs_or_holding_what_it_cannot_keep_is_refused(db, tmp_path, change, message):
     record = {**JSON_RECORD, "source": "measured", "schema_version": 1}
     change(record)
-    assert f"leaderboard-accuracy.json, {message}" in refusal(db, write(tmp_path, "leaderboard-accuracy.json",
-                                                                         json.dumps([record])))
+    assert f"leaderboard-accuracy.json, {message}" in refusal(
+        db, write(tmp_path, "leaderboard-accuracy.json", json.dumps([record]))
+    )
 
 
 def test_exports_carry_their_format_version_and_a_folder_of_json_exports_imports(db, tmp_path, capsys):

@@ -5,6 +5,7 @@ jobs/kinds/ is, is registered here and its model-page partial written next to a 
 templates; the planner, the queue, the store, `invoke status`, exports and imports, and the site
 then handle it with no other change.
 """
+
 import json
 import shutil
 
@@ -18,8 +19,8 @@ from db.report import status_report
 from db.schema import open_db
 from db.store import save_measured
 from db.timm_csv import import_file
-from jobs.executors.local import LocalExecutor, local_slots
 from jobs.executors.job_server import function_at
+from jobs.executors.local import LocalExecutor, local_slots
 from jobs.sweep import Job, Narrowing, Target, plan_jobs
 from render import build as build_module
 from render.build import build_site
@@ -46,8 +47,11 @@ def test_a_new_kind_runs_through_plan_queue_store_export_import_status_and_site(
     queue.enqueue(db, jobs, "toy")
     statuses = []
     with LocalExecutor(local_slots("cpu", 1), timeout_s=120) as executor:  # each job in its own process
-        executor.run(jobs, lambda job, slot: None,
-                     lambda job, slot, result: statuses.append(queue.record_result(db, job, result)))
+        executor.run(
+            jobs,
+            lambda job, slot: None,
+            lambda job, slot, result: statuses.append(queue.record_result(db, job, result)),
+        )
     assert statuses == ["done", "done"]
     assert {r["latency_ms"] for r in db["latency"].rows} == {0.25, 2.0}
     assert "latency results: 2 runs of 2 measurements" in status_report(db)
@@ -80,7 +84,9 @@ def test_a_measured_field_with_no_column_is_refused_not_dropped(latency, tmp_pat
 
 
 def test_an_unknown_kind_is_a_user_error():
-    with pytest.raises(LeaderboardError, match="result kind 'speed' is not one of accuracy, throughput. Try result kind accuracy."):
+    with pytest.raises(
+        LeaderboardError, match="result kind 'speed' is not one of accuracy, throughput. Try result kind accuracy."
+    ):
         get_kind("speed")
 
 

@@ -1,5 +1,6 @@
 """A sweep killed with kill -9 leaves nothing behind: its job server and jobs die at once, and the
 next sweep removes its temporary folder."""
+
 import os
 import signal
 import subprocess
@@ -54,10 +55,10 @@ def temp_dir(tmp_path, monkeypatch):
 
 def start_sweep(temp_dir, *args) -> tuple[subprocess.Popen, int, str]:
     """A sweep-like process: (it, its job server's pid, its job folder)."""
-    env = {**os.environ, "TMPDIR": str(temp_dir),
-           "PYTHONPATH": os.pathsep.join([str(temp_dir.parent), str(ROOT)])}
-    sweep = subprocess.Popen([sys.executable, "-c", SWEEP, *map(str, args)], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "TMPDIR": str(temp_dir), "PYTHONPATH": os.pathsep.join([str(temp_dir.parent), str(ROOT)])}
+    sweep = subprocess.Popen(
+        [sys.executable, "-c", SWEEP, *map(str, args)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     server, folder = sweep.stdout.readline().split()
     return sweep, int(server), folder
 
@@ -65,7 +66,6 @@ def start_sweep(temp_dir, *args) -> tuple[subprocess.Popen, int, str]:
 def kill_9(process: subprocess.Popen) -> None:
     process.kill()
     process.wait()
-
 
 
 def gone_within(seconds: float, *pids: int) -> bool:

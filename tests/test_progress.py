@@ -1,8 +1,9 @@
 """Progress that tells the truth: an ETA from what each kind of job costs, a live line that ticks,
 a line per job with its time off a terminal, and a Ctrl-C that says what was kept."""
+
 import io
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,8 +28,9 @@ leaderboard:
 
 
 def job(key: str, mode: str) -> Job:
-    return Job(key, "throughput", "test_vit", {"model": "test_vit", "bench": "infer", "compile_mode": mode,
-                                                 "device": "cpu"})
+    return Job(
+        key, "throughput", "test_vit", {"model": "test_vit", "bench": "infer", "compile_mode": mode, "device": "cpu"}
+    )
 
 
 class Clock:
@@ -93,10 +95,14 @@ def test_a_jobs_own_earlier_time_beats_its_kinds(monkeypatch):
     monkeypatch.setattr(progress_module.time, "monotonic", clock)
 
     def compile_job(model):
-        return Job(model, "throughput", model, {"model": model, "bench": "infer", "compile_mode": "default", "device": "cpu"})
+        return Job(
+            model, "throughput", model, {"model": model, "bench": "infer", "compile_mode": "default", "device": "cpu"}
+        )
 
-    past = {cost_key("throughput", compile_job(m).spec): [s] for m, s in
-            (("test_vit", 10.0), ("test_resnet", 12.0), ("test_maxvit", 100.0))}
+    past = {
+        cost_key("throughput", compile_job(m).spec): [s]
+        for m, s in (("test_vit", 10.0), ("test_resnet", 12.0), ("test_maxvit", 100.0))
+    }
     assert Progress([compile_job("test_maxvit")], stream=io.StringIO(), past_costs=past).eta() == 100.0
     progress = Progress([compile_job("test_vit"), compile_job("test_convnext")], stream=io.StringIO(), past_costs=past)
     assert progress.eta() == 10.0 + 12.0  # a model never run here: its kind's median in earlier sweeps
@@ -155,8 +161,9 @@ def test_a_long_count_is_a_line_per_tenth_off_a_terminal_and_a_live_line_on_one(
 def test_ctrl_c_says_what_was_kept_and_the_next_run_resumes(tmp_path, monkeypatch):
     project = make_project(tmp_path, monkeypatch, TWO_VITS)
     command = [sys.executable, "-m", "invoke", "eval-all", "--sweep", "compiles", "--no-site"]
-    sweep = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+    sweep = subprocess.Popen(
+        command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and sweep.poll() is None and not started_jobs(project / "lb.db"):
         time.sleep(0.1)
@@ -171,13 +178,21 @@ def test_ctrl_c_says_what_was_kept_and_the_next_run_resumes(tmp_path, monkeypatc
     status = subprocess.run([sys.executable, "-m", "invoke", "status"], cwd=project, capture_output=True, text=True)
     assert re.search(r"^interrupted +1$", status.stdout, re.M), status.stdout  # its sweep died mid-job
     resumed = subprocess.run(command + ["--dry-run"], cwd=project, capture_output=True, text=True)
-    done = sqlite_utils.Database(project / "lb.db").execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone()[0]
+    done = (
+        sqlite_utils.Database(project / "lb.db")
+        .execute("SELECT count(*) FROM jobs WHERE status = 'done'")
+        .fetchone()[0]
+    )
     assert f"{done} already done, {4 - done} to run" in resumed.stdout, resumed.stdout
 
 
 def started_jobs(db_path) -> int:
     try:
-        return sqlite_utils.Database(db_path).execute("SELECT count(*) FROM jobs WHERE started_at IS NOT NULL").fetchone()[0]
+        return (
+            sqlite_utils.Database(db_path)
+            .execute("SELECT count(*) FROM jobs WHERE started_at IS NOT NULL")
+            .fetchone()[0]
+        )
     except Exception:  # not created yet
         return 0
 
@@ -188,4 +203,7 @@ def test_a_run_whose_claim_another_sweep_took_leaves_the_count_with_a_line_sayin
     progress.started(job("a", "eager"), "cpu")
     progress.lost_to_another_sweep(job("a", "eager"), "cpu")
     assert (progress.total, progress.elsewhere, progress.current) == (1, 1, {})
-    assert "[-] not stored: throughput test_vit infer eager: another sweep took it over while it ran here" in stream.getvalue()
+    assert (
+        "[-] not stored: throughput test_vit infer eager: another sweep took it over while it ran here"
+        in stream.getvalue()
+    )

@@ -2,6 +2,7 @@
 token authentication on, traffic on loopback addresses only; a driver joining through --ray-address;
 every Ray failure a user can cause is one line; GPU scheduling on nodes that declare GPUs they do not
 have; a node lost mid-sweep. Every cluster is stopped whatever happens (RayCluster.stop)."""
+
 import ipaddress
 import json
 import os
@@ -40,10 +41,17 @@ def cluster():
 
 def test_a_cluster_stops_when_the_process_that_started_it_is_killed():
     """kill -9 of the test process (or of a CI job) leaves no Ray node behind."""
-    code = ("import time\nfrom ray_fixtures import RayCluster\nc = RayCluster()\nc.start_head(cpus=1)\n"
-            "print(c.nodes[0].process.pid, c.folder, flush=True)\ntime.sleep(600)")
-    starter = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])})
+    code = (
+        "import time\nfrom ray_fixtures import RayCluster\nc = RayCluster()\nc.start_head(cpus=1)\n"
+        "print(c.nodes[0].process.pid, c.folder, flush=True)\ntime.sleep(600)"
+    )
+    starter = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])},
+    )
     leader, folder = 0, None
     try:
         pid, folder = starter.stdout.readline().split()
@@ -64,8 +72,14 @@ def test_a_cluster_stops_when_the_process_that_started_it_is_killed():
 
 def fixture_script(cluster, *args, check=True) -> subprocess.CompletedProcess:
     """tests/ray_fixtures.py as a driver joining `cluster` (a process of its own, as invoke is)."""
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "ray_fixtures.py"), *map(str, args)], cwd=ROOT,
-                            env=cluster.driver_env(), capture_output=True, text=True, timeout=DRIVER_TIMEOUT_S)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "ray_fixtures.py"), *map(str, args)],
+        cwd=ROOT,
+        env=cluster.driver_env(),
+        capture_output=True,
+        text=True,
+        timeout=DRIVER_TIMEOUT_S,
+    )
     assert not check or result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -76,16 +90,30 @@ def runs_since(cluster, count: int, event: str = "ran") -> list[dict]:
 
 def jobs_and_rows(db_path: Path):
     db = sqlite_utils.Database(db_path)
-    rows = db.query("SELECT throughput.model, environments.host FROM throughput "
-                    "JOIN environments ON environments.id = throughput.environment_id")
+    rows = db.query(
+        "SELECT throughput.model, environments.host FROM throughput "
+        "JOIN environments ON environments.id = throughput.environment_id"
+    )
     return list(db["jobs"].rows), {row["model"]: row["host"] for row in rows}, db["throughput"].count
 
 
 def test_the_readme_recipe_runs_a_smoke_sweep_on_the_cluster(cluster, tmp_path):
     """The README's command, as a user types it, with the token exported as the README says."""
-    result = invoke("eval-all", "--sweep", "smoke", "--models", "test_vit", "--executor", "ray", "--ray-address",
-                    cluster.address, "--no-site", db_path=tmp_path / "lb.db", env=cluster.driver_env(),
-                    timeout=DRIVER_TIMEOUT_S)
+    result = invoke(
+        "eval-all",
+        "--sweep",
+        "smoke",
+        "--models",
+        "test_vit",
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        "--no-site",
+        db_path=tmp_path / "lb.db",
+        env=cluster.driver_env(),
+        timeout=DRIVER_TIMEOUT_S,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 jobs run: 1 done, 0 failed." in result.stdout
     jobs, hosts, count = jobs_and_rows(tmp_path / "lb.db")
@@ -98,8 +126,13 @@ def test_a_sweep_runs_each_job_once_over_both_nodes_and_stores_their_environment
     result = fixture_script(cluster, "sweep", tmp_path / "lb.db", cluster.address, "ray_fixtures:on_node", "test_vit*")
     assert "5 jobs run: 5 done, 0 failed." in result.stdout
     runs = runs_since(cluster, seen)
-    assert sorted(run["model"] for run in runs) == ["test_vit", "test_vit2", "test_vit3", "test_vit4",
-                                                    "test_vit_relpos"]
+    assert sorted(run["model"] for run in runs) == [
+        "test_vit",
+        "test_vit2",
+        "test_vit3",
+        "test_vit4",
+        "test_vit_relpos",
+    ]
     assert {run["node"] for run in runs} == {"127.0.0.2", "127.0.0.3"}
     assert {run["cuda_visible_devices"] or "" for run in runs} == {""}  # CPU jobs: Ray gave them no GPU
     jobs, hosts, count = jobs_and_rows(tmp_path / "lb.db")
@@ -122,10 +155,16 @@ def test_every_way_of_failing_to_join_is_one_line(cluster, tmp_path):
     no_token = {**cluster.driver_env(), "HOME": str(empty_home)}
     del no_token["RAY_AUTH_MODE"], no_token["RAY_AUTH_TOKEN"]
     cases = {
-        "no token": (cluster.address, no_token,
-                     "requires a token (token authentication is on) and this machine has none"),
-        "wrong token": (cluster.address, {**no_token, "RAY_AUTH_TOKEN": "not-the-token"},
-                        "refused the token from RAY_AUTH_TOKEN: it is not the cluster's"),
+        "no token": (
+            cluster.address,
+            no_token,
+            "requires a token (token authentication is on) and this machine has none",
+        ),
+        "wrong token": (
+            cluster.address,
+            {**no_token, "RAY_AUTH_TOKEN": "not-the-token"},
+            "refused the token from RAY_AUTH_TOKEN: it is not the cluster's",
+        ),
         "unreachable": (f"127.0.0.2:{free_port()}", cluster.driver_env(), "No Ray cluster answers at 127.0.0.2:"),
         "not a head": (f"127.0.0.2:{silent.getsockname()[1]}", cluster.driver_env(), "does not answer as a Ray head"),
         "malformed": ("127.0.0.2", cluster.driver_env(), "Ray address '127.0.0.2' is not HOST:PORT"),
@@ -149,9 +188,28 @@ def free_port() -> int:
 
 
 def eval_all(address: str, env: dict, db_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "invoke", "eval-all", "--sweep", "smoke", "--executor", "ray",
-                             "--ray-address", address, "--no-site", "--db", str(db_path)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "eval-all",
+            "--sweep",
+            "smoke",
+            "--executor",
+            "ray",
+            "--ray-address",
+            address,
+            "--no-site",
+            "--db",
+            str(db_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_a_token_on_this_machine_is_sent_without_ray_auth_mode(cluster, tmp_path):
@@ -162,18 +220,23 @@ def test_a_token_on_this_machine_is_sent_without_ray_auth_mode(cluster, tmp_path
     (home / ".ray" / "auth_token").write_text(cluster.token)
     env = {**cluster.driver_env(), "HOME": str(home)}
     del env["RAY_AUTH_MODE"], env["RAY_AUTH_TOKEN"]
-    code = ("from jobs.executors.ray_cluster import RayExecutor\n"
-            f"with RayExecutor('cpu', 60, {cluster.address!r}) as executor: print(executor.capacity)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        "from jobs.executors.ray_cluster import RayExecutor\n"
+        f"with RayExecutor('cpu', 60, {cluster.address!r}) as executor: print(executor.capacity)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and result.stdout.strip() == "2", result.stderr[-2000:]
 
 
 def test_a_cpu_only_cluster_refuses_gpu_jobs_in_one_line(cluster):
     refused = fixture_script(cluster, "jobs", cluster.address, "cuda", 2, 0, check=False)
     assert refused.returncode == 1
-    assert refused.stderr.strip() == (f"The Ray cluster at {cluster.address} has no GPU for jobs: start nodes with "
-                                      "GPUs (`ray start --num-gpus N`), or pass --device cpu.")
+    assert refused.stderr.strip() == (
+        f"The Ray cluster at {cluster.address} has no GPU for jobs: start nodes with "
+        "GPUs (`ray start --num-gpus N`), or pass --device cpu."
+    )
 
 
 def test_gpu_jobs_take_one_gpu_each_at_most_two_per_node_with_distinct_devices():
@@ -196,8 +259,9 @@ def test_gpu_jobs_take_one_gpu_each_at_most_two_per_node_with_distinct_devices()
         assert {run["cuda_visible_devices"] for run in node_runs} <= {"0", "1"}
         for run in node_runs:  # the jobs running beside it on its node: at most one, on the other GPU
             beside = [other for other in node_runs if other is not run and overlap(run, other)]
-            assert len(beside) <= 1 and all(other["cuda_visible_devices"] != run["cuda_visible_devices"]
-                                            for other in beside)
+            assert len(beside) <= 1 and all(
+                other["cuda_visible_devices"] != run["cuda_visible_devices"] for other in beside
+            )
         assert any(overlap(a, b) for a in node_runs for b in node_runs if a is not b)
 
 
@@ -216,10 +280,22 @@ def test_a_node_lost_mid_sweep_re_queues_its_jobs_and_stores_each_once(cluster, 
     lost = cluster.add_node(cpus=1)
     seen = len(cluster.runs())
     db_path = tmp_path / "lb.db"
-    driver = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ray_fixtures.py"), "sweep", str(db_path),
-                               cluster.address, "ray_fixtures:slow_on_node", "test_vit*"],
-                              cwd=ROOT, env=cluster.driver_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "ray_fixtures.py"),
+            "sweep",
+            str(db_path),
+            cluster.address,
+            "ray_fixtures:slow_on_node",
+            "test_vit*",
+        ],
+        cwd=ROOT,
+        env=cluster.driver_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + DRIVER_TIMEOUT_S
         while not any(run["node"] == lost.ip for run in runs_since(cluster, seen, "started")):

@@ -1,6 +1,7 @@
 """The Ray executor on a local Ray instance: results return to the driver, a crash is one failed job; its
 checks of a cluster's address and token, and what it does when a node is lost (tests/test_ray_cluster.py
 runs them on real clusters)."""
+
 import re
 from collections import deque
 
@@ -23,9 +24,15 @@ def local_ray():
 
 def test_ray_runs_jobs_and_a_crashing_task_fails_alone(local_ray):
     executor = RayExecutor(
-        "cpu", timeout_s=60, job_functions={"throughput": "job_doubles:behave"},
-        init_kwargs={"num_cpus": 2, "include_dashboard": False,
-                     "runtime_env": {"env_vars": {"PYTHONPATH": str(ROOT / "tests")}}})
+        "cpu",
+        timeout_s=60,
+        job_functions={"throughput": "job_doubles:behave"},
+        init_kwargs={
+            "num_cpus": 2,
+            "include_dashboard": False,
+            "runtime_env": {"env_vars": {"PYTHONPATH": str(ROOT / "tests")}},
+        },
+    )
     executor.start()
     assert executor.capacity == 2
     jobs = [Job(f"k{i}", "throughput", f"m{i}", {"model": f"m{i}"}) for i in range(3)]
@@ -64,8 +71,10 @@ def test_a_job_whose_node_is_lost_runs_again_once_then_fails_naming_both_nodes(c
     executor.finish(requeued.popleft(), again, requeued, lambda *args: finished.append(args))
     [(job, slot, result)] = finished
     assert (job.key, slot, "lost_node" in result) == ("k", "ray2", False)
-    assert result["error"] == ("Its Ray nodes were lost while it ran (10.0.0.3, 10.0.0.4): run eval-all --retry-failed "
-                               "once the cluster is healthy.")
+    assert result["error"] == (
+        "Its Ray nodes were lost while it ran (10.0.0.3, 10.0.0.4): run eval-all --retry-failed "
+        "once the cluster is healthy."
+    )
 
 
 def test_a_cluster_left_without_room_ends_the_sweep_in_one_line(monkeypatch):
@@ -77,16 +86,21 @@ def test_a_cluster_left_without_room_ends_the_sweep_in_one_line(monkeypatch):
     task = Task(Job("k1", "throughput", "m1", {}), "ray1", lost=["10.0.0.3"])
     with pytest.raises(LeaderboardError) as error:
         executor.submit(deque([Job("k2", "throughput", "m2", {})]), deque([task]), {}, lambda job, slot: True)
-    assert str(error.value) == ("The Ray cluster at 10.0.0.1:6379 has no CPU left (nodes lost: 10.0.0.3): 2 jobs "
-                                "not run. Start nodes (`ray start --address=HEAD:PORT`) and run eval-all again to "
-                                "finish them.")
+    assert str(error.value) == (
+        "The Ray cluster at 10.0.0.1:6379 has no CPU left (nodes lost: 10.0.0.3): 2 jobs "
+        "not run. Start nodes (`ray start --address=HEAD:PORT`) and run eval-all again to "
+        "finish them."
+    )
 
 
-@pytest.mark.parametrize("address, message", [
-    ("10.0.0.1", "Ray address '10.0.0.1' is not HOST:PORT: pass the head's address that `ray start --head` prints"),
-    ("10.0.0.1:http", "Ray address '10.0.0.1:http' is not HOST:PORT"),
-    ("http://10.0.0.1:8265", "Ray address 'http://10.0.0.1:8265' is a URL (the dashboard's, or Ray Client's)"),
-])
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        ("10.0.0.1", "Ray address '10.0.0.1' is not HOST:PORT: pass the head's address that `ray start --head` prints"),
+        ("10.0.0.1:http", "Ray address '10.0.0.1:http' is not HOST:PORT"),
+        ("http://10.0.0.1:8265", "Ray address 'http://10.0.0.1:8265' is a URL (the dashboard's, or Ray Client's)"),
+    ],
+)
 def test_a_malformed_address_is_a_usage_error_before_any_work(address, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         RayExecutor("cpu", timeout_s=60, address=address)
@@ -112,13 +126,19 @@ def test_the_token_is_found_where_ray_looks_for_it_and_a_bad_one_is_one_line(mon
     (tmp_path / ".ray" / "auth_token").write_text("abc\n")
     assert token_source() == "~/.ray/auth_token"
     monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "missing"))
-    with pytest.raises(LeaderboardError, match=r"RAY_AUTH_TOKEN_PATH=\S+missing cannot be read \(No such file or "
-                                               r"directory\): point it at a file holding the cluster's token"):
+    with pytest.raises(
+        LeaderboardError,
+        match=r"RAY_AUTH_TOKEN_PATH=\S+missing cannot be read \(No such file or "
+        r"directory\): point it at a file holding the cluster's token",
+    ):
         token_source()
     monkeypatch.setenv("RAY_AUTH_TOKEN", "abc")  # first in Ray's order
     assert token_source() == "RAY_AUTH_TOKEN"
     monkeypatch.setenv("RAY_AUTH_MODE", "token")  # and no token at all: Ray would abort the process
-    with pytest.raises(LeaderboardError, match=r"RAY_AUTH_MODE=token but this machine has no Ray token: export "
-                                               r"RAY_AUTH_TOKEN=<the token `ray get-auth-token` on the head node "
-                                               r"prints>"):
+    with pytest.raises(
+        LeaderboardError,
+        match=r"RAY_AUTH_MODE=token but this machine has no Ray token: export "
+        r"RAY_AUTH_TOKEN=<the token `ray get-auth-token` on the head node "
+        r"prints>",
+    ):
         token_auth(None)

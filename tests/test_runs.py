@@ -1,4 +1,5 @@
 """Every run kept: m004 upgrades a database of today's schema with every row, and smoke runs stay apart."""
+
 import json
 
 import sqlite_utils
@@ -9,14 +10,35 @@ from db.schema import migrations, open_db
 from db.store import environment_row, stable_hash
 from db.timm_csv import import_file
 
-ENV = {"device": "cpu: Test CPU", "device_type": "cpu", "device_count": 1, "torch": "2.14.1", "timm": "1.0.31",
-       "python": "3.11.7", "host": "box", "build_cuda": "13.0"}
+ENV = {
+    "device": "cpu: Test CPU",
+    "device_type": "cpu",
+    "device_count": 1,
+    "torch": "2.14.1",
+    "timm": "1.0.31",
+    "python": "3.11.7",
+    "host": "box",
+    "build_cuda": "13.0",
+}
 # The identities before m004, as db.store computed them: imports re-imported after the upgrade must find their rows.
-OLD_IDENTITY = {"throughput": ("model", "bench", "compile_mode", "precision", "channels_last", "fast_norm",
-                               "img_size", "source", "environment_id"),
-                "accuracy": ("model", "tag", "dataset", "img_size", "precision", "weights", "source", "environment_id")}
-BEFORE_M004 = {"accuracy": ("series", "low_fidelity"),
-               "throughput": ("series", "low_fidelity", "requested_batch_size", "warmup_steps")}
+OLD_IDENTITY = {
+    "throughput": (
+        "model",
+        "bench",
+        "compile_mode",
+        "precision",
+        "channels_last",
+        "fast_norm",
+        "img_size",
+        "source",
+        "environment_id",
+    ),
+    "accuracy": ("model", "tag", "dataset", "img_size", "precision", "weights", "source", "environment_id"),
+}
+BEFORE_M004 = {
+    "accuracy": ("series", "low_fidelity"),
+    "throughput": ("series", "low_fidelity", "requested_batch_size", "warmup_steps"),
+}
 
 
 def old_id(kind: str, row: dict) -> str:
@@ -35,14 +57,29 @@ def imported_rows(tmp_path) -> dict:
     for name in ("tiny-test-models-throughput.csv", "tiny-test-models-accuracy.csv"):
         import_file(scratch, str(REFERENCE / name))
     return {kind: list(scratch[kind].rows) for kind in ("accuracy", "throughput")} | {
-        "environments": list(scratch["environments"].rows)}
+        "environments": list(scratch["environments"].rows)
+    }
 
 
 def measured_row(sweep_key: str, samples_per_sec: float, batch_size: int) -> dict:
-    return {"model": "test_vit", "bench": "infer", "compile_mode": "eager", "precision": "fp32", "channels_last": 0,
-            "fast_norm": 0, "sync_each_step": 0, "img_size": 160, "batch_size": batch_size, "steps": 10, "repeats": 3,
-            "samples_per_sec": samples_per_sec, "source": "measured", "job_key": sweep_key,
-            "environment_id": environment_row(ENV)["id"], "created_at": "2026-11-20T10:00:00+00:00"}
+    return {
+        "model": "test_vit",
+        "bench": "infer",
+        "compile_mode": "eager",
+        "precision": "fp32",
+        "channels_last": 0,
+        "fast_norm": 0,
+        "sync_each_step": 0,
+        "img_size": 160,
+        "batch_size": batch_size,
+        "steps": 10,
+        "repeats": 3,
+        "samples_per_sec": samples_per_sec,
+        "source": "measured",
+        "job_key": sweep_key,
+        "environment_id": environment_row(ENV)["id"],
+        "created_at": "2026-11-20T10:00:00+00:00",
+    }
 
 
 def database_of_today(db_path, tmp_path) -> None:
@@ -56,18 +93,51 @@ def database_of_today(db_path, tmp_path) -> None:
         old[kind].insert_all([as_before_m004(kind, r) for r in imported[kind]])
     smoke = as_before_m004("throughput", measured_row("smoke-key", 1.7, 2))
     old["throughput"].insert(smoke)
-    old["throughput"].insert(as_before_m004("throughput", {**measured_row("bench-key", 500.0, 32), "compile_mode": "default"}))
+    old["throughput"].insert(
+        as_before_m004("throughput", {**measured_row("bench-key", 500.0, 32), "compile_mode": "default"})
+    )
     default_spec = {"model": "test_vit", "batch_size": 32, "warmup_steps": 3, "steps": 10, "repeats": 3}
-    old["jobs"].insert_all([
-        {"key": "default-key", "kind": "throughput", "sweep": "default", "status": "done", "result_id": smoke["id"],
-         "spec": json.dumps(default_spec)},
-        {"key": "smoke-key", "kind": "throughput", "sweep": "smoke", "status": "done", "result_id": smoke["id"],
-         "spec": json.dumps({"model": "test_vit", "batch_size": 2, "warmup_steps": 0})},
-        {"key": "bench-key", "kind": "throughput", "sweep": "default", "status": "done",
-         "spec": json.dumps({**default_spec, "compile_mode": "default"})}])
-    old["accuracy"].insert(as_before_m004("accuracy", {"model": "test_vit", "tag": "r160_in1k", "dataset": "imagenet",
-                                                       "img_size": 160, "top1": 40.9, "source": "measured",
-                                                       "created_at": "2026-11-20T10:00:00+00:00"}))
+    old["jobs"].insert_all(
+        [
+            {
+                "key": "default-key",
+                "kind": "throughput",
+                "sweep": "default",
+                "status": "done",
+                "result_id": smoke["id"],
+                "spec": json.dumps(default_spec),
+            },
+            {
+                "key": "smoke-key",
+                "kind": "throughput",
+                "sweep": "smoke",
+                "status": "done",
+                "result_id": smoke["id"],
+                "spec": json.dumps({"model": "test_vit", "batch_size": 2, "warmup_steps": 0}),
+            },
+            {
+                "key": "bench-key",
+                "kind": "throughput",
+                "sweep": "default",
+                "status": "done",
+                "spec": json.dumps({**default_spec, "compile_mode": "default"}),
+            },
+        ]
+    )
+    old["accuracy"].insert(
+        as_before_m004(
+            "accuracy",
+            {
+                "model": "test_vit",
+                "tag": "r160_in1k",
+                "dataset": "imagenet",
+                "img_size": 160,
+                "top1": 40.9,
+                "source": "measured",
+                "created_at": "2026-11-20T10:00:00+00:00",
+            },
+        )
+    )
     old.close()
 
 
@@ -126,12 +196,27 @@ def run_sweep(db, name: str, force: bool = False, speed: float = 10.0) -> int:
 
 def measured_result(spec: dict, speed: float) -> dict:
     rate = speed * spec["batch_size"]
-    return {"kind": "throughput", "status": "done", "environment": ENV, "model": spec["model"], "bench": spec["bench"],
-            "compile_mode": spec["compile_mode"], "precision": spec["precision"], "channels_last": 0, "fast_norm": 0,
-            "sync_each_step": 0, "img_size": 160, "batch_size": spec["batch_size"],
-            "requested_batch_size": spec["batch_size"], "warmup_steps": spec["warmup_steps"], "steps": spec["steps"],
-            "repeats": spec["repeats"], "samples_per_sec": rate, "samples_per_sec_min": rate * 0.99,
-            "samples_per_sec_max": rate * 1.01}
+    return {
+        "kind": "throughput",
+        "status": "done",
+        "environment": ENV,
+        "model": spec["model"],
+        "bench": spec["bench"],
+        "compile_mode": spec["compile_mode"],
+        "precision": spec["precision"],
+        "channels_last": 0,
+        "fast_norm": 0,
+        "sync_each_step": 0,
+        "img_size": 160,
+        "batch_size": spec["batch_size"],
+        "requested_batch_size": spec["batch_size"],
+        "warmup_steps": spec["warmup_steps"],
+        "steps": spec["steps"],
+        "repeats": spec["repeats"],
+        "samples_per_sec": rate,
+        "samples_per_sec_min": rate * 0.99,
+        "samples_per_sec_max": rate * 1.01,
+    }
 
 
 def index_view(db) -> dict:
@@ -187,4 +272,3 @@ def test_forced_re_runs_add_runs_and_the_site_shows_the_latest(db, tmp_path):
     build_site(db, tmp_path / "site")
     earlier = (tmp_path / "site" / "data" / "leaderboard-throughput-earlier-runs.csv").read_text()
     assert len(earlier.splitlines()) == 2 and ",320.0," in earlier
-

@@ -1,4 +1,5 @@
 """The built site, read through HTML selectors: pages, escaping, downloads, atomic builds, publishing."""
+
 import csv
 import errno
 import gzip
@@ -17,6 +18,7 @@ from render.build import SiteError, build_site
 from render.data import page_name
 from render.publish import publish_branch, publish_folder
 from site_fixtures import TINY_MODELS, XSS_NAME, fill_tiny
+
 
 def soup_of(path: Path) -> BeautifulSoup:
     return BeautifulSoup(path.read_text(), "html.parser")
@@ -37,8 +39,21 @@ def tiny_site(db, tmp_path):
 
 def test_index_has_filters_charts_table_and_local_plotly(site):
     soup = soup_of(site / "index.html")
-    for control in ("f-ag", "f-ds", "f-tg", "f-bench", "f-prec", "f-layout", "f-modes", "f-norm",
-                    "f-family", "f-size", "f-q", "f-color", "reset"):
+    for control in (
+        "f-ag",
+        "f-ds",
+        "f-tg",
+        "f-bench",
+        "f-prec",
+        "f-layout",
+        "f-modes",
+        "f-norm",
+        "f-family",
+        "f-size",
+        "f-q",
+        "f-color",
+        "reset",
+    ):
         assert soup.select_one(f"#{control}") is not None, control
     assert {o["value"] for o in soup.select("#f-norm option")} >= {"", "GroupNorm", "BatchNorm", "LayerNorm"}
     assert soup.select_one("#chart-params") and soup.select_one("#chart-speed") and soup.select_one("table#leaderboard")
@@ -60,13 +75,23 @@ def test_index_data_holds_every_model_and_result(tiny_site, db):
 def test_model_page_shows_results_facts_environment_and_links_back(site):
     soup = soup_of(site / "models" / "test_efficientnet_gn.html")
     assert soup.select_one("h1").get_text() == "test_efficientnet_gn"
-    facts = {dt.get_text(): dd.get_text(" ", strip=True) for dt, dd in zip(soup.select(".facts dt"), soup.select(".facts dd"))}
+    facts = {
+        dt.get_text(): dd.get_text(" ", strip=True)
+        for dt, dd in zip(soup.select(".facts dt"), soup.select(".facts dd"))
+    }
     assert facts["norm"] == "GroupNorm" and facts["family"].startswith("EfficientNet")
-    accuracy = [[td.get_text() for td in r.select("td")] for r in soup.select("table.accuracy tbody tr:not(.result-group)")]
+    accuracy = [
+        [td.get_text() for td in r.select("td")] for r in soup.select("table.accuracy tbody tr:not(.result-group)")
+    ]
     assert sorted((r[8], int(r[2])) for r in accuracy) == [  # measured here and the reference figures
-        ("measured", 160), ("measured", 192),
-        ("reference:tiny-test-models-accuracy.csv", 160), ("reference:tiny-test-models-accuracy.csv", 192)]
-    throughput = [[td.get_text() for td in r.select("td")] for r in soup.select("table.throughput tbody tr:not(.result-group)")]
+        ("measured", 160),
+        ("measured", 192),
+        ("reference:tiny-test-models-accuracy.csv", 160),
+        ("reference:tiny-test-models-accuracy.csv", 192),
+    ]
+    throughput = [
+        [td.get_text() for td in r.select("td")] for r in soup.select("table.throughput tbody tr:not(.result-group)")
+    ]
     assert sorted(r[1] for r in throughput if r[15] == "measured") == ["default", "eager"]
     assert len(throughput) == 2 + 6  # + the reference: 3 compile modes x infer/train
     assert any(r[10] == "21.5" for r in throughput)  # compile time of the compiled run
@@ -81,10 +106,19 @@ def test_model_page_shows_results_facts_environment_and_links_back(site):
 def test_model_page_lists_failed_jobs_and_where_to_read_their_tracebacks(db, tmp_path):
     fill_tiny(db)
     model, other_model = list(TINY_MODELS)[:2]
-    db["jobs"].insert({"key": "abcdef1234567890", "kind": "throughput", "model": model, "status": "failed",
-                       "spec": json.dumps({"bench": "train", "compile_mode": "max-autotune"}), "attempts": 2,
-                       "error": "RuntimeError: <b>triton</b> failed", "traceback": "Traceback ...",
-                       "finished_at": "2026-11-28T10:00:00+00:00"})
+    db["jobs"].insert(
+        {
+            "key": "abcdef1234567890",
+            "kind": "throughput",
+            "model": model,
+            "status": "failed",
+            "spec": json.dumps({"bench": "train", "compile_mode": "max-autotune"}),
+            "attempts": 2,
+            "error": "RuntimeError: <b>triton</b> failed",
+            "traceback": "Traceback ...",
+            "finished_at": "2026-11-28T10:00:00+00:00",
+        }
+    )
     site = Path(build_site(db, tmp_path / "site")["out"])
     page = soup_of(site / "models" / page_name(model))
     row = page.select_one("table.failed tbody tr")
@@ -97,7 +131,10 @@ def test_model_page_lists_failed_jobs_and_where_to_read_their_tracebacks(db, tmp
 
 def test_uncatalogued_model_page_says_unknown(site):
     soup = soup_of(site / "models" / "test_byobnet.html")  # reference CSVs only
-    facts = {dt.get_text(): dd.get_text(" ", strip=True) for dt, dd in zip(soup.select(".facts dt"), soup.select(".facts dd"))}
+    facts = {
+        dt.get_text(): dd.get_text(" ", strip=True)
+        for dt, dd in zip(soup.select(".facts dt"), soup.select(".facts dd"))
+    }
     assert facts["family"] == "unknown" and facts["norm"] == "unknown"
     assert "reference:tiny-test-models-throughput.csv" in soup.select_one("table.throughput").get_text()
 
@@ -143,8 +180,12 @@ def test_failed_build_leaves_the_previous_site(tiny_site, db, monkeypatch):
     with pytest.raises(RuntimeError):
         build_site(db, tiny_site)
     assert (tiny_site / "index.html").read_text() == before
-    assert sorted(p.name for p in tiny_site.parent.iterdir()) == ["leaderboard.db", "leaderboard.db-shm",
-                                                                 "leaderboard.db-wal", "site"]
+    assert sorted(p.name for p in tiny_site.parent.iterdir()) == [
+        "leaderboard.db",
+        "leaderboard.db-shm",
+        "leaderboard.db-wal",
+        "site",
+    ]
 
 
 def test_failed_model_page_leaves_the_previous_site(tiny_site, db, monkeypatch):
@@ -162,13 +203,22 @@ def test_failed_model_page_leaves_the_previous_site(tiny_site, db, monkeypatch):
     assert not [p for p in tiny_site.parent.iterdir() if p.name.startswith(".site.")]
 
 
-@pytest.mark.parametrize("error, message", [
-    (OSError(errno.ENOSPC, "No space left on device", "assets/plotly.min.js"),
-     "no room to write assets/plotly.min.js: the disk is full. Free space (df -h {parent}) or pass --out on another disk."),
-    (OSError(errno.EROFS, "Read-only file system", "index.html"),
-     "index.html cannot be written (Read-only file system): make {parent} writable, or pass --out with a writable folder."),
-])
-def test_a_disk_that_refuses_the_site_is_one_line_and_the_previous_site_stays(tiny_site, db, monkeypatch, error, message):
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device", "assets/plotly.min.js"),
+            "no room to write assets/plotly.min.js: the disk is full. Free space (df -h {parent}) or pass --out on another disk.",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "index.html"),
+            "index.html cannot be written (Read-only file system): make {parent} writable, or pass --out with a writable folder.",
+        ),
+    ],
+)
+def test_a_disk_that_refuses_the_site_is_one_line_and_the_previous_site_stays(
+    tiny_site, db, monkeypatch, error, message
+):
     """The write patched at its boundary (tests run as root, whom a read-only folder does not stop)."""
     before = (tiny_site / "index.html").read_text()
 
@@ -207,8 +257,9 @@ def test_publish_to_a_folder_and_to_a_git_branch(site, tmp_path):
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     publish_branch(site, "gh-pages", repo)
-    files = subprocess.run(["git", "-C", str(repo), "ls-tree", "-r", "--name-only", "gh-pages"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "-C", str(repo), "ls-tree", "-r", "--name-only", "gh-pages"], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert "index.html" in files and "assets/plotly.min.js" in files and "models/test_vit.html" in files
     assert "nothing to commit" in publish_branch(site, "gh-pages", repo)
     status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
@@ -218,8 +269,12 @@ def test_publish_to_a_folder_and_to_a_git_branch(site, tmp_path):
 def test_serve_serves_the_built_site(site, run_invoke):
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "invoke", "serve", "--port", "0", "--out", str(site)],
-                               cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "serve", "--port", "0", "--out", str(site)],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         url = line.split(" at ", 1)[1].split(" ", 1)[0]
@@ -243,8 +298,10 @@ def test_full_timm_site_has_a_page_per_model_and_a_light_index(timm_site):
     payload = payload_of(site)
     assert len(payload["tp"]["m"]) == db["throughput"].count and len(payload["acc"]["m"]) == db["accuracy"].count
     # the issue's page-weight goal, checked on bytes (deterministic), not on time
-    index_bytes = sum(len(gzip.compress(p.read_bytes())) for p in
-                      [site / "index.html", *(site / "assets").glob("*.css"), *(site / "assets").glob("lb-*.js")])
+    index_bytes = sum(
+        len(gzip.compress(p.read_bytes()))
+        for p in [site / "index.html", *(site / "assets").glob("*.css"), *(site / "assets").glob("lb-*.js")]
+    )
     assert index_bytes < 300_000
     labels = [g["label"] for g in payload["groups"] if g["kind"] == "throughput"]
     assert "timm published · RTX 4090 · torch 2.4.0 · CUDA 12.4" in labels and len(labels) == len(set(labels))
@@ -254,7 +311,9 @@ def test_publishing_refuses_the_checked_out_branch_and_continues_a_remotes(tiny_
     site = Path(shutil.copytree(tiny_site, tmp_path / "site-copy"))  # changed below: the shared site stays as it is
 
     def git(repo, *args):
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
 
     work = tmp_path / "work"
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
@@ -262,8 +321,11 @@ def test_publishing_refuses_the_checked_out_branch_and_continues_a_remotes(tiny_
     git(work, "add", "notes.txt")
     git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "work")
     head = git(work, "rev-parse", "HEAD")
-    with pytest.raises(SiteError, match="Branch main is checked out in .*: publishing would replace the files you "
-                                        "work on. Publish to a branch of its own, e.g. --branch gh-pages."):
+    with pytest.raises(
+        SiteError,
+        match="Branch main is checked out in .*: publishing would replace the files you "
+        "work on. Publish to a branch of its own, e.g. --branch gh-pages.",
+    ):
         publish_branch(site, "main", work)
     assert git(work, "rev-parse", "HEAD") == head and git(work, "status", "--porcelain") == ""
 

@@ -1,4 +1,5 @@
 """The built site in Debian's Chromium (Playwright, from file://): filters, URL state, sorting, links, escaping."""
+
 import pytest
 
 from browser_pages import chart_models, column, open_index, redraw, table_models
@@ -13,7 +14,9 @@ def test_loads_from_file_url_without_console_errors(page, site):
     assert page.problems == []
     assert set(table_models(page)) >= set(TINY_MODELS)
     assert chart_models(page, "chart-params") >= set(TINY_MODELS)
-    assert page.evaluate("document.getElementById('chart-params').data.some(t => t.name === 'Pareto frontier' && t.x.length > 0)")
+    assert page.evaluate(
+        "document.getElementById('chart-params').data.some(t => t.name === 'Pareto frontier' && t.x.length > 0)"
+    )
 
 
 def test_norm_filter_leaves_exactly_its_models_in_table_and_charts(page, site):
@@ -58,7 +61,9 @@ def test_sorting_by_a_column_both_ways(page, site):
 def test_hardware_source_switch_never_mixes_sources(page, site):
     open_index(page, site)
     assert set(column(page, "source")) <= {"measured / measured", "measured"}
-    reference = page.eval_on_selector("#f-tg", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value")
+    reference = page.eval_on_selector(
+        "#f-tg", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value"
+    )
     redraw(page, lambda: page.select_option("#f-tg", reference))
     headers = page.eval_on_selector_all("#leaderboard-head th", "ths => ths.map(t => t.textContent.trim())")
     assert "max-autotune infer/s" in headers  # the reference's compile modes replace the measured ones
@@ -67,7 +72,9 @@ def test_hardware_source_switch_never_mixes_sources(page, site):
 
 def test_sorting_by_source_groups_rows_by_what_they_hold(page, site):
     open_index(page, site)
-    reference = page.eval_on_selector("#f-tg", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value")
+    reference = page.eval_on_selector(
+        "#f-tg", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value"
+    )
     redraw(page, lambda: page.select_option("#f-tg", reference))
     redraw(page, lambda: page.click("#leaderboard-head th[data-key='source'] button"))
     rank = {"measured / reference": 3, "measured": 2, "reference": 1}  # accuracy from measured, speed from reference

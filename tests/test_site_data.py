@@ -1,4 +1,5 @@
 """The site's data layer: groups, the index payload and page names, on the tiny database (site_fixtures)."""
+
 import pytest
 
 from render.data import group_key, groups, page_name, sig4

@@ -1,6 +1,7 @@
 """The index's filters in Debian's Chromium (from file://): ranges, the toy-model switch, search with
 -negation, all restored from the URL; sorting with missing values; the empty state; picking models
 to compare; what "This view" downloads carry."""
+
 import csv
 import io
 import json
@@ -21,9 +22,11 @@ def hash_state(page) -> dict:
 
 def type_range(page, key: str, low: str, high: str) -> None:
     """Type a range's bounds as a user does; the view redraws once they settle."""
+
     def typing():
         page.fill(f"#f-{key}-min", low)
         page.fill(f"#f-{key}-max", high)
+
     redraw(page, typing)
 
 
@@ -78,7 +81,7 @@ def test_sorting_by_params_keeps_rows_without_a_figure_last_both_ways(page, site
         redraw(page, lambda: page.click("#leaderboard-head th[data-key='gmacs'] button"))
         gmacs = column(page, "GMACs")
         filled = [g for g in gmacs if g]
-        assert filled and gmacs[:len(filled)] == filled  # the 192 px rows (no GMACs at that size) come last
+        assert filled and gmacs[: len(filled)] == filled  # the 192 px rows (no GMACs at that size) come last
 
 
 def test_an_unknown_filter_value_says_what_emptied_the_view_and_clears_it(page, site):
@@ -110,7 +113,10 @@ def test_picked_models_go_to_the_models_page_in_the_url(page, site):
     page.click("#pick-bar .pick-link")
     page.wait_for_url(lambda url: "/models.html#models=" in url)
     page.wait_for_selector("body[data-drawn]")
-    assert page.eval_on_selector_all("#m-facts-head th a", "links => links.map(a => a.textContent)") == ["test_vit", XSS_NAME]
+    assert page.eval_on_selector_all("#m-facts-head th a", "links => links.map(a => a.textContent)") == [
+        "test_vit",
+        XSS_NAME,
+    ]
     assert page.problems == []
 
 

@@ -1,5 +1,6 @@
 """Sources on the site: named by file, never by this machine's paths; timm's tables linked where timm
 publishes them; and the plotly.js bundle the site ships (vendored, checked, with its licence)."""
+
 import shutil
 from pathlib import Path
 
@@ -48,8 +49,11 @@ def test_no_page_shows_a_local_path(site):
 def test_sources_are_named_by_file_and_timm_tables_link_to_timm(site):
     rows = sources_table(site)
     timm = rows["timm:results-imagenet.csv"]
-    assert timm.a["href"] == TIMM_RESULTS + "results-imagenet.csv" == \
-        "https://github.com/huggingface/pytorch-image-models/blob/main/results/results-imagenet.csv"
+    assert (
+        timm.a["href"]
+        == TIMM_RESULTS + "results-imagenet.csv"
+        == "https://github.com/huggingface/pytorch-image-models/blob/main/results/results-imagenet.csv"
+    )
     reference = rows["reference:tiny-test-models-accuracy.csv"]
     assert "tiny-test-models-accuracy.csv" in reference.get_text() and reference.a is None
     assert rows["measured"].a is None
@@ -57,8 +61,9 @@ def test_sources_are_named_by_file_and_timm_tables_link_to_timm(site):
 
 def test_model_pages_link_imported_rows_to_their_published_file(site):
     soup = BeautifulSoup((site / "models" / "resnet50.html").read_text(), "html.parser")
-    assert [a["href"] for a in soup.select("table.accuracy a[href^='https://github.com']")] == \
-        [TIMM_RESULTS + "results-imagenet.csv"]
+    assert [a["href"] for a in soup.select("table.accuracy a[href^='https://github.com']")] == [
+        TIMM_RESULTS + "results-imagenet.csv"
+    ]
 
 
 def test_the_methodology_page_fits_in_a_phone_width_box(site):
@@ -66,14 +71,25 @@ def test_the_methodology_page_fits_in_a_phone_width_box(site):
     assert all(table.parent.get("class") == ["scroll"] for table in soup.select("main table"))
 
 
-@pytest.mark.parametrize("source, url, href", [
-    ("timm:results-imagenet.csv", "/home/me/timm/results/results-imagenet.csv", TIMM_RESULTS + "results-imagenet.csv"),
-    ("timm:benchmark-infer.csv", "https://example.org/r/benchmark-infer.csv?raw=1", "https://example.org/r/benchmark-infer.csv?raw=1"),
-    ("reference:tiny.csv", "/work/db/reference/tiny.csv", ""),
-    ("measured", None, ""),
-    ("timm:results sketch#1.csv", "C:/timm/results sketch#1.csv", TIMM_RESULTS + "results%20sketch%231.csv"),
-    ("timm:x.csv", "javascript:alert(1)", TIMM_RESULTS + "javascript%3Aalert%281%29"),  # never a script link
-])
+@pytest.mark.parametrize(
+    "source, url, href",
+    [
+        (
+            "timm:results-imagenet.csv",
+            "/home/me/timm/results/results-imagenet.csv",
+            TIMM_RESULTS + "results-imagenet.csv",
+        ),
+        (
+            "timm:benchmark-infer.csv",
+            "https://example.org/r/benchmark-infer.csv?raw=1",
+            "https://example.org/r/benchmark-infer.csv?raw=1",
+        ),
+        ("reference:tiny.csv", "/work/db/reference/tiny.csv", ""),
+        ("measured", None, ""),
+        ("timm:results sketch#1.csv", "C:/timm/results sketch#1.csv", TIMM_RESULTS + "results%20sketch%231.csv"),
+        ("timm:x.csv", "javascript:alert(1)", TIMM_RESULTS + "javascript%3Aalert%281%29"),  # never a script link
+    ],
+)
 def test_source_href(source, url, href):
     assert source_href(source, url) == href
 

@@ -1,6 +1,7 @@
 """The models page (models.html#models=a,b): chosen models side by side across sources, environments,
 settings and compile modes, in Debian's Chromium from file://; reached from the index's picks (see
 test_site_filters_browser) and from a model page."""
+
 from urllib.parse import unquote
 
 import pytest
@@ -28,8 +29,11 @@ def columns(page, table: str) -> list[str]:
 
 def rows(page, table: str) -> list:
     """[setting, [cell text per model]] per row, in order (group heading rows: [label, []])."""
-    return (page.eval_on_selector_all(f"#{table}-body tr", """trs => trs.map(tr => [
-        tr.firstElementChild.textContent, [...tr.querySelectorAll('td')].slice(1).map(td => td.textContent)])"""))
+    return page.eval_on_selector_all(
+        f"#{table}-body tr",
+        """trs => trs.map(tr => [
+        tr.firstElementChild.textContent, [...tr.querySelectorAll('td')].slice(1).map(td => td.textContent)])""",
+    )
 
 
 def first(table: list, setting: str) -> list:
@@ -49,7 +53,10 @@ def test_two_models_side_by_side_across_environments_and_modes(page, site):
     assert first(rows(page, "m-facts"), "norm") == ["LayerNorm", "BatchNorm"]
     accuracy = rows(page, "m-accuracy")  # measured first, then the reference
     assert first(accuracy, "imagenet · 192 px") == ["50.9 (r160_in1k)", "48.4 (r160_in1k) 0.95×"]
-    assert [cells for name, cells in accuracy if name == "imagenet · 192 px"][1] == ["41.984 (r160_in1k)", "42.376 (r160_in1k) 1.01×"]
+    assert [cells for name, cells in accuracy if name == "imagenet · 192 px"][1] == [
+        "41.984 (r160_in1k)",
+        "42.376 (r160_in1k) 1.01×",
+    ]
     assert page.problems == []
 
 
@@ -77,12 +84,14 @@ def test_unknown_names_in_the_url_are_left_out(page, site):
 def test_a_markup_model_name_is_text(page, site):
     open_models(page, site, "#models=test_vit," + "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
     assert columns(page, "m-facts")[1:] == ["test_vit", XSS_NAME]
-    assert page.inner_text("#m-chosen") .count(XSS_NAME) == 1
+    assert page.inner_text("#m-chosen").count(XSS_NAME) == 1
     assert page.problems == []  # no alert() dialog
 
 
 def test_a_model_page_links_to_the_models_page(page, site):
-    link = BeautifulSoup((site / "models" / "test_vit.html").read_text(), "html.parser").select_one("#compare-models-link")
+    link = BeautifulSoup((site / "models" / "test_vit.html").read_text(), "html.parser").select_one(
+        "#compare-models-link"
+    )
     assert unquote(link["href"]) == "../models.html#models=test_vit"
     page.goto(site.joinpath("models", "test_vit.html").as_uri())
     page.click("#compare-models-link")
@@ -92,4 +101,8 @@ def test_a_model_page_links_to_the_models_page(page, site):
 
 def test_the_models_page_loads_no_chart_library(site):
     soup = BeautifulSoup((site / "models.html").read_text(), "html.parser")
-    assert [s["src"] for s in soup.select("script[src]")] == ["assets/lb-core.js", "assets/lb-pick.js", "assets/lb-models.js"]
+    assert [s["src"] for s in soup.select("script[src]")] == [
+        "assets/lb-core.js",
+        "assets/lb-pick.js",
+        "assets/lb-models.js",
+    ]

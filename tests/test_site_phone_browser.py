@@ -1,6 +1,7 @@
 """Every page on a phone (390×844) and a desktop (1400×900) in Debian's Chromium, from file://: no
 horizontal page overflow, charts stacked on the phone under their wrapping legend, accessible chart
 names and text alternatives, table captions, a sticky table header and a visible keyboard focus."""
+
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,13 @@ from site_fixtures import XSS_NAME
 
 pytestmark = pytest.mark.browser
 PHONE, DESKTOP = (390, 844), (1400, 900)
-PAGES = ["index.html", "models/test_vit.html", "compare.html", "methodology.html", "models.html#models=test_vit,test_resnet"]
+PAGES = [
+    "index.html",
+    "models/test_vit.html",
+    "compare.html",
+    "methodology.html",
+    "models.html#models=test_vit,test_resnet",
+]
 
 
 def open_at(browser, site: Path, path: str, size: tuple):
@@ -31,6 +38,7 @@ def at(browser):
     def opener(site, path, size):
         pages.append(open_at(browser, site, path, size))
         return pages[-1]
+
     yield opener
     for page in pages:
         page.context.close()
@@ -53,7 +61,9 @@ def test_phone_charts_stack_full_width_below_their_wrapping_legend(at, site):
     legend, params, speed = box(page, "#chart-legend"), box(page, "#chart-params"), box(page, "#chart-speed")
     assert speed["top"] >= params["bottom"] and params["right"] <= PHONE[0]
     assert legend["bottom"] <= params["top"] and legend["right"] <= PHONE[0]
-    entries = page.eval_on_selector_all("#chart-legend li", "items => items.map((i) => i.getBoundingClientRect().right)")
+    entries = page.eval_on_selector_all(
+        "#chart-legend li", "items => items.map((i) => i.getBoundingClientRect().right)"
+    )
     assert len(entries) >= 5 and max(entries) <= PHONE[0]  # the entries wrap onto more lines, none off screen
     assert page.evaluate("document.getElementById('chart-params')._fullLayout.showlegend") is False
 
@@ -66,14 +76,19 @@ def test_desktop_charts_sit_side_by_side_under_one_legend(at, site):
     assert page.get_attribute("#chart-legend", "aria-label") == "Legend of both charts"
 
 
-@pytest.mark.parametrize("path, chart", [("index.html", "chart-params"), ("index.html", "chart-speed"),
-                                         ("compare.html", "chart-compare")])
+@pytest.mark.parametrize(
+    "path, chart", [("index.html", "chart-params"), ("index.html", "chart-speed"), ("compare.html", "chart-compare")]
+)
 def test_charts_have_a_name_and_a_text_alternative(at, site, path, chart):
     page = at(site, path, DESKTOP)
     assert page.get_attribute(f"#{chart}", "role") == "img"
-    name = page.eval_on_selector(f"#{chart}", "e => document.getElementById(e.getAttribute('aria-labelledby')).textContent")
+    name = page.eval_on_selector(
+        f"#{chart}", "e => document.getElementById(e.getAttribute('aria-labelledby')).textContent"
+    )
     assert name and name == page.inner_text(f"figure:has(#{chart}) figcaption")
-    text = page.eval_on_selector(f"#{chart}", "e => document.getElementById(e.getAttribute('aria-describedby')).textContent")
+    text = page.eval_on_selector(
+        f"#{chart}", "e => document.getElementById(e.getAttribute('aria-describedby')).textContent"
+    )
     assert " points" in text and " to " in text  # series, point counts and axis extents
 
 
@@ -93,8 +108,14 @@ def test_the_text_alternative_names_models_as_they_are(at, site):
     assert page.problems == []
 
 
-@pytest.mark.parametrize("path, table", [("index.html", "leaderboard"), ("compare.html", "comparison"),
-                                         ("models.html#models=test_vit,test_resnet", "m-throughput")])
+@pytest.mark.parametrize(
+    "path, table",
+    [
+        ("index.html", "leaderboard"),
+        ("compare.html", "comparison"),
+        ("models.html#models=test_vit,test_resnet", "m-throughput"),
+    ],
+)
 def test_tables_have_captions(at, site, path, table):
     page = at(site, path, PHONE)
     assert len(page.text_content(f"#{table} > caption")) > 20  # (innerText is empty while the box is off screen)
@@ -102,13 +123,18 @@ def test_tables_have_captions(at, site, path, table):
 
 def test_the_table_header_stays_in_view_while_rows_scroll(at, site):
     page = at(site, "index.html", PHONE)
-    reference = page.eval_on_selector("#f-ag", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value")
+    reference = page.eval_on_selector(
+        "#f-ag", "s => [...s.options].find(o => o.textContent.startsWith('reference')).value"
+    )
     drawn = page.get_attribute("body", "data-drawn")
     page.select_option("#f-ag", reference)  # 13 models at two sizes: longer than the phone's table box
     page.wait_for_function(f"document.body.dataset.drawn !== '{drawn}'")
     scroller = "#leaderboard-body >> xpath=ancestor::div[contains(@class, 'table-scroll')]"
     # as a reader scrolls down to it (off screen, the table is not laid out)
-    page.eval_on_selector(scroller, "e => new Promise(done => { e.scrollIntoView(); requestAnimationFrame(() => requestAnimationFrame(done)); })")
+    page.eval_on_selector(
+        scroller,
+        "e => new Promise(done => { e.scrollIntoView(); requestAnimationFrame(() => requestAnimationFrame(done)); })",
+    )
     assert page.eval_on_selector(scroller, "e => e.scrollHeight > e.clientHeight")
     page.eval_on_selector(scroller, "e => { e.scrollTop = 300; }")
     assert abs(box(page, "#leaderboard-head th")["top"] - box(page, scroller)["top"]) <= 1
@@ -120,9 +146,10 @@ def test_keyboard_focus_on_a_sort_button_is_visible(at, site):
     page.focus("#view-json")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('th') !== null")
-    outline = page.evaluate("(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; })()")
+    outline = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; })()"
+    )
     assert outline[0] != "none" and float(outline[1].rstrip("px")) >= 2
-
 
 
 def drawn_trace_types(page) -> list:

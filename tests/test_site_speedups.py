@@ -1,5 +1,6 @@
 """Speed-ups, achieved FLOP/s and % of peak: the data (render/speedups.py, render/devices.py), the
 index's payload, the model pages (grouped by hardware / source) and the methodology page."""
+
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,14 +16,22 @@ from render.speedups import annotate, speedups
 from site_fixtures import fill_tiny
 
 # The tiny-test-model reference (RTX 4090, amp): samples/s of test_vit by (bench, compile mode).
-TEST_VIT = {("infer", "default"): 146050.34, ("infer", "reduce-overhead"): 274007.61,
-            ("infer", "max-autotune"): 300560.67, ("train", "default"): 38321.33,
-            ("train", "reduce-overhead"): 86652.08, ("train", "max-autotune"): 87518.73}
+TEST_VIT = {
+    ("infer", "default"): 146050.34,
+    ("infer", "reduce-overhead"): 274007.61,
+    ("infer", "max-autotune"): 300560.67,
+    ("train", "default"): 38321.33,
+    ("train", "reduce-overhead"): 86652.08,
+    ("train", "max-autotune"): 87518.73,
+}
 
 
 def reference_rows(data: dict, model: str = "test_vit") -> dict:
-    return {(r["bench"], r["compile_mode"]): r for r in data["throughput"]
-            if r["model"] == model and r["source"].startswith("reference:")}
+    return {
+        (r["bench"], r["compile_mode"]): r
+        for r in data["throughput"]
+        if r["model"] == model and r["source"].startswith("reference:")
+    }
 
 
 @pytest.fixture
@@ -54,21 +63,36 @@ def test_reference_speedups_are_over_default_where_no_eager_figure_exists(refere
 
 
 def test_measured_speedups_are_over_eager(tiny_data):
-    measured = {r["compile_mode"]: r for r in tiny_data["throughput"]
-                if r["model"] == "test_resnet" and r["source"] == "measured"}
+    measured = {
+        r["compile_mode"]: r
+        for r in tiny_data["throughput"]
+        if r["model"] == "test_resnet" and r["source"] == "measured"
+    }
     assert measured["default"]["speedup"] == pytest.approx(1.4) and measured["default"]["speedup_base"] == "eager"
     assert measured["eager"]["speedup"] == 1.0
 
 
 def throughput_row(model, mode, sps, bench="infer", source="measured"):
-    return {"model": model, "compile_mode": mode, "samples_per_sec": sps, "bench": bench, "precision": "fp32",
-            "img_size": 224, "source": source, "environment_id": "env1", "channels_last": 0}
+    return {
+        "model": model,
+        "compile_mode": mode,
+        "samples_per_sec": sps,
+        "bench": bench,
+        "precision": "fp32",
+        "img_size": 224,
+        "source": source,
+        "environment_id": "env1",
+        "channels_last": 0,
+    }
 
 
 def test_no_speedup_without_the_baseline_figure_or_a_second_mode():
-    rows = [throughput_row("a", "eager", 100.0), throughput_row("a", "default", 150.0),
-            throughput_row("b", "default", 300.0),                         # b has no eager figure: none
-            throughput_row("c", "default", 50.0, bench="train")]            # the only mode of its setting
+    rows = [
+        throughput_row("a", "eager", 100.0),
+        throughput_row("a", "default", 150.0),
+        throughput_row("b", "default", 300.0),  # b has no eager figure: none
+        throughput_row("c", "default", 50.0, bench="train"),
+    ]  # the only mode of its setting
     ratios, bases, per_setting = speedups(rows, [(group_key(r), r["bench"], r["precision"], "NCHW") for r in rows])
     assert ratios == [1.0, 1.5, None, None] and bases == ["eager", "eager", None, None]
     assert {setting[1]: mode for setting, mode in per_setting.items()} == {"infer": "eager", "train": None}
@@ -80,12 +104,25 @@ def test_achieved_flops_count_two_per_mac_and_three_passes_for_training():
     assert achieved_tflops(None, 1000.0, "infer") is None
 
 
-@pytest.mark.parametrize("name, label", [
-    ("NVIDIA GeForce RTX 4090", "RTX 4090"), ("RTX 4090", "RTX 4090"), ("NVIDIA H200", "H200 SXM"),
-    ("NVIDIA H200 NVL", "H200 NVL"), ("NVIDIA H100 80GB HBM3", "H100 SXM"), ("NVIDIA A100-SXM4-80GB", "A100"),
-    ("NVIDIA A100 80GB PCIe", "A100"), ("NVIDIA L4", "L4"), ("RTX 3090", "RTX 3090"),
-    ("NVIDIA GeForce RTX 4090 Laptop GPU", None), ("NVIDIA GeForce RTX 4090 D", None), ("RTX 5090", None),
-    ("cpu: Intel Core i7-12700H", None), (None, None)])
+@pytest.mark.parametrize(
+    "name, label",
+    [
+        ("NVIDIA GeForce RTX 4090", "RTX 4090"),
+        ("RTX 4090", "RTX 4090"),
+        ("NVIDIA H200", "H200 SXM"),
+        ("NVIDIA H200 NVL", "H200 NVL"),
+        ("NVIDIA H100 80GB HBM3", "H100 SXM"),
+        ("NVIDIA A100-SXM4-80GB", "A100"),
+        ("NVIDIA A100 80GB PCIe", "A100"),
+        ("NVIDIA L4", "L4"),
+        ("RTX 3090", "RTX 3090"),
+        ("NVIDIA GeForce RTX 4090 Laptop GPU", None),
+        ("NVIDIA GeForce RTX 4090 D", None),
+        ("RTX 5090", None),
+        ("cpu: Intel Core i7-12700H", None),
+        (None, None),
+    ],
+)
 def test_device_names_match_whole_as_torch_and_timm_spell_them(name, label):
     device = device_of(name)
     assert (device.label if device else None) == label
@@ -117,13 +154,26 @@ def test_no_flops_without_gmacs(reference_data):
 def test_index_payload_carries_speedups_peaks_and_the_flop_convention(tiny_data):
     payload = index_payload(tiny_data)
     tp, labels, groups = payload["tp"], payload["labels"], payload["groups"]
-    vit = next(i for i, m in enumerate(tp["m"]) if payload["models"]["name"][m] == "test_vit"
-               and labels["compile"][tp["c"][i]] == "reduce-overhead" and labels["bench"][tp["b"][i]] == "infer")
+    vit = next(
+        i
+        for i, m in enumerate(tp["m"])
+        if payload["models"]["name"][m] == "test_vit"
+        and labels["compile"][tp["c"][i]] == "reduce-overhead"
+        and labels["bench"][tp["b"][i]] == "infer"
+    )
     assert tp["x"][vit] == 1.876
-    bases = {(groups[g]["collection"], labels["bench"][b], labels["compile"][c]) for g, b, p, l, c in payload["figures"]["bases"]}
-    assert bases == {("measured", "infer", "eager"), ("reference", "infer", "default"), ("reference", "train", "default")}
+    bases = {
+        (groups[g]["collection"], labels["bench"][b], labels["compile"][c])
+        for g, b, p, _layout, c in payload["figures"]["bases"]
+    }
+    assert bases == {
+        ("measured", "infer", "eager"),
+        ("reference", "infer", "default"),
+        ("reference", "train", "default"),
+    }
     assert [(groups[g]["collection"], labels["precision"][p], peak) for g, p, peak in payload["figures"]["peaks"]] == [
-        ("reference", "amp", 165.2)]
+        ("reference", "amp", 165.2)
+    ]
     assert payload["figures"]["flops"] == {"infer": 2, "train": 6}
 
 
@@ -134,9 +184,13 @@ def soup_of(path: Path) -> BeautifulSoup:
 def model_page_groups(site: Path, model: str, kind: str = "throughput") -> list[tuple[str, list]]:
     """(heading, rows as cell texts) per hardware / source group of a model page's table."""
     page = soup_of(site / "models" / f"{model}.html")
-    return [(body.select_one("tr.result-group").get_text(" ", strip=True),
-             [[td.get_text(strip=True) for td in tr.select("td")] for tr in body.select("tr:not(.result-group)")])
-            for body in page.select(f"table.{kind} tbody")]
+    return [
+        (
+            body.select_one("tr.result-group").get_text(" ", strip=True),
+            [[td.get_text(strip=True) for td in tr.select("td")] for tr in body.select("tr:not(.result-group)")],
+        )
+        for body in page.select(f"table.{kind} tbody")
+    ]
 
 
 def test_model_page_groups_results_by_hardware_and_source(site):
@@ -144,14 +198,24 @@ def test_model_page_groups_results_by_hardware_and_source(site):
     assert [heading.split(" · ")[0] for heading, _ in groups] == ["measured", "reference"]
     assert "cpu: Test CPU" in groups[0][0] and "RTX 4090" in groups[1][0]
     assert [{row[15] for row in rows} for _, rows in groups] == [  # never interleaved
-        {"measured"}, {"reference:tiny-test-models-throughput.csv"}]
+        {"measured"},
+        {"reference:tiny-test-models-throughput.csv"},
+    ]
     reference = groups[1][1]
-    assert [(r[0], r[1]) for r in reference] == [("infer", "default"), ("infer", "reduce-overhead"), ("infer", "max-autotune"),
-                                                ("train", "default"), ("train", "reduce-overhead"), ("train", "max-autotune")]
+    assert [(r[0], r[1]) for r in reference] == [
+        ("infer", "default"),
+        ("infer", "reduce-overhead"),
+        ("infer", "max-autotune"),
+        ("train", "default"),
+        ("train", "reduce-overhead"),
+        ("train", "max-autotune"),
+    ]
     assert reference[1][8] == "1.88× default" and reference[0][8] == ""  # the baseline has no speed-up of its own
     assert reference[1][13] == "27.4" and reference[1][14] == "16.6%"
     assert [heading.split(" · ")[0] for heading, _ in model_page_groups(site, "test_vit", "accuracy")] == [
-        "measured", "reference (environment not published)"]
+        "measured",
+        "reference (environment not published)",
+    ]
 
 
 def test_model_page_links_keep_the_rows_setting_and_find_exactly_the_model(site):
@@ -160,7 +224,11 @@ def test_model_page_links_keep_the_rows_setting_and_find_exactly_the_model(site)
     state = parse_qs(urlsplit(link["href"]).fragment)
     assert state["tg"][0].startswith("reference@") and state["model"] == ["test_vit"]
     assert (state["bench"], state["prec"], state["layout"], state["modes"]) == (
-        ["train"], ["amp"], ["NCHW · fast-norm"], ["reduce-overhead"])
+        ["train"],
+        ["amp"],
+        ["NCHW · fast-norm"],
+        ["reduce-overhead"],
+    )
     assert page.select_one("#back-link")["href"] == "../index.html#model=test_vit"
     assert page.select_one("script[src='../assets/lb-model.js']") is not None  # keeps the index's settings
 

@@ -1,5 +1,6 @@
 """The index's speed-ups, FLOP/s, legends and colours, and the click-through to model pages and back,
 in Debian's Chromium at 1400×900 (file://)."""
+
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,8 +25,9 @@ def page(browser):
 
 def reference_view(page, site, extra: str = "") -> None:
     """The index from a fresh load, showing the RTX 4090 reference figures (and `extra` settings)."""
-    payload = json.loads(BeautifulSoup((site / "index.html").read_text(), "html.parser").select_one(
-        "script#leaderboard-data").string)
+    payload = json.loads(
+        BeautifulSoup((site / "index.html").read_text(), "html.parser").select_one("script#leaderboard-data").string
+    )
     key = next(g["key"] for g in payload["groups"] if g["kind"] == "throughput" and g["collection"] == "reference")
     page.goto("about:blank")
     open_index(page, site, "#" + "&".join(p for p in (f"tg={key}", extra) if p))
@@ -61,13 +63,16 @@ def point_colours(page, chart: str) -> dict:
 def point_position(page, chart: str, model: str) -> tuple[float, float]:
     """Where a model's first point is drawn in the viewport (scrolled to), from the chart's own axes."""
     page.locator(f"#{chart}").scroll_into_view_if_needed()
-    return page.evaluate("""([id, name]) => {
+    return page.evaluate(
+        """([id, name]) => {
         const gd = document.getElementById(id), L = gd._fullLayout;
         const t = gd.data.find((t) => (t.customdata || []).includes(name) && t.name !== 'Pareto frontier');
         const i = t.customdata.indexOf(name), box = gd.getBoundingClientRect();
         const xa = L[(t.xaxis || 'x').replace('x', 'xaxis')], ya = L[(t.yaxis || 'y').replace('y', 'yaxis')];
         return [box.left + xa._offset + xa.c2p(xa.d2c(t.x[i])), box.top + ya._offset + ya.c2p(ya.d2c(t.y[i]))];
-    }""", [chart, model])
+    }""",
+        [chart, model],
+    )
 
 
 def test_reference_speedups_in_the_table_and_the_dot_plots(page, site):
@@ -169,7 +174,7 @@ def test_a_points_hover_label_wears_its_legend_colour(page, site):
         page.mouse.move(x, y)
         page.wait_for_selector(f"#{chart} .hovertext")
         fill = page.eval_on_selector(f"#{chart} .hovertext path", "p => getComputedStyle(p).fill")
-        assert fill == "rgb({}, {}, {})".format(*(int(colours["ViT"][i:i + 2], 16) for i in (1, 3, 5)))
+        assert fill == "rgb({}, {}, {})".format(*(int(colours["ViT"][i : i + 2], 16) for i in (1, 3, 5)))
         page.mouse.move(1, 1)
     assert warnings == [] and page.problems == []  # no "Invalid color specifier" from plotly
 
@@ -188,7 +193,8 @@ def test_a_chart_point_opens_its_model_page_keeping_the_settings(page, site):
     page.click("#back-link")
     page.wait_for_selector("body[data-drawn]")
     assert set(table_models(page)) == {"test_vit"} and page.input_value("#f-bench") == page.eval_on_selector(
-        "#f-bench", "s => [...s.options].find(o => o.textContent === 'train').value")
+        "#f-bench", "s => [...s.options].find(o => o.textContent === 'train').value"
+    )
 
 
 def test_params_chart_points_open_model_pages_too(page, site):
@@ -216,8 +222,9 @@ def test_a_model_pages_row_link_opens_the_index_at_that_rows_setting(page, site)
     page.wait_for_selector("body[data-drawn]")
     assert set(table_models(page)) == {"test_vit"}
     assert page.inner_text("#f-bench option:checked") == "train" and page.inner_text("#f-prec option:checked") == "amp"
-    assert page.eval_on_selector_all("#f-modes input:checked", "boxes => boxes.map(b => b.parentElement.textContent.trim())") == [
-        "reduce-overhead"]
+    assert page.eval_on_selector_all(
+        "#f-modes input:checked", "boxes => boxes.map(b => b.parentElement.textContent.trim())"
+    ) == ["reduce-overhead"]
     assert row_cell(page, "test_vit", "reduce-overhead vs default") == "2.26×"  # 86,652 / 38,321 in training
 
 
@@ -227,7 +234,8 @@ def test_the_dot_plots_wait_until_they_are_scrolled_near(browser, site):
     open_index(page, site)
     page.wait_for_timeout(300)  # time enough for a draw that was not deferred
     assert page.get_attribute("#speedups", "data-drawn") is None and page.evaluate(
-        "!document.getElementById('chart-speedup-infer').data")
+        "!document.getElementById('chart-speedup-infer').data"
+    )
     show_speedups(page)
     assert [t["name"] for t in traces(page, "chart-speedup-infer")] == ["default"]
     context.close()

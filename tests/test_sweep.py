@@ -1,4 +1,5 @@
 """Planning: which jobs a sweep makes, and keys that change exactly when the result would."""
+
 import pytest
 
 from jobs.sweep import BUILTIN_SWEEPS, Narrowing, Target, UnknownSweep, data_settings, get_sweep, plan_jobs
@@ -33,7 +34,9 @@ def test_a_mode_that_is_another_on_the_cpu_is_not_measured_twice():
 
     config = {"compile_modes": ["eager", "default", "reduce-overhead", "max-autotune"]}
     assert planned_modes(config, CPU, Narrowing()) == (
-        ["eager", "default", "max-autotune"], {"reduce-overhead": "it is default there (no CUDA graphs without CUDA)"})
+        ["eager", "default", "max-autotune"],
+        {"reduce-overhead": "it is default there (no CUDA graphs without CUDA)"},
+    )
     assert planned_modes(config, GPU, Narrowing()) == (config["compile_modes"], {})
     asked_alone = planned_modes(config, CPU, Narrowing(compile_modes=["reduce-overhead"]))
     assert asked_alone == (["reduce-overhead"], {})  # asked for alone, it is measured
@@ -46,8 +49,10 @@ def test_the_default_sweep_on_a_cpu_is_eager_against_default_and_says_what_it_le
     assert len(jobs) == 18 * 2 * 2
     assert {j.spec["compile_mode"] for j in jobs} == {"eager", "default"}
     _, why = planned_modes(BUILTIN_SWEEPS["default"]["throughput"], CPU, Narrowing())
-    assert why == {"reduce-overhead": "it is default there (no CUDA graphs without CUDA)",
-                   "max-autotune": "the sweep measures eager, default on a cpu; --compile-mode max-autotune asks for it"}
+    assert why == {
+        "reduce-overhead": "it is default there (no CUDA graphs without CUDA)",
+        "max-autotune": "the sweep measures eager, default on a cpu; --compile-mode max-autotune asks for it",
+    }
     asked = plan_jobs(BUILTIN_SWEEPS["default"], CPU, None, Narrowing(compile_modes=["default", "max-autotune"]))
     assert {j.spec["compile_mode"] for j in asked} == {"default", "max-autotune"}  # an explicit ask wins
     on_gpu = plan_jobs(BUILTIN_SWEEPS["default"], GPU, None, Narrowing(kinds=["throughput"]))
@@ -74,8 +79,9 @@ def test_library_versions_are_part_of_the_key(monkeypatch):
 
 
 def test_narrowing_by_models_kind_bench_and_compile_mode(tmp_path):
-    narrowing = Narrowing(models=["test_efficientnet_*"], kinds=["throughput"], benches=["train"],
-                          compile_modes=["default"])
+    narrowing = Narrowing(
+        models=["test_efficientnet_*"], kinds=["throughput"], benches=["train"], compile_modes=["default"]
+    )
     jobs = plan_jobs(BUILTIN_SWEEPS["default"], CPU, data_settings(str(tmp_path)), narrowing)
     assert sorted(j.model for j in jobs) == ["test_efficientnet_evos", "test_efficientnet_gn", "test_efficientnet_ln"]
     assert {(j.kind, j.spec["bench"], j.spec["compile_mode"]) for j in jobs} == {("throughput", "train", "default")}
@@ -97,8 +103,13 @@ def test_planning_catalogues_large_models_without_allocating_them(monkeypatch):
 
     built_on = {}
     real = jobs.catalog.model_facts
-    monkeypatch.setattr(jobs.catalog, "model_facts", lambda name, device="cpu": built_on.setdefault(name, device) and real(name, device))
-    sweep = {"models": ["test_vit", "vit_giant_patch14_224"], "throughput": {"benches": ["infer"], "compile_modes": ["eager"]}}
+    monkeypatch.setattr(
+        jobs.catalog, "model_facts", lambda name, device="cpu": built_on.setdefault(name, device) and real(name, device)
+    )
+    sweep = {
+        "models": ["test_vit", "vit_giant_patch14_224"],
+        "throughput": {"benches": ["infer"], "compile_modes": ["eager"]},
+    }
     result = plan_as_dicts(sweep, Target("cpu", "cpu: x", 1), None, Narrowing(), catalogued=set())
     assert result["status"] == "done", result
     assert built_on == {"test_vit": "cpu", "vit_giant_patch14_224": "meta"}

@@ -1,9 +1,10 @@
 """Throughput jobs on CPU: specs, every compile mode, both benches, OOM back-off, results, the CLI."""
+
 import csv
 import json
 import os
-import time
 import re
+import time
 
 import pytest
 import timm
@@ -11,11 +12,10 @@ import torch
 from torch._dynamo.utils import counters
 
 from db.columns import PROVENANCE_COLUMNS, RUN_COLUMNS_M004, THROUGHPUT_COLUMNS
-from jobs.catalog import count_gmacs
 from db.errors import LeaderboardError
+from jobs.catalog import count_gmacs
 from jobs.measuring import is_out_of_memory
-from jobs.throughput import (DEFAULTS, describe, run_throughput,
-                             validate_throughput_spec)
+from jobs.throughput import DEFAULTS, describe, run_throughput, validate_throughput_spec
 from jobs.throughput_measure import build_model, count_mactivations, make_step
 
 # Tiny jobs: the smallest models at a small size, two steps, two or three repeats.
@@ -37,29 +37,37 @@ def run_counting_graphs(spec: dict) -> tuple[dict, int]:
 
 # --- specs -----------------------------------------------------------------------------------
 
+
 def test_validate_fills_the_defaults_and_drops_the_weight_tag():
     spec = validate_throughput_spec({"model": "test_vit.r160_in1k", "kind": "throughput", "steps": None})
     assert spec["model"] == "test_vit"
     assert (spec["batch_size"], spec["warmup_steps"], spec["steps"], spec["repeats"]) == (
-        DEFAULTS.batch_size, DEFAULTS.warmup_steps, DEFAULTS.steps, DEFAULTS.repeats)
+        DEFAULTS.batch_size,
+        DEFAULTS.warmup_steps,
+        DEFAULTS.steps,
+        DEFAULTS.repeats,
+    )
     assert (spec["bench"], spec["compile_mode"], spec["precision"]) == ("infer", "eager", "fp32")
     assert spec["img_size"] is None and spec["device"] is None and "kind" not in spec
 
 
-@pytest.mark.parametrize("bad, named", [
-    ({"compile_mode": "fast"}, "compile_mode 'fast'"),
-    ({"precision": "fp64"}, "precision 'fp64'"),
-    ({"bench": "eval"}, "bench 'eval'"),
-    ({"img_size": 0}, "img_size 0"),
-    ({"img_size": "abc"}, "img_size 'abc'"),
-    ({"batch_size": -8}, "batch_size -8"),
-    ({"steps": 0}, "steps 0"),
-    ({"warmup_steps": -1}, "warmup_steps -1"),
-    ({"channels_last": "maybe"}, "channels_last 'maybe'"),
-    ({"device": "gpu"}, "device 'gpu'"),
-    ({"model": "test_vitt"}, "Unknown model 'test_vitt'"),
-    ({"model": "test_vit*"}, "matches 5 models"),
-])
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        ({"compile_mode": "fast"}, "compile_mode 'fast'"),
+        ({"precision": "fp64"}, "precision 'fp64'"),
+        ({"bench": "eval"}, "bench 'eval'"),
+        ({"img_size": 0}, "img_size 0"),
+        ({"img_size": "abc"}, "img_size 'abc'"),
+        ({"batch_size": -8}, "batch_size -8"),
+        ({"steps": 0}, "steps 0"),
+        ({"warmup_steps": -1}, "warmup_steps -1"),
+        ({"channels_last": "maybe"}, "channels_last 'maybe'"),
+        ({"device": "gpu"}, "device 'gpu'"),
+        ({"model": "test_vitt"}, "Unknown model 'test_vitt'"),
+        ({"model": "test_vit*"}, "matches 5 models"),
+    ],
+)
 def test_validate_names_a_bad_value_in_one_line(bad, named):
     with pytest.raises(LeaderboardError) as error:
         validate_throughput_spec({**TINY, **bad})
@@ -76,6 +84,7 @@ def test_a_bad_spec_is_a_failed_result_not_an_exception():
 
 
 # --- eager: fields, units, both benches -------------------------------------------------------
+
 
 def test_eager_inference_result_fields_and_units():
     result, graphs = run_counting_graphs({**TINY, "img_size": None})
@@ -114,15 +123,28 @@ def test_eager_train_step_updates_the_weights_and_inference_does_not():
 
 
 def test_eager_train_with_amp_bf16_channels_last_and_fast_norm():
-    result = run_throughput({**TINY, "model": "test_convnext", "bench": "train", "precision": "amp_bf16",
-                             "channels_last": True, "fast_norm": True})
+    result = run_throughput(
+        {
+            **TINY,
+            "model": "test_convnext",
+            "bench": "train",
+            "precision": "amp_bf16",
+            "channels_last": True,
+            "fast_norm": True,
+        }
+    )
     assert result["status"] == "done", result["error"]
     assert (result["bench"], result["precision"], result["channels_last"], result["fast_norm"]) == (
-        "train", "amp_bf16", 1, 1)
+        "train",
+        "amp_bf16",
+        1,
+        1,
+    )
     assert not timm.layers.is_fast_norm()  # the global switch is restored after the job
 
 
 # --- compile modes (each compiles for 10-40 s on this CPU) ------------------------------------
+
 
 @pytest.mark.slow
 def test_default_compile_time_is_stored_apart_from_throughput():
@@ -134,8 +156,7 @@ def test_default_compile_time_is_stored_apart_from_throughput():
 
 @pytest.mark.slow
 def test_reduce_overhead_training_runs_on_cpu_labelled_as_cpu():
-    result, graphs = run_counting_graphs({**TINY, "compile_mode": "reduce-overhead", "bench": "train",
-                                          "repeats": 2})
+    result, graphs = run_counting_graphs({**TINY, "compile_mode": "reduce-overhead", "bench": "train", "repeats": 2})
     assert graphs >= 1 and result["compile_s"] > 0
     assert result["environment"]["device_type"] == "cpu" and result["environment"]["device"].startswith("cpu")
     assert result["cudagraph_skips"] is None  # CUDA graphs only exist on CUDA
@@ -143,19 +164,23 @@ def test_reduce_overhead_training_runs_on_cpu_labelled_as_cpu():
 
 @pytest.mark.slow
 def test_max_autotune_inference():
-    result, graphs = run_counting_graphs({**TINY, "compile_mode": "max-autotune", "img_size": 32,
-                                          "batch_size": 2, "repeats": 2})
+    result, graphs = run_counting_graphs(
+        {**TINY, "compile_mode": "max-autotune", "img_size": 32, "batch_size": 2, "repeats": 2}
+    )
     assert graphs >= 1 and result["compile_mode"] == "max-autotune" and result["compile_s"] > 0
 
 
 # --- out-of-memory back-off -------------------------------------------------------------------
 
+
 def out_of_memory_above(limit: int, attempts: list, error=torch.OutOfMemoryError):
     """A before_attempt seam that records batch sizes and fails the ones above `limit` like a full GPU."""
+
     def before_attempt(batch_size):
         attempts.append(batch_size)
         if batch_size > limit:
             raise error(f"CUDA out of memory. Tried to allocate {batch_size} GiB")
+
     return before_attempt
 
 
@@ -192,8 +217,9 @@ def test_timms_decay_steps_from_1024():
 
 def test_other_errors_fail_the_job_without_retrying():
     attempts = []
-    result = run_throughput({**TINY, "batch_size": 16},
-                            before_attempt=lambda batch_size: attempts.append(batch_size) or 1 / 0)
+    result = run_throughput(
+        {**TINY, "batch_size": 16}, before_attempt=lambda batch_size: attempts.append(batch_size) or 1 / 0
+    )
     assert attempts == [16]
     assert result["status"] == "failed" and result["error"] == "ZeroDivisionError: division by zero"
     assert result["batch_size"] == 16 and result["samples_per_sec"] is None
@@ -201,8 +227,9 @@ def test_other_errors_fail_the_job_without_retrying():
 
 def test_a_real_model_error_is_reported_with_its_type_and_not_retried():
     attempts = []
-    result = run_throughput({**TINY, "model": "test_vit", "img_size": 8, "batch_size": 16},
-                            before_attempt=attempts.append)
+    result = run_throughput(
+        {**TINY, "model": "test_vit", "img_size": 8, "batch_size": 16}, before_attempt=attempts.append
+    )
     assert attempts == [16]
     assert result["status"] == "failed" and result["error"].startswith("AssertionError: Input height (8)")
     assert result["img_size"] == 8 and result["environment"]["device_type"] == "cpu"
@@ -222,6 +249,7 @@ def test_out_of_memory_is_recognised_through_a_compiler_error():
 
 # --- activations, against timm's published benchmark figures ----------------------------------
 
+
 def test_activation_counts_match_timms_published_infer_macts(timm_results):
     with open(timm_results / "benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv") as f:
         published = {(r["model"], int(r["infer_img_size"])): float(r["infer_macts"]) for r in csv.DictReader(f)}
@@ -232,19 +260,40 @@ def test_activation_counts_match_timms_published_infer_macts(timm_results):
 
 # --- the command line -------------------------------------------------------------------------
 
+
 def printed(stdout: str, field: str) -> str:
     return re.search(rf"^{field}\s+(.+)$", stdout, re.M).group(1).strip()
 
 
 def test_invoke_bench_prints_and_stores_the_result_with_its_environment(run_invoke, db):
-    result = run_invoke("bench", "--model", "test_vit", "--bench", "train", "--img-size", "64",
-                        "--batch-size", "4", "--steps", "2", "--repeats", "2", "--warmup", "1")
+    result = run_invoke(
+        "bench",
+        "--model",
+        "test_vit",
+        "--bench",
+        "train",
+        "--img-size",
+        "64",
+        "--batch-size",
+        "4",
+        "--steps",
+        "2",
+        "--repeats",
+        "2",
+        "--warmup",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     rows = list(db["throughput"].rows)
     assert len(rows) == 1
     row = rows[0]
     assert (row["model"], row["bench"], row["compile_mode"], row["img_size"], row["batch_size"]) == (
-        "test_vit", "train", "eager", 64, 4)
+        "test_vit",
+        "train",
+        "eager",
+        64,
+        4,
+    )
     assert row["source"] == "measured" and (row["steps"], row["repeats"]) == (2, 2)
     assert printed(result.stdout, "samples_per_sec").startswith(f"{row['samples_per_sec']} (min")
     assert float(printed(result.stdout, "step_time_ms")) == row["step_time_ms"]
@@ -253,12 +302,17 @@ def test_invoke_bench_prints_and_stores_the_result_with_its_environment(run_invo
     assert (env["torch"], env["timm"]) == (torch.__version__, timm.__version__)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--compile-mode", "fast"],
-     "compile_mode 'fast' is not one of eager, default, reduce-overhead, max-autotune. Try --compile-mode eager."),
-    (["--img-size", "0"], "Bad img_size '0': it must be a whole number >= 1."),
-    (["--batch-size", "-2"], "Bad batch_size '-2': it must be a whole number >= 1."),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--compile-mode", "fast"],
+            "compile_mode 'fast' is not one of eager, default, reduce-overhead, max-autotune. Try --compile-mode eager.",
+        ),
+        (["--img-size", "0"], "Bad img_size '0': it must be a whole number >= 1."),
+        (["--batch-size", "-2"], "Bad batch_size '-2': it must be a whole number >= 1."),
+    ],
+)
 def test_invoke_bench_bad_flag_is_one_line_before_any_work(run_invoke, db_path, flags, message):
     result = run_invoke("bench", "--model", "test_resnet", *flags)
     assert result.returncode != 0 and result.stderr.strip() == message
@@ -268,8 +322,12 @@ def test_invoke_bench_bad_flag_is_one_line_before_any_work(run_invoke, db_path, 
 
 def test_invoke_bench_help_states_the_code_defaults(run_invoke):
     help_text = " ".join(run_invoke("--help", "bench").stdout.split())
-    for flag, value in (("batch-size", DEFAULTS.batch_size), ("steps", DEFAULTS.steps),
-                        ("warmup", DEFAULTS.warmup_steps), ("repeats", DEFAULTS.repeats)):
+    for flag, value in (
+        ("batch-size", DEFAULTS.batch_size),
+        ("steps", DEFAULTS.steps),
+        ("warmup", DEFAULTS.warmup_steps),
+        ("repeats", DEFAULTS.repeats),
+    ):
         assert re.search(rf"--{flag}=\S+ (?:(?! --).)*\(default {value}\)", help_text), flag
 
 
@@ -295,8 +353,21 @@ def test_cpu_peak_memory_is_not_hidden_by_an_earlier_larger_peak():
 
 def test_invoke_bench_shows_where_a_job_error_came_from(run_invoke, db):
     """A bug or a model error is more than one line: its traceback is printed (a user error is not)."""
-    result = run_invoke("bench", "--model", "test_vit", "--img-size", "8", "--batch-size", "2",
-                        "--steps", "1", "--repeats", "1", "--warmup", "0")
+    result = run_invoke(
+        "bench",
+        "--model",
+        "test_vit",
+        "--img-size",
+        "8",
+        "--batch-size",
+        "2",
+        "--steps",
+        "1",
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+    )
     assert result.returncode == 1
     assert "Traceback (most recent call last)" in result.stderr and "throughput_measure.py" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Throughput job failed: AssertionError: Input height (8)")
@@ -332,8 +403,14 @@ def test_max_autotune_on_a_gpu_autotunes_in_its_turn_and_the_turn_holds_on_for_c
         held_at_each_call = []
         with ExitStack() as stack:
             phases = Phases()
-            run_timed(lambda: held_at_each_call.append(turn_held()), nullcontext, lambda: None, timing, phases,
-                      TurnTaker(stack, phases, before_first_call=in_turn))
+            run_timed(
+                lambda calls=held_at_each_call: calls.append(turn_held()),
+                nullcontext,
+                lambda: None,
+                timing,
+                phases,
+                TurnTaker(stack, phases, before_first_call=in_turn),
+            )
             assert turn_held()
         assert held_at_each_call == [in_turn, True, True, True] and not turn_held()
 
@@ -362,5 +439,7 @@ def test_a_job_times_its_steps_only_in_its_turn_and_says_where_its_seconds_went(
     phases = result["phases_s"]
     assert set(phases) == {"environment", "device", "build", "first_call", "device_wait", "warmup", "timed", "count"}
     assert 0.9 < phases["device_wait"] < 30
-    assert json.loads(wait_file.read_text()) == {"waited_s": pytest.approx(phases["device_wait"], abs=0.01),
-                                                 "since": None}
+    assert json.loads(wait_file.read_text()) == {
+        "waited_s": pytest.approx(phases["device_wait"], abs=0.01),
+        "since": None,
+    }

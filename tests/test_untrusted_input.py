@@ -1,6 +1,7 @@
 """Every imported file is untrusted: any bytes, size, encoding or names. Each is either
 stored or refused with one line naming the spot (ImportRefused), never another exception; and
 whatever was stored, the site builds, links every model page, and shows every string as text."""
+
 import csv
 import io
 import json
@@ -20,23 +21,49 @@ CASES = 60  # seeded: the same files every run; ~0.1 s each, and a site build af
 
 # Names a model, dataset or precision may arrive with: markup, paths, unicode, absurd lengths.
 HOSTILE_NAMES = [
-    "<script>alert(1)</script>", "<b>x</b>", '<a href="javascript:alert(1)">x</a>', "%{text}", "../../etc/passwd",
-    "a/b\\c", ".", "..", ".hidden", "CON", "tiny test", "x" * 300, "y" * 2000, "mo\x00del", "tab\there",
-    "new\nline", "\u202eevil", "zero\u200bwidth", "caf\u00e9", "\U0001F600\U0001F680", "\u0394\u03b9\u03ac",
-    "\udcff", "\ufeffbom", "quote\"comma,", "=cmd|' /C calc'!A0", "",
+    "<script>alert(1)</script>",
+    "<b>x</b>",
+    '<a href="javascript:alert(1)">x</a>',
+    "%{text}",
+    "../../etc/passwd",
+    "a/b\\c",
+    ".",
+    "..",
+    ".hidden",
+    "CON",
+    "tiny test",
+    "x" * 300,
+    "y" * 2000,
+    "mo\x00del",
+    "tab\there",
+    "new\nline",
+    "\u202eevil",
+    "zero\u200bwidth",
+    "caf\u00e9",
+    "\U0001f600\U0001f680",
+    "\u0394\u03b9\u03ac",
+    "\udcff",
+    "\ufeffbom",
+    'quote"comma,',
+    "=cmd|' /C calc'!A0",
+    "",
 ]
 
 FILE_NAMES = [
-    "results-imagenet.csv", "benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv",
-    "benchmark-train-amp_bf16-nhwc-pt291-cpu-i7_12700h-dynamo.csv", "tiny-test-models-throughput.csv",
-    "leaderboard-throughput.csv", "leaderboard-accuracy.csv", "leaderboard-throughput.json",
+    "results-imagenet.csv",
+    "benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv",
+    "benchmark-train-amp_bf16-nhwc-pt291-cpu-i7_12700h-dynamo.csv",
+    "tiny-test-models-throughput.csv",
+    "leaderboard-throughput.csv",
+    "leaderboard-accuracy.csv",
+    "leaderboard-throughput.json",
     "leaderboard-accuracy.json",
 ]
 
 
 # --- what a case's file holds ---------------------------------------------------------------
 
-PRINTABLE_RANGES = [(0x21, 0x7e), (0xae, 0xff), (0x3a3, 0x3c9), (0x4e00, 0x9fff), (0x1f600, 0x1f64f)]
+PRINTABLE_RANGES = [(0x21, 0x7E), (0xAE, 0xFF), (0x3A3, 0x3C9), (0x4E00, 0x9FFF), (0x1F600, 0x1F64F)]
 
 
 def random_name(rng: random.Random, printable_only: bool = False) -> str:
@@ -49,8 +76,21 @@ def random_name(rng: random.Random, printable_only: bool = False) -> str:
 
 
 def random_number(rng: random.Random) -> str:
-    return rng.choice([str(round(rng.uniform(0, 100), 3)), str(rng.randrange(1, 1024)), "1,014.45", "", "nan",
-                       "-inf", "1e400", "9" * 30, "0x10", "12abc", str(rng.uniform(-1e9, 1e9))])
+    return rng.choice(
+        [
+            str(round(rng.uniform(0, 100), 3)),
+            str(rng.randrange(1, 1024)),
+            "1,014.45",
+            "",
+            "nan",
+            "-inf",
+            "1e400",
+            "9" * 30,
+            "0x10",
+            "12abc",
+            str(rng.uniform(-1e9, 1e9)),
+        ]
+    )
 
 
 def columns_of(file_name: str) -> tuple[list[str], list[str]]:
@@ -63,9 +103,10 @@ def columns_of(file_name: str) -> tuple[list[str], list[str]]:
     if file_name.startswith("tiny-test-models-"):
         return ["model", "compile_mode"], ["img_size", "infer_samples_per_sec", "train_samples_per_sec"]
     if "throughput" in file_name:
-        return (["model", "bench", "compile_mode", "precision", "source", "env_device", "env_torch"],
-                ["infer_samples_per_sec", "train_samples_per_sec", "infer_img_size", "channels_last",
-                 "env_device_count"])  # either bench's figure: a record without its own is refused
+        return (
+            ["model", "bench", "compile_mode", "precision", "source", "env_device", "env_torch"],
+            ["infer_samples_per_sec", "train_samples_per_sec", "infer_img_size", "channels_last", "env_device_count"],
+        )  # either bench's figure: a record without its own is refused
     return ["model", "dataset", "precision", "source", "env_device"], ["img_size", "top1", "top5", "env_device_count"]
 
 
@@ -75,12 +116,16 @@ def table(rng: random.Random, file_name: str, rows: int, clean: bool) -> list[di
     texts, numbers = columns_of(file_name)
     records = []
     for _ in range(rows):
-        record = {c: random_name(rng, clean) if rng.random() < 0.4 else f"test_{rng.choice(['vit', 'resnet'])}"
-                  for c in texts}
-        record.update({c: str(rng.randrange(1, 1000)) if clean or rng.random() < 0.7 else random_number(rng)
-                       for c in numbers})
+        record = {
+            c: random_name(rng, clean) if rng.random() < 0.4 else f"test_{rng.choice(['vit', 'resnet'])}" for c in texts
+        }
+        record.update(
+            {c: str(rng.randrange(1, 1000)) if clean or rng.random() < 0.7 else random_number(rng) for c in numbers}
+        )
         if "bench" in record:
-            record["bench"] = rng.choice(["infer", "train"]) if clean else rng.choice(["infer", "train", random_name(rng)])
+            record["bench"] = (
+                rng.choice(["infer", "train"]) if clean else rng.choice(["infer", "train", random_name(rng)])
+            )
         records.append(record)
     return records
 
@@ -124,7 +169,11 @@ def damaged(rng: random.Random, data: bytes) -> bytes:
 def megabyte_of_rows(file_name: str) -> bytes:
     """1 MB of plain rows, read in full before its last row (a NUL in the name) is refused."""
     texts, numbers = columns_of(file_name)
-    plain = {**{c: "test_vit" for c in texts}, **{c: "1" for c in numbers}, **({"bench": "infer"} if "bench" in texts else {})}
+    plain = {
+        **{c: "test_vit" for c in texts},
+        **{c: "1" for c in numbers},
+        **({"bench": "infer"} if "bench" in texts else {}),
+    }
     rows = [dict(plain, model=f"test_{i}") for i in range(2**20 // len(as_csv([plain]).splitlines()[1]))]
     rows.append(dict(plain, model="x\x00"))
     return (json.dumps(rows) if file_name.endswith(".json") else as_csv(rows)).encode()
@@ -162,6 +211,7 @@ def case_file(rng: random.Random, folder: Path, case: int) -> Path:
 
 
 # --- the property ---------------------------------------------------------------------------
+
 
 def import_outcome(db, path: Path) -> str:
     """'stored' or 'refused'; anything else escapes (and fails the test with its traceback)."""
@@ -243,13 +293,18 @@ def markup_exports(folder: Path) -> list[Path]:
         writer = csv.writer(f)
         writer.writerow(["model", "img_size", "top1", "dataset", "source", "env_device"])
         for device, bonus in (("cpu A", 0), ("<b>cpu B</b>", 1)):
-            writer.writerows([f"{m}.r160_in1k", 160, top1 + bonus, MARKUP_DATASET, "measured", device]
-                             for m, (top1, _) in MARKUP_MODELS.items())
+            writer.writerows(
+                [f"{m}.r160_in1k", 160, top1 + bonus, MARKUP_DATASET, "measured", device]
+                for m, (top1, _) in MARKUP_MODELS.items()
+            )
     with open(throughput, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["model", "bench", "compile_mode", "precision", "infer_img_size", "infer_samples_per_sec", "source"])
-        writer.writerows([m, "infer", "eager", MARKUP_PRECISION, 160, speed, "measured"]
-                         for m, (_, speed) in MARKUP_MODELS.items())
+        writer.writerow(
+            ["model", "bench", "compile_mode", "precision", "infer_img_size", "infer_samples_per_sec", "source"]
+        )
+        writer.writerows(
+            [m, "infer", "eager", MARKUP_PRECISION, 160, speed, "measured"] for m, (_, speed) in MARKUP_MODELS.items()
+        )
     return [accuracy, throughput]
 
 
@@ -259,8 +314,9 @@ def markup_site(tmp_path_factory):
     db = open_db(folder / "markup.db")
     for path in markup_exports(folder):
         import_file(db, str(path))
-    db["models"].insert_all([{"name": m, "family": MARKUP_FAMILY, "norm": "LayerNorm"} for m in MARKUP_MODELS],
-                            pk="name", alter=True)
+    db["models"].insert_all(
+        [{"name": m, "family": MARKUP_FAMILY, "norm": "LayerNorm"} for m in MARKUP_MODELS], pk="name", alter=True
+    )
     return Path(build_site(db, folder / "site")["out"])
 
 

@@ -1,5 +1,6 @@
 """The working folder never changes the database or the site: Invoke finds tasks.py in a parent folder,
 and invoke.yaml's relative paths (and the defaults) are the project folder's, wherever invoke runs."""
+
 import os
 import shutil
 import subprocess
@@ -10,8 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(cwd: Path, *args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_a_subfolder_uses_the_projects_database_and_site(tmp_path, monkeypatch):

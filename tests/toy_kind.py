@@ -1,6 +1,7 @@
 """A toy result kind, whole in one module as a kind of jobs/kinds/ is: batch-1 latency, with its
 storage, planner, validator and job, and its model-page partial (written beside the site's templates
 by tests/test_kinds.py). Registered by the tests that use it, not on import."""
+
 from db.columns import PROVENANCE_COLUMNS, RUN_COLUMNS_M004
 from db.kinds import ResultKind
 
@@ -18,12 +19,23 @@ def validate_latency(spec: dict) -> dict:
 
 
 def measure_latency(spec: dict) -> dict:
-    return {"kind": "latency", "status": "done", "error": None, "environment": ENVIRONMENT,
-            "model": spec["model"], "batch_size": spec["batch_size"], "latency_ms": 0.25 * spec["batch_size"]}
+    return {
+        "kind": "latency",
+        "status": "done",
+        "error": None,
+        "environment": ENVIRONMENT,
+        "model": spec["model"],
+        "batch_size": spec["batch_size"],
+        "latency_ms": 0.25 * spec["batch_size"],
+    }
 
 
 LATENCY = ResultKind(
-    name="latency", job=measure_latency, planner=plan_latency, validator=validate_latency, label="Latency",
+    name="latency",
+    job=measure_latency,
+    planner=plan_latency,
+    validator=validate_latency,
+    label="Latency",
     columns={"model": str, "batch_size": int, "latency_ms": float, **PROVENANCE_COLUMNS, **RUN_COLUMNS_M004},
     identity=("model", "batch_size", "source", "environment_id"),
     site_fields=("model", "batch_size", "latency_ms", "source", "source_url", "environment_id", "created_at"),
