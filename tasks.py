@@ -358,6 +358,7 @@ def run_one_job(c, kind: str, spec: dict, db_flag, describe) -> dict:
 EVAL_ALL_HELP = {
     "sweep": "Named sweep: default (the tiny-test-model campaign), smoke, or one under leaderboard.sweeps in invoke.yaml.",
     "models": "Only these models (names or globs, repeatable), within the sweep's.",
+    "model": "The same as --models (as invoke bench and evaluate spell it).",
     "kind": "Only the jobs of one result kind (accuracy, throughput: the kinds in db/kinds.py).",
     "bench": "Only these throughput benches (infer, train; repeatable).",
     "compile_mode": "Only these compile modes (eager, default, reduce-overhead, max-autotune; repeatable).",
@@ -378,11 +379,12 @@ EVAL_ALL_HELP = {
 }
 
 
-@task(iterable=["models", "bench", "compile_mode"], help=EVAL_ALL_HELP)
+@task(iterable=["models", "model", "bench", "compile_mode"], help=EVAL_ALL_HELP)
 def eval_all(
     c,
     sweep="default",
     models=None,
+    model=None,
     kind=None,
     bench=None,
     compile_mode=None,
@@ -401,6 +403,7 @@ def eval_all(
     db=None,
 ):
     """Run the measurement campaign: plan the sweep, skip stored results, run the rest in isolated processes, build the site."""
+    models = [*(models or []), *(model or [])]  # --model: the other tasks' spelling
     check_choice("executor", executor or c.config.leaderboard.executor, ("local", "ray"))
     from db.kinds import BENCHES, COMPILE_MODES, KINDS
     from jobs.campaign import Options, SweepInterrupted, run_campaign
@@ -509,8 +512,12 @@ def bench(
 
     Example: invoke bench --model test_vit --compile-mode default --bench train --batch-size 64
     """
+    from db.kinds import BENCHES, COMPILE_MODES, PRECISIONS
     from jobs.throughput import describe
 
+    for flag, value, choices in (("bench", bench, BENCHES), ("compile-mode", compile_mode, COMPILE_MODES),
+                                 ("precision", precision, PRECISIONS)):  # fmt: skip
+        check_choice(flag, value, choices)  # as eval-all does: one wording, exit 2, before any process starts
     spec = dict(
         model=model,
         bench=bench,

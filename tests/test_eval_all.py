@@ -93,6 +93,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(project):
     assert narrowed.returncode == 0, narrowed.stderr
     assert "throughput: 10 jobs, 10 to run" in narrowed.stdout  # eager and max-autotune
     assert "Compile workers on a CPU" not in narrowed.stdout
+    spelled_as_bench = invoke("eval-all", "--dry-run", "--model", "test_vit", "--models", "test_resnet", cwd=project)
+    assert "throughput: 8 jobs, 8 to run" in spelled_as_bench.stdout  # --model adds to --models: 2 x 2 x 2
     workers = invoke("eval-all", "--dry-run", "--models", "test_vit", "--compile-workers", "1", cwd=project)
     assert "Compile workers on a CPU share the cores being measured" in workers.stdout  # they bias its figures
     assert sqlite_utils.Database(project / "lb.db")["jobs"].count == 0

@@ -305,17 +305,18 @@ def test_invoke_bench_prints_and_stores_the_result_with_its_environment(run_invo
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (
+        (  # the same words and exit code as eval-all's
             ["--compile-mode", "fast"],
-            "compile_mode 'fast' is not one of eager, default, reduce-overhead, max-autotune. Try --compile-mode eager.",
+            "--compile-mode 'fast' is not one of eager, default, reduce-overhead, max-autotune. Try --compile-mode eager.",
         ),
+        (["--precision", "fp64"], "--precision 'fp64' is not one of fp32, amp_bf16, amp_fp16. Try --precision fp32."),
         (["--img-size", "0"], "Bad img_size '0': it must be a whole number >= 1."),
         (["--batch-size", "-2"], "Bad batch_size '-2': it must be a whole number >= 1."),
     ],
 )
 def test_invoke_bench_bad_flag_is_one_line_before_any_work(run_invoke, db_path, flags, message):
     result = run_invoke("bench", "--model", "test_resnet", *flags)
-    assert result.returncode != 0 and result.stderr.strip() == message
+    assert result.returncode == (2 if "is not one of" in message else 1) and result.stderr.strip() == message
     assert "Traceback" not in result.stderr + result.stdout
     assert not db_path.exists()  # rejected before the database was even opened
 
