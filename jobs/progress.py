@@ -102,6 +102,7 @@ class Progress(LiveLine):
         self.costs = JobCosts(past_costs)
         self.done = self.failed = self.elsewhere = 0
         self.current = {}  # slot name → (job label, cost key, started at)
+        self.waits = {}  # slot name → who holds its device, while it waits for it
         self.first_start = None  # when the first job started
         self.busy_s = 0.0  # the finished jobs' seconds, added up
         super().__init__(stream)
@@ -121,6 +122,18 @@ class Progress(LiveLine):
             self.elsewhere += 1
         if not self.live:
             print(f"[-] taken by another sweep: {job.label}", file=self.stream, flush=True)
+        self.redraw()
+
+    def waiting(self, slot: str, holder: str | None) -> None:
+        """Slot `slot` waits for its device, held by `holder` (None: no longer waits)."""
+        with self.lock:
+            if holder is None:
+                self.waits.pop(slot, None)
+            else:
+                self.waits[slot] = holder
+        if holder is not None:
+            print(("\r\033[K" if self.live else "") + f"[~] {slot} waits for its device, held by {holder}",
+                  file=self.stream, flush=True)  # fmt: skip
         self.redraw()
 
     def lost_to_another_sweep(self, job, slot: str) -> None:
@@ -181,9 +194,10 @@ class Progress(LiveLine):
             slots = "  ".join(
                 f"{slot}: {label} ({duration(now - began)})" for slot, (label, _, began) in sorted(self.current.items())
             )
+            waits = "  ".join(f"{slot} waits for {holder}" for slot, holder in sorted(self.waits.items()))
         return (
             f"{self.done} done, {self.failed} failed, {self.total - finished} left | "
-            f"elapsed {duration(now - self.began)} ETA {duration(eta) if eta is not None else '?'} | {slots}"
+            f"elapsed {duration(now - self.began)} ETA {duration(eta) if eta is not None else '?'} | {slots or waits}"
         )
 
 

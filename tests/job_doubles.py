@@ -147,7 +147,7 @@ class InlineExecutor(Executor):
     def plan(self, sweep, target, data, narrowing, catalogued):
         return self.jobs, self.models
 
-    def run(self, jobs, on_start, on_finish) -> None:
+    def run(self, jobs, on_start, on_finish, on_wait=None) -> None:
         for job in jobs:
             if on_start(job, "inline") is False:
                 continue

@@ -287,3 +287,56 @@ def test_a_sweep_frozen_past_its_lease_stores_nothing_for_the_job_another_sweep_
     assert {r["status"] for r in db["jobs"].rows} == {"done"}
     assert db["jobs"].get(key)["owner"].split(":")[1] != str(frozen.pid)  # B's run of it is the one kept
     assert "[-] not stored: throughput" in woken
+
+
+HOLD_THE_DEVICE = """
+import sys, time
+from pathlib import Path
+from jobs.executors.device_locks import DeviceLock
+lock = DeviceLock(sys.argv[1], Path(sys.argv[2]))
+assert lock.try_acquire()
+print("held", flush=True)
+time.sleep(float(sys.argv[3]))
+"""
+
+
+def hold_device(device: str, folder: Path, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_DEVICE, device, str(folder), str(seconds)],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_waiting_sweep_names_who_holds_the_device_and_how_to_free_it_when_stopped(tmp_path):
+    holder = hold_device("gpu0", tmp_path, 60)
+    try:
+        waiter = DeviceLock("gpu0", tmp_path)
+        assert not waiter.try_acquire()
+        assert waiter.holder().startswith(f"pid {holder.pid} (python -c ") and " since " in waiter.holder()
+        os.kill(holder.pid, signal.SIGSTOP)
+        time.sleep(0.2)
+        assert waiter.holder().endswith(f", stopped (Ctrl-Z or SIGSTOP): `kill -CONT {holder.pid}` lets it "
+                                        f"finish, `kill {holder.pid}` frees the device")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert waiter.try_acquire()  # the kernel dropped the killed holder's lock
+
+
+def test_the_executor_says_its_slot_waits_and_for_whom_then_runs(tmp_path):
+    from jobs.executors.device_locks import LOCK_FOLDER
+    from jobs.executors.local import LocalExecutor, Slot
+
+    holder = hold_device("cpu", LOCK_FOLDER, 2)
+    said, done = [], []
+    try:
+        doubles = {"throughput": "job_doubles:behave"}
+        with LocalExecutor([Slot("cpu")], timeout_s=60, job_functions=doubles, preload=[]) as executor:
+            executor.run([Job("k", "throughput", "m", {"model": "m"})], lambda job, slot: None,
+                         lambda job, slot, result: done.append(result["status"]),
+                         lambda slot, who: said.append((slot, who)))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert said[0][0] == "cpu" and said[0][1].startswith(f"pid {holder.pid} (python -c ")
+    assert said[-1] == ("cpu", None) and len(said) == 2 and done == ["done"]  # told once, not at every poll

@@ -340,7 +340,7 @@ class DamagingExecutor:
     def plan(self, *args):
         return self.inline.plan(*args)
 
-    def run(self, jobs, on_start, on_finish):
+    def run(self, jobs, on_start, on_finish, on_wait=None):
         from job_doubles import behave
 
         for i, job in enumerate(jobs):

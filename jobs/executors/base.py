@@ -38,9 +38,10 @@ class Executor(abc.ABC):
         run where this executor runs jobs, through `planned`. LeaderboardError when it fails."""
 
     @abc.abstractmethod
-    def run(self, jobs, on_start, on_finish) -> None:
+    def run(self, jobs, on_start, on_finish, on_wait=None) -> None:
         """Run `jobs`; on_start(job, slot_name) before each (it returns False when the job is not this
-        sweep's to run: skip it), on_finish(job, slot_name, result) after."""
+        sweep's to run: skip it), on_finish(job, slot_name, result) after; on_wait(slot_name, holder)
+        when a slot waits for a device another process holds (holder None: it has it now)."""
 
     def close(self) -> None:  # noqa: B027 (optional, as start)
         """Release the workers; jobs still running are killed (they stay `running`, re-run next time)."""

@@ -1,11 +1,16 @@
 """One job at a time on each device of this host, whichever sweep runs it: an exclusive flock held
 while a job runs, so two sweeps sharing a machine never time steps on one GPU (or CPU) at once.
 The kernel drops a dead process's locks: a killed sweep never leaves a device locked. The lock folder
-and files are every user's (as /tmp is), so two users' sweeps on one machine take turns too."""
+and files are every user's (as /tmp is), so two users' sweeps on one machine take turns too. The
+holder writes who it is into the file, so that a sweep waiting for the device can say for whom."""
 
 import fcntl
+import json
 import os
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from db.errors import LeaderboardError
@@ -29,12 +34,56 @@ class DeviceLock:
             os.close(fd)
             return False
         self.fd = fd
+        write_holder(fd)
         return True
+
+    def holder(self) -> str:
+        """Who holds the device, for a waiting sweep to show: the process, its command, since when,
+        and, when it is stopped, how to free the device."""
+        try:
+            record = json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            record = {}
+        if not record.get("pid"):
+            return "another process"
+        pid, host = record["pid"], record.get("host")
+        since = time.strftime("%H:%M:%S", time.localtime(record.get("since", 0)))
+        text = f"pid {pid} ({record.get('command', '?')}) since {since}"
+        if host and host != socket.gethostname():
+            return f"{text} on {host}"
+        if process_state(pid) == "T":
+            return (f"{text}, stopped (Ctrl-Z or SIGSTOP): `kill -CONT {pid}` lets it finish, "
+                    f"`kill {pid}` frees the device")  # fmt: skip
+        return text
 
     def release(self) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing the descriptor drops the lock
             self.fd = None
+
+
+def write_holder(fd: int) -> None:
+    """Who now holds the device, in its lock file (read by waiting sweeps; the lock is the flock)."""
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "command": own_command()}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(record).encode(), 0)
+
+
+def own_command(words: int = 6, limit: int = 120) -> str:
+    """This process's command line as a person reads it: `python -m invoke eval-all --sweep default`."""
+    try:
+        argv = [w.decode(errors="replace") for w in Path("/proc/self/cmdline").read_bytes().split(b"\0")[:-1]]
+    except OSError:  # no /proc
+        argv = [sys.executable, *sys.argv]
+    return " ".join([os.path.basename(argv[0]), *argv[1:words]])[:limit] if argv else "?"
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of process `pid` of this host (R, S, T for stopped, Z...); None if unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def open_shared(path: Path) -> int:
@@ -69,6 +118,9 @@ class DeviceLocks:
             self.jobs[device] += 1
             return True
         return False
+
+    def holder(self, device: str) -> str:
+        return self.locks[device].holder()
 
     def give_back(self, device: str) -> None:
         self.jobs[device] -= 1

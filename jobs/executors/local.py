@@ -313,20 +313,27 @@ class LocalExecutor(Executor):
             self.server.wait(deadline - time.monotonic())
         return self.server.exit_codes.get(run.job_id)
 
-    def run(self, jobs, on_start, on_finish) -> None:
-        """Run `jobs` on the free slots; a slot whose device another sweep is using waits for it, and a
-        job `on_start` refuses (False: another sweep claimed it) is skipped."""
+    def run(self, jobs, on_start, on_finish, on_wait=None) -> None:
+        """Run `jobs` on the free slots; a slot whose device another sweep is using waits for it (saying
+        for whom through on_wait(slot name, holder, or None once it has it)), and a job `on_start`
+        refuses (False: another sweep claimed it) is skipped."""
         pending, running, lanes = deque(jobs), {}, self.lanes()
         devices = DeviceLocks(slot.device for slot in self.slots)
+        waits = Waits(on_wait)
         try:
             while pending or running:
                 for slot in lanes:
-                    if slot.name not in running and pending and devices.take(slot.device):
-                        job = pending.popleft()
-                        if on_start(job, slot.name) is False:
-                            devices.give_back(slot.device)
-                            continue
-                        running[slot.name] = self.launch(job, slot)
+                    if slot.name in running or not pending:
+                        continue
+                    if not devices.take(slot.device):
+                        waits.say(slot.name, devices.holder(slot.device))
+                        continue
+                    waits.say(slot.name, None)
+                    job = pending.popleft()
+                    if on_start(job, slot.name) is False:
+                        devices.give_back(slot.device)
+                        continue
+                    running[slot.name] = self.launch(job, slot)
                 self.wait_any(running)
                 for name, run in list(running.items()):
                     if self.ended(run) or self.overdue(run):
@@ -344,6 +351,18 @@ class LocalExecutor(Executor):
             self.server.wait(max(0.0, min(1.0, deadline - time.monotonic())))
         else:  # every device busy with another sweep's job: look again shortly
             time.sleep(DEVICE_POLL_S)
+
+
+class Waits:
+    """What each slot waits for, told to `on_wait` when it changes (not at every poll)."""
+
+    def __init__(self, on_wait):
+        self.on_wait, self.told = on_wait, {}
+
+    def say(self, slot: str, holder: str | None) -> None:
+        if self.on_wait and self.told.get(slot) != holder:
+            self.told[slot] = holder
+            self.on_wait(slot, holder)
 
 
 def planner(timeout_s: float) -> LocalExecutor:

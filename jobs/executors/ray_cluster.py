@@ -273,7 +273,7 @@ class RayExecutor(Executor):
         """How many jobs run at once on the live nodes: keeps submission close to start, for timeouts."""
         return int(resources.get(self.resource, 0) / (1 if self.resource == "GPU" else CPUS_PER_CPU_JOB))
 
-    def run(self, jobs, on_start, on_finish) -> None:
+    def run(self, jobs, on_start, on_finish, on_wait=None) -> None:  # Ray places its jobs: no device to wait for
         import ray
 
         pending, requeued, running = deque(jobs), deque(), {}  # running: ObjectRef → Task
