@@ -301,8 +301,12 @@ time.sleep(float(sys.argv[3]))
 
 
 def hold_device(device: str, folder: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_DEVICE, device, str(folder), str(seconds)],
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_DEVICE, device, str(folder), str(seconds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -315,8 +319,10 @@ def test_a_waiting_sweep_names_who_holds_the_device_and_how_to_free_it_when_stop
         assert waiter.holder().startswith(f"pid {holder.pid} (python -c ") and " since " in waiter.holder()
         os.kill(holder.pid, signal.SIGSTOP)
         time.sleep(0.2)
-        assert waiter.holder().endswith(f", stopped (Ctrl-Z or SIGSTOP): `kill -CONT {holder.pid}` lets it "
-                                        f"finish, `kill {holder.pid}` frees the device")
+        assert waiter.holder().endswith(
+            f", stopped (Ctrl-Z or SIGSTOP): `kill -CONT {holder.pid}` lets it "
+            f"finish, `kill {holder.pid}` frees the device"
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -332,9 +338,12 @@ def test_the_executor_says_its_slot_waits_and_for_whom_then_runs(tmp_path):
     try:
         doubles = {"throughput": "job_doubles:behave"}
         with LocalExecutor([Slot("cpu")], timeout_s=60, job_functions=doubles, preload=[]) as executor:
-            executor.run([Job("k", "throughput", "m", {"model": "m"})], lambda job, slot: None,
-                         lambda job, slot, result: done.append(result["status"]),
-                         lambda slot, who: said.append((slot, who)))
+            executor.run(
+                [Job("k", "throughput", "m", {"model": "m"})],
+                lambda job, slot: None,
+                lambda job, slot, result: done.append(result["status"]),
+                lambda slot, who: said.append((slot, who)),
+            )
     finally:
         holder.kill()
         holder.wait()
