@@ -246,7 +246,7 @@ def run_jobs(db, executor: Executor, jobs, progress: Progress) -> Summary:
 
     try:
         with LeaseKeeper(database_path(db), owner):
-            executor.run(jobs, on_start, on_finish, progress.waiting)
+            executor.run(jobs, on_start, on_finish, progress.device_wait)
     except KeyboardInterrupt:
         progress.close()
         raise SweepInterrupted(

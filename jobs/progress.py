@@ -124,7 +124,7 @@ class Progress(LiveLine):
             print(f"[-] taken by another sweep: {job.label}", file=self.stream, flush=True)
         self.redraw()
 
-    def waiting(self, slot: str, holder: str | None) -> None:
+    def device_wait(self, slot: str, holder: str | None) -> None:
         """Slot `slot` waits for its device, held by `holder` (None: no longer waits)."""
         with self.lock:
             if holder is None:

@@ -207,3 +207,16 @@ def test_a_run_whose_claim_another_sweep_took_leaves_the_count_with_a_line_sayin
         "[-] not stored: throughput test_vit infer eager: another sweep took it over while it ran here"
         in stream.getvalue()
     )
+
+
+def test_a_slot_waiting_for_its_device_says_for_whom_in_the_line_and_once_in_the_log():
+    stream = io.StringIO()
+    progress = Progress([job("a", "eager")], stream=stream, slots=1)
+    progress.device_wait("cpu", "pid 42 (python -m invoke eval-all) since 10:02:11")
+    assert "cpu waits for pid 42 (python -m invoke eval-all) since 10:02:11" in progress.line()
+    assert (
+        stream.getvalue() == "[~] cpu waits for its device, held by pid 42 (python -m invoke eval-all) since 10:02:11\n"
+    )
+    progress.device_wait("cpu", None)
+    progress.started(job("a", "eager"), "cpu")
+    assert "waits" not in progress.line() and "cpu: throughput test_vit infer eager" in progress.line()
