@@ -180,11 +180,15 @@ def status(c, job=None, threshold=None, db=None):
     """Summarise what is stored: results per source, the job queue, flagged changes between runs, recent
     failures; or one job in full."""
     from db.report import job_report, status_report
+    from jobs.executors.device_locks import held_devices
 
     limit = configured_threshold(c, threshold)
     database = open_database(c, db, create=False)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `invoke status | head` ends quietly
     print(status_report(database, threshold=limit) if job is None else job_report(database, job))
+    if job is None:
+        for device, holder in held_devices().items():  # what a waiting sweep waits for
+            print(f"device {device} of this host: held by {holder}")
 
 
 def configured_threshold(c, flag=None) -> float:

@@ -349,3 +349,27 @@ def test_the_executor_says_its_slot_waits_and_for_whom_then_runs(tmp_path):
         holder.wait()
     assert said[0][0] == "cpu" and said[0][1].startswith(f"pid {holder.pid} (python -c ")
     assert said[-1] == ("cpu", None) and len(said) == 2 and done == ["done"]  # told once, not at every poll
+
+
+def test_status_lists_the_devices_held_now_and_by_whom(tmp_path, db, run_invoke):
+    import uuid
+
+    from jobs.executors.device_locks import LOCK_FOLDER, held_devices
+
+    let_go = DeviceLock("free", tmp_path)  # a lock file whose holder let go
+    assert let_go.try_acquire()
+    let_go.release()
+    holder = hold_device("gpu0", tmp_path, 60)
+    device = f"test-{uuid.uuid4().hex[:8]}"  # on the real lock folder, under a name no sweep uses
+    real = hold_device(device, LOCK_FOLDER, 60)
+    try:
+        held = held_devices(tmp_path)
+        assert list(held) == ["gpu0"] and held["gpu0"].startswith(f"pid {holder.pid} (python -c ")
+        status = run_invoke("status")
+        assert status.returncode == 0, status.stderr
+        assert f"device {device} of this host: held by pid {real.pid} (python -c " in status.stdout
+    finally:
+        for process in (holder, real):
+            process.kill()
+            process.wait()
+        (LOCK_FOLDER / f"{device}.lock").unlink(missing_ok=True)

@@ -23,8 +23,9 @@ class DeviceLock:
         self.path = folder / f"{device}.lock"
         self.fd = None
 
-    def try_acquire(self) -> bool:
-        """Take the device if no other process holds it; True while this one does."""
+    def try_acquire(self, record: bool = True) -> bool:
+        """Take the device if no other process holds it; True while this one does. `record`: say in the
+        file who holds it (a probe that lets go at once does not)."""
         if self.fd is not None:
             return True
         fd = open_shared(self.path)
@@ -34,7 +35,8 @@ class DeviceLock:
             os.close(fd)
             return False
         self.fd = fd
-        write_holder(fd)
+        if record:
+            write_holder(fd)
         return True
 
     def holder(self) -> str:
@@ -103,6 +105,22 @@ def open_shared(path: Path) -> int:
     if os.fstat(fd).st_uid == os.geteuid():
         os.fchmod(fd, 0o666)
     return fd
+
+
+def held_devices(folder: Path = LOCK_FOLDER) -> dict[str, str]:
+    """The devices of this host some process holds now → who (a probe: a free lock is let go at once)."""
+    held = {}
+    for path in sorted(folder.glob("*.lock")) if folder.is_dir() else []:
+        probe = DeviceLock(path.stem, folder)
+        try:
+            taken = probe.try_acquire(record=False)
+        except LeaderboardError:  # another user's private file: it cannot be probed
+            continue
+        if taken:
+            probe.release()
+        else:
+            held[path.stem] = probe.holder()
+    return held
 
 
 class DeviceLocks:
