@@ -20,6 +20,15 @@ def project(tmp_path, monkeypatch):
     return make_project(tmp_path, monkeypatch, SWEEPS_YAML)
 
 
+def inline_options():
+    """A campaign's options for an executor double that is given its jobs (no sweep to plan)."""
+    from jobs.campaign import Options
+    from jobs.sweep import Narrowing
+
+    return Options(sweep_name="tiny", sweep={}, narrowing=Narrowing(), data=None, executor="inline", ray_address=None,
+                   device="cpu", timeout_s=60)  # fmt: skip
+
+
 def jobs_table(path):
     return {r["model"]: r for r in sqlite_utils.Database(path)["jobs"].rows}
 
@@ -27,23 +36,14 @@ def jobs_table(path):
 def test_a_campaign_runs_on_any_executor_and_skips_what_is_stored(db):
     """run_campaign needs only the Executor interface: here a double that runs jobs in this process."""
     from job_doubles import InlineExecutor
-    from jobs.campaign import Options, run_campaign
-    from jobs.sweep import Job, Narrowing
+    from jobs.campaign import run_campaign
+    from jobs.sweep import Job
 
     jobs = [
         Job("k1", "throughput", "m1", {"model": "m1"}),
         Job("k2", "throughput", "m2", {"model": "m2", "behaviour": "fail"}),
     ]
-    options = Options(
-        sweep_name="tiny",
-        sweep={},
-        narrowing=Narrowing(),
-        data=None,
-        executor="inline",
-        ray_address=None,
-        device="cpu",
-        timeout_s=60,
-    )
+    options = inline_options()
     executors, said = [], []
 
     def make(options, target):
@@ -286,20 +286,11 @@ def test_a_database_that_cannot_take_a_result_stops_the_sweep_in_one_line_keepin
     from db.errors import LeaderboardError
     from db.timm_csv import import_file
     from job_doubles import InlineExecutor
-    from jobs.campaign import Options, run_campaign
-    from jobs.sweep import Job, Narrowing
+    from jobs.campaign import run_campaign
+    from jobs.sweep import Job
 
     jobs = [Job("k1", "throughput", "m1", {"model": "m1"}), Job("k2", "throughput", "m2", {"model": "m2"})]
-    options = Options(
-        sweep_name="tiny",
-        sweep={},
-        narrowing=Narrowing(),
-        data=None,
-        executor="inline",
-        ray_address=None,
-        device="cpu",
-        timeout_s=60,
-    )
+    options = inline_options()
     real = queue.record_result
 
     def disk_full_at_the_second(db, job, result, owner=None):
@@ -370,21 +361,12 @@ def test_a_database_damaged_during_a_sweep_stops_it_in_one_line_keeping_every_ru
     from db.errors import LeaderboardError
     from db.schema import open_db
     from db.timm_csv import import_file
-    from jobs.campaign import Options, run_campaign
-    from jobs.sweep import Job, Narrowing
+    from jobs.campaign import run_campaign
+    from jobs.sweep import Job
 
     path = tmp_path / "lb.db"
     jobs = [Job(f"k{i}", "throughput", f"m{i}", {"model": f"m{i}"}) for i in range(3)]
-    options = Options(
-        sweep_name="tiny",
-        sweep={},
-        narrowing=Narrowing(),
-        data=None,
-        executor="inline",
-        ray_address=None,
-        device="cpu",
-        timeout_s=60,
-    )
+    options = inline_options()
     with pytest.raises(LeaderboardError) as stopped:
         run_campaign(
             open_db(path),
