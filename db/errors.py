@@ -26,6 +26,11 @@ def not_one_of(what: str, value, choices, fix: str | None = None) -> str:
     return f"{what} {value!r} is not one of {', '.join(choices)}. {fix or f'Try {what} {choices[0]}.'}"
 
 
+def storage_cause(error: BaseException) -> str:
+    """Why SQLite could not store something, for a person: a full disk by name, else its first line."""
+    return "its disk is full" if "full" in str(error) else one_line(error)
+
+
 def first_line(error: BaseException, limit: int = 200) -> str:
     """The first non-blank line of the error's message (its type's name if it has none), at most `limit`
     long. A line that only introduces the next ("backend='inductor' raised:") is joined with it, so the

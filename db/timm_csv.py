@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from db.errors import one_line
+from db.errors import storage_cause
 from db.export import parse_export
 from db.kinds import KINDS
 from db.parsing import (
@@ -266,7 +266,7 @@ def import_files(db, sources: list[str]) -> int:
             print(f"refused: {e}", file=sys.stderr)
         except sqlite3.DatabaseError as e:  # the file is fine; the database could not take it (rolled back)
             refused += 1
-            cause = "its disk is full" if "full" in str(e) else one_line(e)
+            cause = storage_cause(e)
             print(f"not stored: {printable(s)}: the database could not take it ({cause}); free space or repair "
                   "the database, then import it again", file=sys.stderr)  # fmt: skip
     return refused

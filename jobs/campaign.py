@@ -14,7 +14,7 @@ from pathlib import Path
 from db import queue
 from db.catalog import save_catalog
 from db.claims import LeaseKeeper, new_owner
-from db.errors import LeaderboardError, UsageError, one_line
+from db.errors import LeaderboardError, UsageError, storage_cause
 from db.export import write_unstored
 from db.watch import DatabaseChanged, DatabaseWatch
 from jobs.executors.base import Executor
@@ -276,7 +276,7 @@ def storage_failed(db, job, result: dict, error: sqlite3.DatabaseError) -> Leade
     """The sweep's stop in one line when its database cannot take a result: the cause, where the result
     is kept, and how to go on."""
     path = Path(database_path(db))
-    cause = "its disk is full" if "full" in str(error) else one_line(error)
+    cause = storage_cause(error)
     kept = keep_runs([(job, result)], path.parent)
     where = (
         f"this job's result is kept in {kept[0]} (invoke import-results {kept[0]} stores it)"

@@ -7,16 +7,9 @@ import sqlite_utils
 
 from db.schema import BUSY_TIMEOUT_MS, migrations, open_db
 from db.store import environment_id, save_environment, save_measured
+from site_fixtures import HISTORY_ENV
 
-ENV = {
-    "device": "cpu: Test CPU",
-    "device_type": "cpu",
-    "device_count": 1,
-    "torch": "2.14.1",
-    "timm": "1.0.31",
-    "python": "3.11.7",
-    "host": "box",
-}
+ENV = HISTORY_ENV  # a measured CPU environment
 
 
 def test_new_database_has_every_table_in_wal_mode_with_busy_timeout(db_path):

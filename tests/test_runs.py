@@ -9,17 +9,9 @@ from checkout import REFERENCE
 from db.schema import migrations, open_db
 from db.store import environment_row, stable_hash
 from db.timm_csv import import_file
+from site_fixtures import HISTORY_ENV
 
-ENV = {
-    "device": "cpu: Test CPU",
-    "device_type": "cpu",
-    "device_count": 1,
-    "torch": "2.14.1",
-    "timm": "1.0.31",
-    "python": "3.11.7",
-    "host": "box",
-    "build_cuda": "13.0",
-}
+ENV = {**HISTORY_ENV, "build_cuda": "13.0"}
 # The identities before m004, as db.store computed them: imports re-imported after the upgrade must find their rows.
 OLD_IDENTITY = {
     "throughput": (
